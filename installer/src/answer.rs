@@ -1,0 +1,90 @@
+//! The answer file: what one machine adds to a profile.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::profile::Network;
+
+/// Per-machine values. Everything is optional; what the profile leaves as
+/// "ask" and the answer does not give is asked interactively (or, unattended,
+/// is an error).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Answer {
+    /// Shipped profile name or path; default: the one the ISO was built with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keymap: Option<String>,
+    /// Crypt hash of root's password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_password: Option<String>,
+    /// Added to the profile's root keys.
+    #[serde(default)]
+    pub root_ssh_keys: Vec<String>,
+    /// Per user of the profile: password hash and extra keys.
+    #[serde(default)]
+    pub users: BTreeMap<String, UserAnswer>,
+    /// Replaces the profile's network section whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
+    /// Per disk (a /dev path, a /dev/disk/by-id name, or a serial number).
+    #[serde(default)]
+    pub disks: BTreeMap<String, DiskAnswer>,
+    /// Per pool name: keep an existing pool, or pin the disks of a new one.
+    #[serde(default)]
+    pub pools: BTreeMap<String, PoolAnswer>,
+    /// Restic repository for cloud backup, if the profile leaves it to the machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_backup_repository: Option<String>,
+    /// What to do when the install has finished.
+    #[serde(default)]
+    pub after_install: AfterInstall,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct UserAnswer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub ssh_keys: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DiskAnswer {
+    /// Erase this disk even though it holds partitions, filesystems or a pool.
+    #[serde(default)]
+    pub wipe: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct PoolAnswer {
+    /// Import this existing pool untouched instead of creating it
+    /// (reprovisioning). Its disks are never written.
+    #[serde(default)]
+    pub keep: bool,
+    /// Use exactly these disks for the pool's data vdevs instead of the
+    /// profile's filter.
+    #[serde(default)]
+    pub disks: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AfterInstall {
+    #[default]
+    Reboot,
+    Poweroff,
+    Stay,
+}

@@ -1,0 +1,162 @@
+//! The installer's command line. Each command is one function over the library.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::answer::Answer;
+use crate::inventory::{self, Inventory};
+use crate::load::{self, Loaded};
+use crate::plan::{self, Doc, Plan};
+use crate::profile::Profile;
+use crate::source::{problem_in, Problem, Problems};
+
+#[derive(Debug, Parser)]
+#[command(name = "installer", version, about = "Hearth installer: profile + answer + disks -> plan -> ZFS home server")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List this machine's disks, what they hold, and which one runs the live system.
+    Disks {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a profile (and an answer file against it); print every problem.
+    Validate {
+        profile: PathBuf,
+        #[arg(long)]
+        answer: Option<PathBuf>,
+    },
+    /// Show what an install would do, touching nothing.
+    Plan {
+        /// Profile file, or the name of a shipped profile.
+        #[arg(long)]
+        profile: PathBuf,
+        #[arg(long)]
+        answer: Option<PathBuf>,
+        /// Disk inventory saved with `installer disks --json`; default: this machine.
+        #[arg(long)]
+        inventory: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the profile and answer file reference (Markdown).
+    Reference,
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Disks { json } => disks(json),
+        Command::Validate { profile, answer } => validate(&profile, answer.as_deref()),
+        Command::Plan { profile, answer, inventory, json } => {
+            let plan = make_plan(&profile, answer.as_deref(), inventory.as_deref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&plan)?);
+            } else {
+                print!("{}", plan::render(&plan));
+            }
+            Ok(())
+        }
+        Command::Reference => {
+            print!("{}", crate::reference::markdown());
+            Ok(())
+        }
+    }
+}
+
+fn disks(json: bool) -> Result<()> {
+    let inventory = inventory::probe()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&inventory)?);
+        return Ok(());
+    }
+    for disk in &inventory.disks {
+        println!("{}", disk.describe());
+        println!("    transport {:?}, sectors {}/{} bytes{}", disk.transport, disk.logical_sector, disk.physical_sector, if disk.removable { ", removable" } else { "" });
+        for id in &disk.by_id {
+            println!("    /dev/disk/by-id/{id}");
+        }
+        match disk.contents() {
+            Some(what) => println!("    holds {what}"),
+            None => println!("    blank"),
+        }
+        if disk.live_medium {
+            println!("    runs the live system: never an install target");
+        }
+    }
+    if inventory.disks.is_empty() {
+        println!("no disks found");
+    }
+    Ok(())
+}
+
+/// A shipped profile's name or a path.
+pub fn profile_path(given: &Path) -> PathBuf {
+    if given.exists() || given.components().count() > 1 {
+        return given.to_path_buf();
+    }
+    let name = format!("{}.toml", given.display());
+    let candidates = [Path::new("profiles").join(&name), Path::new("/usr/share/hearth/profiles").join(&name)];
+    candidates.into_iter().find(|p| p.exists()).unwrap_or_else(|| given.to_path_buf())
+}
+
+fn validate(profile: &Path, answer: Option<&Path>) -> Result<()> {
+    let profile = load::profile(&profile_path(profile)).map_err(report)?;
+    if let Some(answer) = answer {
+        load::answer(answer, &profile.value).map_err(report)?;
+    }
+    println!("{}: valid", profile.sources[0].path.display());
+    Ok(())
+}
+
+/// Loads everything and plans; every problem of every input is reported.
+pub fn make_plan(profile: &Path, answer: Option<&Path>, inventory: Option<&Path>) -> Result<Plan> {
+    let profile = load::profile(&profile_path(profile)).map_err(report)?;
+    let answer = match answer {
+        Some(path) => Some(load::answer(path, &profile.value).map_err(report)?),
+        None => None,
+    };
+    let inventory = match inventory {
+        Some(path) => read_inventory(path)?,
+        None => inventory::probe()?,
+    };
+    let default = Answer::default();
+    let given = answer.as_ref().map_or(&default, |a| &a.value);
+    plan::build(&profile.value, given, &inventory).map_err(|problems| {
+        let located = problems.into_iter().map(|p| locate(&profile, answer.as_ref(), p)).collect();
+        report(Problems(located))
+    })
+}
+
+pub fn read_inventory(path: &Path) -> Result<Inventory> {
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing the inventory {}", path.display()))
+}
+
+fn locate(profile: &Loaded<Profile>, answer: Option<&Loaded<Answer>>, problem: plan::PlanProblem) -> Problem {
+    match (problem.doc, answer) {
+        (Doc::Answer, Some(answer)) => problem_in(&answer.sources, problem.key, problem.message),
+        (Doc::Answer, None) => Problem {
+            file: PathBuf::from("(no answer file)"),
+            position: None,
+            key: problem.key,
+            message: problem.message,
+        },
+        (Doc::Profile, _) => problem_in(&profile.sources, problem.key, problem.message),
+    }
+}
+
+fn report(problems: Problems) -> anyhow::Error {
+    eprintln!("{problems}");
+    let count = problems.0.len();
+    match count {
+        1 => anyhow::anyhow!("1 problem; nothing was changed"),
+        n => anyhow::anyhow!("{n} problems; nothing was changed"),
+    }
+}

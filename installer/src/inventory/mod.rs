@@ -1,0 +1,163 @@
+//! What disks a machine has. Collected from lsblk's JSON and /dev/disk/by-id
+//! on the real machine (`probe`), saved and loaded as JSON so that plans can
+//! be made for other machines and tests run on fixtures.
+
+mod lsblk;
+mod probe;
+
+pub use lsblk::parse_lsblk;
+pub use probe::probe;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::profile::{DiskKind, Transport};
+use crate::size::Bytes;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Inventory {
+    pub disks: Vec<Disk>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Disk {
+    /// Kernel name, e.g. "sda", "nvme0n1".
+    pub name: String,
+    pub path: PathBuf,
+    /// Names under /dev/disk/by-id that point at the whole disk.
+    #[serde(default)]
+    pub by_id: Vec<String>,
+    pub size: Bytes,
+    pub logical_sector: u32,
+    pub physical_sector: u32,
+    pub rotational: bool,
+    pub transport: Transport,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub serial: Option<String>,
+    #[serde(default)]
+    pub removable: bool,
+    #[serde(default)]
+    pub read_only: bool,
+    /// "gpt" or "dos" when the disk has a partition table.
+    #[serde(default)]
+    pub partition_table: Option<String>,
+    /// A filesystem or other signature on the whole disk.
+    #[serde(default)]
+    pub filesystem: Option<String>,
+    #[serde(default)]
+    pub partitions: Vec<Partition>,
+    /// ZFS pool labels found on the disk or its partitions.
+    #[serde(default)]
+    pub pools: Vec<PoolLabel>,
+    /// Holds the running live system (the USB stick or CD Hearth booted from).
+    #[serde(default)]
+    pub live_medium: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Partition {
+    pub path: PathBuf,
+    pub size: Bytes,
+    #[serde(default)]
+    pub filesystem: Option<String>,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub partlabel: Option<String>,
+    #[serde(default)]
+    pub mountpoints: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct PoolLabel {
+    pub pool: String,
+    /// The pool's GUID, as blkid reports it.
+    pub guid: String,
+    /// The device holding the label (the disk or one of its partitions).
+    pub device: PathBuf,
+    /// active, exported, destroyed, ... when the label could be read.
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
+impl Disk {
+    pub fn kind(&self) -> DiskKind {
+        if self.transport == Transport::Nvme {
+            DiskKind::Nvme
+        } else if self.rotational {
+            DiskKind::Hdd
+        } else {
+            DiskKind::Ssd
+        }
+    }
+
+    /// Whether `name` (a /dev path, a by-id name or path, or a serial) means this disk.
+    pub fn is_named(&self, name: &str) -> bool {
+        let by_id = name.strip_prefix("/dev/disk/by-id/").unwrap_or(name);
+        self.path.as_os_str() == name
+            || self.name == name
+            || self.by_id.iter().any(|id| id == by_id)
+            || self.serial.as_deref() == Some(name)
+    }
+
+    /// The most stable name: the first by-id link, else the kernel path.
+    pub fn stable_path(&self) -> PathBuf {
+        match self.by_id.first() {
+            Some(id) => PathBuf::from("/dev/disk/by-id").join(id),
+            None => self.path.clone(),
+        }
+    }
+
+    /// What is on the disk, in words, or None when it is blank.
+    pub fn contents(&self) -> Option<String> {
+        let mut found = Vec::new();
+        for pool in &self.pools {
+            let state = pool.state.as_deref().unwrap_or("state unknown");
+            found.push(format!("ZFS pool `{}` ({state})", pool.pool));
+        }
+        if let Some(table) = &self.partition_table {
+            found.push(format!("{table} partition table with {} partitions", self.partitions.len()));
+        }
+        if let Some(fs) = self.filesystem.as_ref().filter(|fs| *fs != "zfs_member") {
+            found.push(format!("{fs} filesystem"));
+        }
+        let filesystems: Vec<String> = self
+            .partitions
+            .iter()
+            .filter_map(|p| p.filesystem.clone())
+            .filter(|fs| fs != "zfs_member")
+            .collect();
+        if !filesystems.is_empty() {
+            found.push(format!("filesystems: {}", filesystems.join(", ")));
+        }
+        (!found.is_empty()).then(|| found.join("; "))
+    }
+
+    /// One line a person can recognise the disk by.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {} {} ({}, serial {})",
+            self.path.display(),
+            self.size.decimal(),
+            self.model.as_deref().unwrap_or("unknown model"),
+            kind_name(self.kind()),
+            self.serial.as_deref().unwrap_or("none"),
+        )
+    }
+}
+
+pub fn kind_name(kind: DiskKind) -> &'static str {
+    match kind {
+        DiskKind::Any => "any",
+        DiskKind::Ssd => "ssd",
+        DiskKind::Hdd => "hdd",
+        DiskKind::Nvme => "nvme",
+    }
+}

@@ -1,0 +1,17 @@
+//! Hearth: a TOML profile becomes a ZFS home server. This crate holds the
+//! schema (profile, answer), the disk inventory, the pure planner, and the
+//! installer's commands built on them.
+
+pub mod answer;
+pub mod cli;
+pub mod datasets;
+pub mod inventory;
+pub mod keypath;
+pub mod load;
+pub mod plan;
+pub mod profile;
+pub mod reference;
+pub mod services;
+pub mod size;
+pub mod source;
+pub mod validate;

@@ -1,0 +1,39 @@
+//! The profile as this machine will have it: the answer's values laid over it.
+
+use crate::answer::Answer;
+use crate::profile::Profile;
+
+pub fn effective(profile: &Profile, answer: &Answer) -> Profile {
+    let mut out = profile.clone();
+    let system = &mut out.system;
+    if let Some(hostname) = &answer.hostname {
+        system.hostname = hostname.clone();
+    }
+    if let Some(domain) = &answer.domain {
+        system.domain = domain.clone();
+    }
+    if let Some(timezone) = &answer.timezone {
+        system.timezone = timezone.clone();
+    }
+    if let Some(keymap) = &answer.keymap {
+        system.keymap = keymap.clone();
+    }
+    if let Some(hash) = &answer.root_password {
+        system.root_password = hash.clone();
+    }
+    system.root_ssh_keys.extend(answer.root_ssh_keys.iter().cloned());
+    for user in &mut system.users {
+        let Some(given) = answer.users.get(&user.name) else { continue };
+        if let Some(hash) = &given.password {
+            user.password = hash.clone();
+        }
+        user.ssh_keys.extend(given.ssh_keys.iter().cloned());
+    }
+    if let Some(network) = &answer.network {
+        out.network = network.clone();
+    }
+    if let (Some(backup), Some(repository)) = (&mut out.services.cloud_backup, &answer.cloud_backup_repository) {
+        backup.repository = repository.clone();
+    }
+    out
+}

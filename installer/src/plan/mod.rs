@@ -1,0 +1,224 @@
+//! The plan: everything the installer will do, computed from the profile,
+//! the answer and the disk inventory without touching anything. `--dry-run`
+//! prints it; the executor carries it out step by step.
+
+mod effective;
+mod layout;
+mod render;
+mod select;
+mod system;
+mod zfs;
+
+pub use effective::effective;
+pub use layout::{PartitionKind, PlannedPartition};
+pub use render::render;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::answer::Answer;
+use crate::inventory::{Disk, Inventory};
+use crate::keypath::KeyPath;
+use crate::profile::{PoolRole, Profile};
+use crate::services::{self, FirstBootStep};
+use crate::size::Bytes;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Plan {
+    pub profile: String,
+    pub base: String,
+    pub suite: String,
+    pub hostname: String,
+    pub fqdn: String,
+    /// Disks that will be wiped and partitioned.
+    pub erase: Vec<DiskPlan>,
+    /// Disks that will not be opened for writing, and why.
+    pub untouched: Vec<Untouched>,
+    pub pools: Vec<PoolPlan>,
+    pub datasets: Vec<DatasetPlan>,
+    pub boot: BootPlan,
+    pub accounts: Vec<Account>,
+    pub files: Vec<FilePlan>,
+    pub packages: Vec<String>,
+    pub units: Vec<String>,
+    pub first_boot: Vec<FirstBootStepPlan>,
+    /// Values still to be asked interactively.
+    pub prompts: Vec<String>,
+}
+
+/// A disk as the plan names it: enough for a person to recognise it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DiskRef {
+    pub path: PathBuf,
+    pub stable_path: PathBuf,
+    pub model: Option<String>,
+    pub serial: Option<String>,
+    pub size: Bytes,
+    pub logical_sector: u32,
+}
+
+impl DiskRef {
+    pub fn of(disk: &Disk) -> Self {
+        DiskRef {
+            path: disk.path.clone(),
+            stable_path: disk.stable_path(),
+            model: disk.model.clone(),
+            serial: disk.serial.clone(),
+            size: disk.size,
+            logical_sector: disk.logical_sector,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DiskPlan {
+    pub disk: DiskRef,
+    /// Pool and vdev the disk joins, e.g. "rpool mirror".
+    pub role: String,
+    /// Why the filter chose it.
+    pub chosen_because: String,
+    /// What is on it now, if anything ("blank" otherwise), and who allowed erasing it.
+    pub holds: String,
+    pub partitions: Vec<PlannedPartition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Untouched {
+    pub disk: DiskRef,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PoolPlan {
+    pub name: String,
+    pub role: PoolRole,
+    pub action: PoolAction,
+    pub vdevs: Vec<VdevPlan>,
+    /// The full `zpool create` or `zpool import` command line.
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PoolAction {
+    Create,
+    /// Kept from a previous install: imported, never written.
+    Import,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct VdevPlan {
+    /// data, special, log, cache or spare.
+    pub class: String,
+    pub topology: String,
+    /// Partition paths as zpool will be given them.
+    pub members: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DatasetPlan {
+    pub name: String,
+    pub command: Vec<String>,
+    /// On a kept pool: created only if it does not exist yet.
+    pub only_if_missing: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct BootPlan {
+    /// Every disk of the root pool gets BIOS GRUB, an ESP with GRUB for UEFI,
+    /// and the kernel and initrd, so any one of them boots alone.
+    pub disks: Vec<BootDisk>,
+    pub kernel_cmdline: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct BootDisk {
+    pub disk: PathBuf,
+    pub esp: PathBuf,
+    pub bios_boot: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Account {
+    pub name: String,
+    pub groups: Vec<String>,
+    /// A crypt hash, "locked", or "ask".
+    pub password: String,
+    pub ssh_keys: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FilePlan {
+    pub path: PathBuf,
+    pub mode: String,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FirstBootStepPlan {
+    pub service: String,
+    pub action: String,
+}
+
+impl From<FirstBootStep> for FirstBootStepPlan {
+    fn from(step: FirstBootStep) -> Self {
+        FirstBootStepPlan { service: step.service, action: step.action }
+    }
+}
+
+/// Which input a planning problem is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Doc {
+    Profile,
+    Answer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanProblem {
+    pub doc: Doc,
+    pub key: KeyPath,
+    pub message: String,
+}
+
+/// Computes the plan, or every reason it cannot be made.
+pub fn build(profile: &Profile, answer: &Answer, inventory: &Inventory) -> Result<Plan, Vec<PlanProblem>> {
+    let profile = effective(profile, answer);
+    let selection = select::select(&profile, answer, inventory)?;
+    let pools = zfs::pools(&profile, &selection);
+    let datasets = zfs::datasets(&profile, &selection);
+    let boot = layout::boot(&profile, &selection);
+    let (accounts, prompts) = system::accounts(&profile);
+    let mut prompts = prompts;
+    prompts.extend(zfs::passphrase_prompts(&profile, &selection));
+    Ok(Plan {
+        profile: profile.name.clone(),
+        base: format!("{:?}", profile.base).to_lowercase(),
+        suite: profile.suite.clone(),
+        hostname: profile.system.hostname.clone(),
+        fqdn: format!("{}.{}", profile.system.hostname, profile.system.domain),
+        erase: selection.erase.clone(),
+        untouched: selection.untouched.clone(),
+        pools,
+        datasets,
+        boot,
+        accounts,
+        files: system::files(&profile),
+        packages: services::packages(&profile),
+        units: services::units(&profile),
+        first_boot: services::first_boot(&profile).into_iter().map(Into::into).collect(),
+        prompts,
+    })
+}

@@ -1,0 +1,129 @@
+//! The plan as a preview a careful admin can sign off.
+
+use std::fmt::Write;
+
+use super::{Plan, PoolAction};
+
+pub fn render(plan: &Plan) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    line(w, format!("Hearth install plan: profile {} ({} {}), host {}", plan.profile, plan.base, plan.suite, plan.fqdn));
+    line(w, String::new());
+    line(w, "Disks that will be ERASED (everything on them is lost):".into());
+    if plan.erase.is_empty() {
+        line(w, "  none".into());
+    }
+    for disk in &plan.erase {
+        let d = &disk.disk;
+        line(
+            w,
+            format!(
+                "  {}  {}  model {}  serial {}  {}-byte sectors",
+                d.path.display(),
+                d.size.decimal(),
+                d.model.as_deref().unwrap_or("unknown"),
+                d.serial.as_deref().unwrap_or("none"),
+                d.logical_sector
+            ),
+        );
+        line(w, format!("      id {}", d.stable_path.display()));
+        line(w, format!("      for {}; chosen because: {}", disk.role, disk.chosen_because));
+        line(w, format!("      now holds: {}", disk.holds));
+        for p in &disk.partitions {
+            line(
+                w,
+                format!(
+                    "      part {} {:<9} start {:>6} size {:>10} (LBA {}-{})",
+                    p.number,
+                    p.name,
+                    p.start.to_string(),
+                    p.size.decimal(),
+                    p.first_lba,
+                    p.last_lba
+                ),
+            );
+        }
+    }
+    line(w, String::new());
+    line(w, "Disks left untouched (never opened for writing):".into());
+    if plan.untouched.is_empty() {
+        line(w, "  none".into());
+    }
+    for disk in &plan.untouched {
+        let d = &disk.disk;
+        line(
+            w,
+            format!(
+                "  {}  {}  model {}  serial {}: {}",
+                d.path.display(),
+                d.size.decimal(),
+                d.model.as_deref().unwrap_or("unknown"),
+                d.serial.as_deref().unwrap_or("none"),
+                disk.why
+            ),
+        );
+    }
+    line(w, String::new());
+    line(w, "Pools:".into());
+    for pool in &plan.pools {
+        let what = match pool.action {
+            PoolAction::Create => "create",
+            PoolAction::Import => "import, untouched",
+        };
+        line(w, format!("  {} ({:?}, {what})", pool.name, pool.role).to_lowercase());
+        for vdev in &pool.vdevs {
+            let members: Vec<String> = vdev.members.iter().map(|m| m.display().to_string()).collect();
+            line(w, format!("    {} {}: {}", vdev.class, vdev.topology, members.join(" ")));
+        }
+        line(w, format!("    $ {}", pool.command.join(" ")));
+    }
+    line(w, String::new());
+    line(w, "Datasets:".into());
+    for dataset in &plan.datasets {
+        let only = if dataset.only_if_missing { "  (only if missing)" } else { "" };
+        line(w, format!("  $ {}{only}", dataset.command.join(" ")));
+    }
+    line(w, String::new());
+    line(w, format!("Boot: GRUB for BIOS and UEFI on every root disk; kernel {}", plan.boot.kernel_cmdline));
+    for disk in &plan.boot.disks {
+        line(w, format!("  {}: ESP {}, BIOS boot {}", disk.disk.display(), disk.esp.display(), disk.bios_boot.display()));
+    }
+    line(w, String::new());
+    line(w, "Accounts:".into());
+    for account in &plan.accounts {
+        let password = match account.password.as_str() {
+            "ask" | "locked" => account.password.clone(),
+            _ => "hash given".into(),
+        };
+        let groups = if account.groups.is_empty() { String::new() } else { format!(", groups {}", account.groups.join(",")) };
+        line(w, format!("  {}: password {password}, {} ssh key(s){groups}", account.name, account.ssh_keys.len()));
+    }
+    line(w, String::new());
+    line(w, "Files written:".into());
+    for file in &plan.files {
+        line(w, format!("  {} ({})", file.path.display(), file.mode));
+    }
+    line(w, String::new());
+    line(w, format!("Packages ({}): {}", plan.packages.len(), plan.packages.join(" ")));
+    line(w, format!("Units enabled: {}", plan.units.join(" ")));
+    line(w, String::new());
+    line(w, "First boot (hearth-firstboot runs `installer provision`):".into());
+    if plan.first_boot.is_empty() {
+        line(w, "  nothing".into());
+    }
+    for step in &plan.first_boot {
+        line(w, format!("  {}: {}", step.service, step.action));
+    }
+    if !plan.prompts.is_empty() {
+        line(w, String::new());
+        line(w, "Still to be asked:".into());
+        for prompt in &plan.prompts {
+            line(w, format!("  {prompt}"));
+        }
+    }
+    out
+}
+
+fn line(out: &mut String, text: String) {
+    let _ = writeln!(out, "{}", text.trim_end());
+}

@@ -1,0 +1,143 @@
+//! `zpool create` and `zfs create` command lines, with every option spelled out.
+
+use std::collections::BTreeMap;
+
+use super::layout::partition_path;
+use super::select::Selection;
+use super::{DatasetPlan, PoolAction, PoolPlan, VdevPlan};
+use crate::datasets;
+use crate::profile::{KeySource, Pool, PoolRole, Profile};
+
+/// Where the installer mounts the new system while it builds it.
+pub const ALTROOT: &str = "/mnt/hearth";
+
+/// Defaults from the OpenZFS root-on-ZFS guide; the profile overrides them.
+fn pool_defaults(pool: &Pool) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let mut props: BTreeMap<String, String> = [("autotrim", "on"), ("cachefile", "none")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    props.insert("ashift".into(), pool.ashift.to_string());
+    let mut fs: BTreeMap<String, String> = [
+        ("acltype", "posixacl"),
+        ("xattr", "sa"),
+        ("dnodesize", "auto"),
+        ("normalization", "formD"),
+        ("relatime", "on"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    fs.insert("compression".into(), pool.compression.clone());
+    match pool.role {
+        PoolRole::Root => {
+            fs.insert("canmount".into(), "off".into());
+            fs.insert("mountpoint".into(), "/".into());
+        }
+        PoolRole::Data => {
+            fs.insert("mountpoint".into(), format!("/{}", pool.name));
+        }
+    }
+    if let Some(encryption) = &pool.encryption {
+        fs.insert("encryption".into(), "aes-256-gcm".into());
+        let (format, location) = match encryption.key {
+            KeySource::Prompt => ("passphrase".to_string(), "prompt".to_string()),
+            KeySource::File | KeySource::Generate => {
+                ("raw".to_string(), format!("file:///etc/zfs/keys/{}.key", pool.name))
+            }
+        };
+        fs.insert("keyformat".into(), format);
+        fs.insert("keylocation".into(), location);
+    }
+    props.extend(pool.properties.clone());
+    fs.extend(pool.dataset_properties.clone());
+    (props, fs)
+}
+
+pub fn pools(profile: &Profile, selection: &Selection) -> Vec<PoolPlan> {
+    let mut plans = Vec::new();
+    for pool in &profile.storage.pools {
+        if selection.kept.contains(&pool.name) {
+            continue;
+        }
+        let (props, fs) = pool_defaults(pool);
+        let mut command: Vec<String> = vec!["zpool".into(), "create".into(), "-f".into()];
+        for (k, v) in &props {
+            command.extend(["-o".into(), format!("{k}={v}")]);
+        }
+        for (k, v) in &fs {
+            command.extend(["-O".into(), format!("{k}={v}")]);
+        }
+        command.extend(["-R".into(), ALTROOT.into(), pool.name.clone()]);
+        let mut vdevs = Vec::new();
+        for members in selection.members.iter().filter(|m| m.pool == pool.name) {
+            if members.class != "data" {
+                command.push(members.class.to_string());
+            }
+            let width = members.width.unwrap_or(members.disks.len() as u32).max(1) as usize;
+            let number = if pool.role == PoolRole::Root && members.class == "data" { 3 } else { 1 };
+            for group in members.disks.chunks(width) {
+                let paths: Vec<_> = group.iter().map(|d| partition_path(d, number)).collect();
+                if let Some(word) = members.topology.keyword() {
+                    command.push(word.into());
+                }
+                command.extend(paths.iter().map(|p| p.display().to_string()));
+                vdevs.push(VdevPlan {
+                    class: members.class.into(),
+                    topology: members.topology.name().into(),
+                    members: paths,
+                });
+            }
+        }
+        plans.push(PoolPlan { name: pool.name.clone(), role: pool.role, action: PoolAction::Create, vdevs, command });
+    }
+    for name in &selection.kept {
+        let role = PoolRole::Data;
+        let command = ["zpool", "import", "-N", "-R", ALTROOT, name.as_str()].map(String::from).to_vec();
+        plans.push(PoolPlan { name: name.clone(), role, action: PoolAction::Import, vdevs: Vec::new(), command });
+    }
+    plans
+}
+
+/// Datasets in creation order; parents the profile does not declare are made
+/// with canmount=off so that they never hide what lies below their mountpoint.
+pub fn datasets(profile: &Profile, selection: &Selection) -> Vec<DatasetPlan> {
+    let specs = datasets::all(profile);
+    let declared: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    let mut done: Vec<String> = Vec::new();
+    let mut plans = Vec::new();
+    for spec in &specs {
+        let pool = spec.name.split('/').next().unwrap_or_default();
+        let kept = selection.kept.iter().any(|k| k == pool);
+        let mut parent = String::new();
+        let parts: Vec<&str> = spec.name.split('/').collect();
+        for part in &parts[1..parts.len().saturating_sub(1)] {
+            parent = if parent.is_empty() { format!("{pool}/{part}") } else { format!("{parent}/{part}") };
+            if declared.contains(&parent.as_str()) || done.contains(&parent) {
+                continue;
+            }
+            let command = ["zfs", "create", "-o", "canmount=off", parent.as_str()].map(String::from).to_vec();
+            plans.push(DatasetPlan { name: parent.clone(), command, only_if_missing: kept });
+            done.push(parent.clone());
+        }
+        let mut command: Vec<String> = vec!["zfs".into(), "create".into()];
+        for (k, v) in &spec.properties {
+            command.extend(["-o".into(), format!("{k}={v}")]);
+        }
+        command.push(spec.name.clone());
+        plans.push(DatasetPlan { name: spec.name.clone(), command, only_if_missing: kept });
+        done.push(spec.name.clone());
+    }
+    plans
+}
+
+pub fn passphrase_prompts(profile: &Profile, selection: &Selection) -> Vec<String> {
+    profile
+        .storage
+        .pools
+        .iter()
+        .filter(|p| !selection.kept.contains(&p.name))
+        .filter(|p| p.encryption.as_ref().is_some_and(|e| e.key == KeySource::Prompt))
+        .map(|p| format!("encryption passphrase of pool {} (typed twice; asked again at every boot)", p.name))
+        .collect()
+}

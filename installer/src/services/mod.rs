@@ -1,0 +1,197 @@
+//! What each enabled service adds to the system: packages, units and
+//! first-boot steps. The services' config renderers live beside this.
+
+pub mod ports;
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::profile::{Base, HypervisorKind, Profile};
+
+/// Packages every Hearth system has.
+const BASE_PACKAGES: &[&str] = &[
+    "linux-image-amd64",
+    "linux-headers-amd64",
+    "systemd-sysv",
+    "systemd-resolved",
+    "zfs-dkms",
+    "zfsutils-linux",
+    "zfs-initramfs",
+    "zfs-zed",
+    "grub-pc-bin",
+    "grub-efi-amd64-bin",
+    "efibootmgr",
+    "dosfstools",
+    "gdisk",
+    "openssh-server",
+    "sudo",
+    "locales",
+    "console-setup",
+    "tzdata",
+    "iproute2",
+    "ca-certificates",
+    "zstd",
+];
+
+/// A step `installer provision` runs on the booted system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FirstBootStep {
+    pub service: String,
+    pub action: String,
+}
+
+pub fn packages(profile: &Profile) -> Vec<String> {
+    let mut set: BTreeSet<&str> = BASE_PACKAGES.iter().copied().collect();
+    let s = &profile.services;
+    if let Some(samba) = &s.samba {
+        set.extend(["samba", "samba-vfs-modules"]);
+        if samba.shares.iter().any(|share| share.time_machine) {
+            set.insert("avahi-daemon");
+        }
+    }
+    if s.nfs.is_some() {
+        set.insert("nfs-kernel-server");
+    }
+    if s.docker.is_some() {
+        set.extend(["docker.io", "docker-compose"]);
+    }
+    match s.hypervisor.as_ref().map(|h| h.kind) {
+        Some(HypervisorKind::Incus) => set.extend(["incus", "qemu-system-x86", "ovmf"]),
+        Some(HypervisorKind::Proxmox) => set.extend(["proxmox-ve", "postfix", "open-iscsi", "chrony"]),
+        None => {}
+    }
+    if profile.base == Base::Proxmox {
+        set.insert("proxmox-archive-keyring");
+    }
+    if s.wireguard.is_some() {
+        set.extend(["wireguard-tools", "qrencode"]);
+    }
+    if s.syncthing.is_some() {
+        set.insert("syncthing");
+    }
+    if s.snapshots.is_some() || !s.replication.is_empty() {
+        set.extend(["sanoid", "mbuffer", "lzop", "pv"]);
+    }
+    if s.cloud_backup.is_some() {
+        set.insert("restic");
+    }
+    if let Some(target) = &s.backup_target {
+        if target.rest_server.is_some() {
+            set.extend(["restic-rest-server", "apache2-utils"]);
+        }
+    }
+    if s.firewall.enabled {
+        set.insert("nftables");
+    }
+    set.into_iter().map(String::from).collect()
+}
+
+/// systemd units enabled on the installed system.
+pub fn units(profile: &Profile) -> Vec<String> {
+    let mut units: Vec<String> = ["ssh.service", "systemd-networkd.service", "systemd-resolved.service"]
+        .into_iter()
+        .chain(["zfs-import-cache.service", "zfs-mount.service", "zfs-zed.service", "zfs.target"])
+        .map(String::from)
+        .collect();
+    let s = &profile.services;
+    let mut add = |unit: String| units.push(unit);
+    if let Some(samba) = &s.samba {
+        add("smbd.service".into());
+        if samba.shares.iter().any(|share| share.time_machine) {
+            add("avahi-daemon.service".into());
+        }
+    }
+    if s.nfs.is_some() {
+        add("nfs-server.service".into());
+    }
+    if let Some(docker) = &s.docker {
+        add("docker.service".into());
+        for app in &docker.apps {
+            add(format!("hearth-compose@{}.service", app.name));
+        }
+    }
+    if let Some(hypervisor) = &s.hypervisor {
+        add(match hypervisor.kind {
+            HypervisorKind::Incus => "incus.service".into(),
+            HypervisorKind::Proxmox => "pve-cluster.service".into(),
+        });
+    }
+    if s.wireguard.is_some() {
+        add("wg-quick@wg0.service".into());
+    }
+    if let Some(syncthing) = &s.syncthing {
+        for user in &syncthing.users {
+            add(format!("syncthing@{}.service", user.name));
+        }
+    }
+    if s.snapshots.is_some() {
+        add("sanoid.timer".into());
+    }
+    for i in 0..s.replication.len() {
+        add(format!("hearth-syncoid-{i}.timer"));
+    }
+    if s.cloud_backup.is_some() {
+        add("hearth-restic-backup.timer".into());
+    }
+    if s.backup_target.as_ref().is_some_and(|t| t.rest_server.is_some()) {
+        add("hearth-rest-server.service".into());
+    }
+    if s.firewall.enabled {
+        add("nftables.service".into());
+    }
+    add("hearth-firstboot.service".into());
+    units
+}
+
+/// Work that needs the installed system running, in order.
+pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
+    let mut steps = Vec::new();
+    let mut add = |service: &str, action: String| {
+        steps.push(FirstBootStep { service: service.into(), action });
+    };
+    let s = &profile.services;
+    if let Some(wg) = &s.wireguard {
+        add("wireguard", "generate the server key pair in /etc/wireguard (mode 0600)".into());
+        for peer in wg.peers.iter().filter(|p| p.public_key.is_none()) {
+            add("wireguard", format!("generate a key pair for peer {} and write its client config and QR code", peer.name));
+        }
+    }
+    if let Some(hypervisor) = &s.hypervisor {
+        let (tool, ct, vm) = match hypervisor.kind {
+            HypervisorKind::Incus => ("incus", "incus launch", "incus init --vm"),
+            HypervisorKind::Proxmox => ("proxmox", "pct create", "qm create"),
+        };
+        if hypervisor.kind == HypervisorKind::Incus {
+            add(tool, format!("initialise incus: storage pool on {}, guests on the bridge", hypervisor.dataset));
+        }
+        for guest in &hypervisor.containers {
+            add(tool, format!("{ct} {} from {}", guest.name, guest.image));
+        }
+        for guest in &hypervisor.vms {
+            add(tool, format!("{vm} {} from {}", guest.name, guest.image));
+        }
+    }
+    if let Some(docker) = &s.docker {
+        for app in &docker.apps {
+            add("docker", format!("load the images of {} and start it with docker compose", app.name));
+        }
+    }
+    if let Some(syncthing) = &s.syncthing {
+        for user in &syncthing.users {
+            add("syncthing", format!("create the configuration of {} with a folder on {}", user.name, user.dataset));
+        }
+    }
+    if s.cloud_backup.is_some() {
+        add("restic", "generate the repository password (root only) and initialise the repository if it is reachable".into());
+    }
+    if let Some(target) = &s.backup_target {
+        if target.rest_server.is_some() {
+            add("rest-server", "create the htpasswd file for the clients".into());
+        }
+        if let Some(receive) = &target.zfs_receive {
+            add("zfs-receive", format!("zfs allow {} receive,create,mount on {}", receive.user, receive.dataset));
+        }
+    }
+    steps
+}

@@ -115,22 +115,27 @@ fn validate(profile: &Path, answer: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-/// Loads everything and plans; every problem of every input is reported.
+/// Loads everything and plans, reporting every problem on stderr.
 pub fn make_plan(profile: &Path, answer: Option<&Path>, inventory: Option<&Path>) -> Result<Plan> {
-    let profile = load::profile(&profile_path(profile)).map_err(report)?;
-    let answer = match answer {
-        Some(path) => Some(load::answer(path, &profile.value).map_err(report)?),
-        None => None,
-    };
     let inventory = match inventory {
         Some(path) => read_inventory(path)?,
         None => inventory::probe()?,
     };
+    plan_from_files(&profile_path(profile), answer, &inventory).map_err(report)
+}
+
+/// Profile and answer files plus an inventory -> the plan, or every problem
+/// found in any of them, located in its file.
+pub fn plan_from_files(profile: &Path, answer: Option<&Path>, inventory: &Inventory) -> Result<Plan, Problems> {
+    let profile = load::profile(profile)?;
+    let answer = match answer {
+        Some(path) => Some(load::answer(path, &profile.value)?),
+        None => None,
+    };
     let default = Answer::default();
     let given = answer.as_ref().map_or(&default, |a| &a.value);
-    plan::build(&profile.value, given, &inventory).map_err(|problems| {
-        let located = problems.into_iter().map(|p| locate(&profile, answer.as_ref(), p)).collect();
-        report(Problems(located))
+    plan::build(&profile.value, given, inventory).map_err(|problems| {
+        Problems(problems.into_iter().map(|p| locate(&profile, answer.as_ref(), p)).collect())
     })
 }
 

@@ -70,6 +70,19 @@ impl Bytes {
     }
 }
 
+impl Bytes {
+    /// Binary with one decimal, as partition tools show it: "512.0 MiB".
+    pub fn binary(self) -> String {
+        let units = [(GIB * MIB, "PiB"), (GIB * KIB, "TiB"), (GIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")];
+        for (factor, unit) in units {
+            if self.0 >= factor {
+                return format!("{:.1} {unit}", self.0 as f64 / factor as f64);
+            }
+        }
+        format!("{} B", self.0)
+    }
+}
+
 impl fmt::Display for Bytes {
     /// Binary and exact where possible: "512M", "2T"; otherwise bytes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -123,7 +123,9 @@ impl Disk {
             found.push(format!("ZFS pool `{}` ({state})", pool.pool));
         }
         if let Some(table) = &self.partition_table {
-            found.push(format!("{table} partition table with {} partitions", self.partitions.len()));
+            let count = self.partitions.len();
+            let noun = if count == 1 { "partition" } else { "partitions" };
+            found.push(format!("{table} partition table with {count} {noun}"));
         }
         if let Some(fs) = self.filesystem.as_ref().filter(|fs| *fs != "zfs_member") {
             found.push(format!("{fs} filesystem"));

@@ -33,11 +33,11 @@ pub fn render(plan: &Plan) -> String {
             line(
                 w,
                 format!(
-                    "      part {} {:<9} start {:>6} size {:>10} (LBA {}-{})",
+                    "      part {} {:<9} start {:>6} size {:>11} (LBA {}-{})",
                     p.number,
                     p.name,
                     p.start.to_string(),
-                    p.size.decimal(),
+                    p.size.binary(),
                     p.first_lba,
                     p.last_lba
                 ),

@@ -146,11 +146,11 @@ impl<'a> State<'a> {
             }
             for disk in holders {
                 self.claimed.insert(&disk.name);
-                let wiped = self.answer.disks.iter().any(|(n, d)| d.wipe && disk.is_named(n));
-                if wiped {
+                let wipes = self.answer.disks.iter().filter(|(n, d)| d.wipe && disk.is_named(n));
+                for (given, _) in wipes {
                     self.problem(
                         Doc::Answer,
-                        KeyPath::root().key("disks"),
+                        KeyPath::root().key("disks").key(given.clone()).key("wipe"),
                         format!("{} holds pool `{name}`, which the answer keeps; it cannot also be wiped", disk.describe()),
                     );
                 }
@@ -294,7 +294,8 @@ fn matches(disk: &Disk, filter: &DiskFilter) -> Result<String, ()> {
     match filter.kind {
         DiskKind::Any => {}
         DiskKind::Ssd if disk.kind() == DiskKind::Hdd => return Err(()),
-        DiskKind::Ssd => reasons.push(format!("kind ssd ({})", kind_name(disk.kind()))),
+        DiskKind::Ssd if disk.kind() == DiskKind::Nvme => reasons.push("kind ssd (nvme)".into()),
+        DiskKind::Ssd => reasons.push("kind ssd".into()),
         kind if disk.kind() != kind => return Err(()),
         kind => reasons.push(format!("kind {}", kind_name(kind))),
     }
@@ -308,13 +309,13 @@ fn matches(disk: &Disk, filter: &DiskFilter) -> Result<String, ()> {
         if disk.size < min {
             return Err(());
         }
-        reasons.push(format!("size {} >= {}", disk.size.decimal(), min.decimal()));
+        reasons.push(format!("size {} >= {min}", disk.size.decimal()));
     }
     if let Some(max) = filter.max_size {
         if disk.size > max {
             return Err(());
         }
-        reasons.push(format!("size {} <= {}", disk.size.decimal(), max.decimal()));
+        reasons.push(format!("size {} <= {max}", disk.size.decimal()));
     }
     for (what, glob, value) in [("model", &filter.model, &disk.model), ("serial", &filter.serial, &disk.serial)] {
         if let Some(glob) = glob {

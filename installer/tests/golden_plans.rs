@@ -1,0 +1,73 @@
+//! Every shipped profile planned over every fixture machine, pinned as the
+//! human preview and as JSON. A profile that cannot fit a machine pins its
+//! error messages instead.
+
+mod common;
+
+use std::path::Path;
+
+use hearth::cli::{plan_from_files, read_inventory};
+use hearth::plan::render;
+
+fn check(profile: &str, machine: &str) {
+    let dir = Path::new("tests/fixtures/machines").join(machine);
+    let inventory = read_inventory(&dir.join("inventory.json")).expect("fixture inventory");
+    let profile_path = Path::new("../profiles").join(format!("{profile}.toml"));
+    let golden = Path::new("tests/golden/plans").join(format!("{profile}--{machine}"));
+    match plan_from_files(&profile_path, Some(&dir.join("answer.toml")), &inventory) {
+        Ok(plan) => {
+            common::golden(golden.with_extension("txt"), &render(&plan));
+            let json = serde_json::to_string_pretty(&plan).expect("plan as JSON") + "\n";
+            common::golden(golden.with_extension("json"), &json);
+            assert!(!golden.with_extension("err").exists(), "stale {}.err", golden.display());
+        }
+        Err(problems) => {
+            common::golden(golden.with_extension("err"), &format!("{problems}\n"));
+            assert!(!golden.with_extension("txt").exists(), "stale {}.txt", golden.display());
+        }
+    }
+}
+
+macro_rules! golden_plans {
+    ($($name:ident: $profile:literal on $machine:literal;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                check($profile, $machine);
+            }
+        )*
+    };
+}
+
+golden_plans! {
+    homelab_one_disk: "homelab" on "one-disk";
+    homelab_ssd2_hdd4: "homelab" on "ssd2-hdd4";
+    homelab_mixed6_pool: "homelab" on "mixed6-pool";
+    homelab_usb_stick: "homelab" on "usb-stick";
+    homelab_4kn: "homelab" on "4kn";
+    homelab_reprovision: "homelab" on "reprovision";
+    nas_one_disk: "nas" on "one-disk";
+    nas_ssd2_hdd4: "nas" on "ssd2-hdd4";
+    nas_mixed6_pool: "nas" on "mixed6-pool";
+    nas_usb_stick: "nas" on "usb-stick";
+    nas_4kn: "nas" on "4kn";
+    nas_reprovision: "nas" on "reprovision";
+    hypervisor_one_disk: "hypervisor" on "one-disk";
+    hypervisor_ssd2_hdd4: "hypervisor" on "ssd2-hdd4";
+    hypervisor_mixed6_pool: "hypervisor" on "mixed6-pool";
+    hypervisor_usb_stick: "hypervisor" on "usb-stick";
+    hypervisor_4kn: "hypervisor" on "4kn";
+    hypervisor_reprovision: "hypervisor" on "reprovision";
+    backup_target_one_disk: "backup-target" on "one-disk";
+    backup_target_ssd2_hdd4: "backup-target" on "ssd2-hdd4";
+    backup_target_mixed6_pool: "backup-target" on "mixed6-pool";
+    backup_target_usb_stick: "backup-target" on "usb-stick";
+    backup_target_4kn: "backup-target" on "4kn";
+    backup_target_reprovision: "backup-target" on "reprovision";
+    minimal_one_disk: "minimal" on "one-disk";
+    minimal_ssd2_hdd4: "minimal" on "ssd2-hdd4";
+    minimal_mixed6_pool: "minimal" on "mixed6-pool";
+    minimal_usb_stick: "minimal" on "usb-stick";
+    minimal_4kn: "minimal" on "4kn";
+    minimal_reprovision: "minimal" on "reprovision";
+}

@@ -1,0 +1,125 @@
+//! Each invalid input stops with messages naming file, line:column, key and
+//! what is allowed. The full output is pinned in a golden file next to the
+//! input; the phrase given here must appear in it, so that a rewrite of the
+//! golden files cannot hide a missing message.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use hearth::cli::{plan_from_files, read_inventory};
+use hearth::load;
+
+fn expect(case: &Path, output: String, phrase: &str) {
+    common::golden(case.with_extension("err"), &output);
+    assert!(output.contains(phrase), "{}: `{phrase}` not in:\n{output}", case.display());
+    assert!(output.contains(&format!("{}:", case.display())) || output.contains(".toml:"), "no file named in:\n{output}");
+}
+
+fn profile_case(name: &str, phrase: &str) {
+    let case = Path::new("tests/invalid/profiles").join(format!("{name}.toml"));
+    let err = match load::profile(&case) {
+        Ok(_) => panic!("{} was accepted", case.display()),
+        Err(problems) => format!("{problems}\n"),
+    };
+    expect(&case, err, phrase);
+}
+
+fn answer_case(name: &str, phrase: &str) {
+    let case = Path::new("tests/invalid/answers").join(format!("{name}.toml"));
+    let profile = load::profile(Path::new("../profiles/homelab.toml")).expect("homelab profile");
+    let err = match load::answer(&case, &profile.value) {
+        Ok(_) => panic!("{} was accepted", case.display()),
+        Err(problems) => format!("{problems}\n"),
+    };
+    expect(&case, err, phrase);
+}
+
+/// The first line names the profile and the fixture machine.
+fn plan_case(name: &str, phrase: &str) {
+    let case = Path::new("tests/invalid/plans").join(format!("{name}.toml"));
+    let text = fs::read_to_string(&case).expect("case file");
+    let header = text.lines().next().unwrap_or_default();
+    let (profile, machine) = header
+        .trim_start_matches("# profile: ")
+        .split_once(", machine: ")
+        .expect("header: # profile: P, machine: M");
+    let inventory = Path::new("tests/fixtures/machines").join(machine).join("inventory.json");
+    let inventory = read_inventory(&inventory).expect("fixture inventory");
+    let err = match plan_from_files(Path::new(profile), Some(&case), &inventory) {
+        Ok(_) => panic!("{} was planned", case.display()),
+        Err(problems) => format!("{problems}\n"),
+    };
+    expect(&case, err, phrase);
+}
+
+macro_rules! cases {
+    ($kind:ident: $($name:ident = $file:literal => $phrase:literal;)*) => {
+        mod $kind {
+            $(
+                #[test]
+                fn $name() {
+                    super::$kind($file, $phrase);
+                }
+            )*
+        }
+    };
+}
+
+cases! { profile_case:
+    toml_syntax = "toml-syntax" => "invalid TOML";
+    unknown_top_key = "unknown-top-key" => "colour: unknown key; allowed: name, description, extends";
+    unknown_nested_keys = "unknown-nested-keys" => "storage.pools[1].redundancy: unknown key";
+    wrong_type = "wrong-type" => "storage.pools[1].ashift: invalid type";
+    bad_enum = "bad-enum" => "unknown variant `raid5`, expected one of";
+    mirror_one_disk = "mirror-one-disk" => "a mirror vdev needs at least 2 disks, this one has 1";
+    raidz2_three_disks = "raidz2-three-disks" => "a raidz2 vdev needs at least 4 disks, this one has 3";
+    vdev_width_uneven = "vdev-width-uneven" => "10 disks do not split into vdevs of 4";
+    same_disk_two_pools = "same-disk-two-pools" => "disk `ata-SSD_0001` is also claimed by pool `rpool`";
+    duplicate_dataset = "duplicate-dataset" => "dataset `tank/share` is defined twice";
+    duplicate_pool = "duplicate-pool" => "pool `rpool` is defined twice";
+    share_outside_datasets = "share-outside-datasets" => "/srv/media is on no dataset of the profile; allowed: a path below";
+    export_outside_datasets = "export-outside-datasets" => "/export/media is on no dataset of the profile";
+    port_collision = "port-collision" => "tcp port 8000 is already used by syncthing of admin";
+    key_file_missing = "key-file-missing" => "keys/tank.key does not exist";
+    root_key_generated = "root-key-generated" => "the root pool's key cannot be stored on the pool it unlocks";
+    no_root_pool = "no-root-pool" => "exactly one pool must have role = \"root\"; found 0";
+    ashift_out_of_range = "ashift-out-of-range" => "8 is out of range; allowed: 9 to 16";
+    bad_hostname = "bad-hostname" => "system.hostname: must be 1 to 63 letters, digits or dashes";
+    plaintext_password = "plaintext-password" => "plain text is never accepted";
+    bad_ssh_key = "bad-ssh-key" => "system.users[0].ssh-keys[0]: not an OpenSSH public key";
+    static_without_address = "static-without-address" => "static addressing needs `address`";
+    bad_size = "bad-size" => "invalid size `10 potatoes`";
+    min_size_above_max = "min-size-above-max" => "min-size 8T is larger than max-size 4T";
+    proxmox_on_debian = "proxmox-on-debian" => "proxmox needs base = \"proxmox\"";
+    dataset_unknown_pool = "dataset-unknown-pool" => "no pool `data` in storage.pools; allowed: rpool, tank";
+    unknown_share_user = "unknown-share-user" => "no user `bob` in system.users; allowed: admin";
+    bad_wireguard_key = "bad-wireguard-key" => "not a WireGuard key";
+    bad_recordsize = "bad-recordsize" => "must be a power of two from 512 to 16M";
+    unsupported_suite = "unsupported-suite" => "`bookworm` is not supported; allowed: trixie";
+    docker_dataset_missing = "docker-dataset-missing" => "no dataset `rpool/docker`";
+    extends_missing = "extends-missing" => "no profile `no-such-profile`";
+    extends_two_levels = "extends-two-levels" => "only one level of layering is allowed";
+}
+
+cases! { answer_case:
+    unknown_user = "unknown-user" => "no user `bob` in profile `homelab`; allowed: admin";
+    plaintext_password = "plaintext-password" => "root-password: must be a crypt hash";
+    keep_with_disks = "keep-with-disks" => "a kept pool is found by its labels and never changed";
+    pool_not_in_profile = "pool-not-in-profile" => "no pool `scratch` in profile `homelab`";
+    keep_root_pool = "keep-root-pool" => "the root pool is always made anew";
+    unknown_key = "unknown-key" => "disks.\"/dev/sda\".erase: unknown key; allowed: wipe";
+    bad_hostname = "bad-hostname" => "hostname: must be 1 to 63 letters";
+    same_disk_two_pools = "same-disk-two-pools" => "disk `/dev/sdb` is also given to pool `rpool`";
+}
+
+cases! { plan_case:
+    wipe_unknown_disk = "wipe-unknown-disk" => "no disk `ata-NO_SUCH_DISK_123` on this machine; allowed:";
+    install_to_boot_medium = "install-to-boot-medium" => "is the medium Hearth is running from";
+    keep_missing_pool = "keep-missing-pool" => "no disk holds a pool `tank`; pools found: none";
+    keep_and_wipe = "keep-and-wipe" => "which the answer keeps; it cannot also be wiped";
+    pinned_disk_with_data = "pinned-disk-with-data" => "holds ZFS pool `archive` (exported)";
+    not_enough_disks = "not-enough-disks" => "pool `backup` needs 4 data disk(s) matching (kind = hdd); 3 found";
+    ashift_below_sector = "ashift-below-sector" => "has 4096-byte sectors; allowed: ashift >= 12";
+}

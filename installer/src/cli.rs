@@ -14,7 +14,11 @@ use crate::profile::Profile;
 use crate::source::{problem_in, Problem, Problems};
 
 #[derive(Debug, Parser)]
-#[command(name = "installer", version, about = "Hearth installer: profile + answer + disks -> plan -> ZFS home server")]
+#[command(
+    name = "installer",
+    version,
+    about = "Hearth installer: profile + answer + disks -> plan -> ZFS home server"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -54,7 +58,12 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Disks { json } => disks(json),
         Command::Validate { profile, answer } => validate(&profile, answer.as_deref()),
-        Command::Plan { profile, answer, inventory, json } => {
+        Command::Plan {
+            profile,
+            answer,
+            inventory,
+            json,
+        } => {
             let plan = make_plan(&profile, answer.as_deref(), inventory.as_deref())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&plan)?);
@@ -78,7 +87,13 @@ fn disks(json: bool) -> Result<()> {
     }
     for disk in &inventory.disks {
         println!("{}", disk.describe());
-        println!("    transport {:?}, sectors {}/{} bytes{}", disk.transport, disk.logical_sector, disk.physical_sector, if disk.removable { ", removable" } else { "" });
+        println!(
+            "    transport {:?}, sectors {}/{} bytes{}",
+            disk.transport,
+            disk.logical_sector,
+            disk.physical_sector,
+            if disk.removable { ", removable" } else { "" }
+        );
         for id in &disk.by_id {
             println!("    /dev/disk/by-id/{id}");
         }
@@ -102,8 +117,14 @@ pub fn profile_path(given: &Path) -> PathBuf {
         return given.to_path_buf();
     }
     let name = format!("{}.toml", given.display());
-    let candidates = [Path::new("profiles").join(&name), Path::new("/usr/share/hearth/profiles").join(&name)];
-    candidates.into_iter().find(|p| p.exists()).unwrap_or_else(|| given.to_path_buf())
+    let candidates = [
+        Path::new("profiles").join(&name),
+        Path::new("/usr/share/hearth/profiles").join(&name),
+    ];
+    candidates
+        .into_iter()
+        .find(|p| p.exists())
+        .unwrap_or_else(|| given.to_path_buf())
 }
 
 fn validate(profile: &Path, answer: Option<&Path>) -> Result<()> {
@@ -126,7 +147,11 @@ pub fn make_plan(profile: &Path, answer: Option<&Path>, inventory: Option<&Path>
 
 /// Profile and answer files plus an inventory -> the plan, or every problem
 /// found in any of them, located in its file.
-pub fn plan_from_files(profile: &Path, answer: Option<&Path>, inventory: &Inventory) -> Result<Plan, Problems> {
+pub fn plan_from_files(
+    profile: &Path,
+    answer: Option<&Path>,
+    inventory: &Inventory,
+) -> Result<Plan, Problems> {
     let profile = load::profile(profile)?;
     let answer = match answer {
         Some(path) => Some(load::answer(path, &profile.value)?),
@@ -135,7 +160,12 @@ pub fn plan_from_files(profile: &Path, answer: Option<&Path>, inventory: &Invent
     let default = Answer::default();
     let given = answer.as_ref().map_or(&default, |a| &a.value);
     plan::build(&profile.value, given, inventory).map_err(|problems| {
-        Problems(problems.into_iter().map(|p| locate(&profile, answer.as_ref(), p)).collect())
+        Problems(
+            problems
+                .into_iter()
+                .map(|p| locate(&profile, answer.as_ref(), p))
+                .collect(),
+        )
     })
 }
 
@@ -144,7 +174,11 @@ pub fn read_inventory(path: &Path) -> Result<Inventory> {
     serde_json::from_str(&text).with_context(|| format!("parsing the inventory {}", path.display()))
 }
 
-fn locate(profile: &Loaded<Profile>, answer: Option<&Loaded<Answer>>, problem: plan::PlanProblem) -> Problem {
+fn locate(
+    profile: &Loaded<Profile>,
+    answer: Option<&Loaded<Answer>>,
+    problem: plan::PlanProblem,
+) -> Problem {
     match (problem.doc, answer) {
         (Doc::Answer, Some(answer)) => problem_in(&answer.sources, problem.key, problem.message),
         (Doc::Answer, None) => Problem {

@@ -22,8 +22,15 @@ pub struct DatasetSpec {
 
 impl DatasetSpec {
     fn new(name: String, props: &[(&str, &str)]) -> Self {
-        let properties = props.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        DatasetSpec { name, properties, system: true }
+        let properties = props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        DatasetSpec {
+            name,
+            properties,
+            system: true,
+        }
     }
 }
 
@@ -32,7 +39,10 @@ impl DatasetSpec {
 pub fn system(root_pool: &str) -> Vec<DatasetSpec> {
     let noauto_snap = ("com.sun:auto-snapshot", "false");
     vec![
-        DatasetSpec::new(format!("{root_pool}/ROOT"), &[("canmount", "off"), ("mountpoint", "none")]),
+        DatasetSpec::new(
+            format!("{root_pool}/ROOT"),
+            &[("canmount", "off"), ("mountpoint", "none")],
+        ),
         DatasetSpec::new(
             format!("{root_pool}/ROOT/{BOOT_ENV}"),
             &[("canmount", "noauto"), ("mountpoint", "/")],
@@ -67,7 +77,11 @@ pub fn all(profile: &Profile) -> Vec<DatasetSpec> {
             properties.insert("compression".into(), compression.clone());
         }
         specs.retain(|s| s.name != dataset.name);
-        specs.push(DatasetSpec { name: dataset.name.clone(), properties, system: false });
+        specs.push(DatasetSpec {
+            name: dataset.name.clone(),
+            properties,
+            system: false,
+        });
     }
     specs
 }
@@ -86,12 +100,16 @@ pub fn root_pool(profile: &Profile) -> Option<&str> {
 /// canmount=off datasets mount nothing but pass their path on.
 pub fn mountpoints(profile: &Profile) -> BTreeMap<String, Option<PathBuf>> {
     let specs = all(profile);
-    let by_name: BTreeMap<&str, &DatasetSpec> = specs.iter().map(|s| (s.name.as_str(), s)).collect();
+    let by_name: BTreeMap<&str, &DatasetSpec> =
+        specs.iter().map(|s| (s.name.as_str(), s)).collect();
     let mut result = BTreeMap::new();
     for pool in &profile.storage.pools {
         let mounted = pool.role == PoolRole::Data
             && pool.dataset_properties.get("canmount").map(String::as_str) != Some("off");
-        result.insert(pool.name.clone(), pool_mountpoint(profile, &pool.name).filter(|_| mounted));
+        result.insert(
+            pool.name.clone(),
+            pool_mountpoint(profile, &pool.name).filter(|_| mounted),
+        );
     }
     for spec in &specs {
         let path = inherited(profile, &by_name, &spec.name);
@@ -101,7 +119,11 @@ pub fn mountpoints(profile: &Profile) -> BTreeMap<String, Option<PathBuf>> {
     result
 }
 
-fn inherited(profile: &Profile, specs: &BTreeMap<&str, &DatasetSpec>, name: &str) -> Option<PathBuf> {
+fn inherited(
+    profile: &Profile,
+    specs: &BTreeMap<&str, &DatasetSpec>,
+    name: &str,
+) -> Option<PathBuf> {
     if let Some(explicit) = specs.get(name).and_then(|s| s.properties.get("mountpoint")) {
         return (explicit != "none" && explicit != "legacy").then(|| PathBuf::from(explicit));
     }

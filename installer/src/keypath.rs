@@ -77,7 +77,9 @@ impl fmt::Display for KeyPath {
                         f.write_str(".")?;
                     }
                     let bare = !key.is_empty()
-                        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                        && key
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
                     if bare {
                         f.write_str(key)?;
                     } else {

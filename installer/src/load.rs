@@ -138,7 +138,11 @@ fn deserialize<T: DeserializeOwned>(table: Table, sources: &[Source]) -> Result<
         };
         let allowed = allowed_fields(&message);
         let parent = &key.0[..key.0.len().saturating_sub(1)];
-        problems.push(problem_in(sources, key.clone(), format!("unknown key; allowed: {allowed}")));
+        problems.push(problem_in(
+            sources,
+            key.clone(),
+            format!("unknown key; allowed: {allowed}"),
+        ));
         if !remove(&mut value, parent, &unknown) {
             return Err(Problems(problems));
         }
@@ -183,8 +187,12 @@ fn missing_key_files(loaded: &Loaded<Profile>) -> Vec<Problem> {
     let dir = loaded.dir();
     let mut problems = Vec::new();
     for (i, pool) in loaded.value.storage.pools.iter().enumerate() {
-        let Some(encryption) = &pool.encryption else { continue };
-        let Some(file) = &encryption.key_file else { continue };
+        let Some(encryption) = &pool.encryption else {
+            continue;
+        };
+        let Some(file) = &encryption.key_file else {
+            continue;
+        };
         if encryption.key != KeySource::File {
             continue;
         }
@@ -199,7 +207,10 @@ fn missing_key_files(loaded: &Loaded<Profile>) -> Vec<Problem> {
             problems.push(problem_in(
                 &loaded.sources,
                 key,
-                format!("key file {} does not exist; allowed: an existing file with a raw 32-byte key", path.display()),
+                format!(
+                    "key file {} does not exist; allowed: an existing file with a raw 32-byte key",
+                    path.display()
+                ),
             ));
         }
     }

@@ -13,8 +13,16 @@ pub fn markdown() -> String {
     let mut out = String::new();
     out.push_str(BEGIN);
     out.push('\n');
-    section(&mut out, "Profile keys", &schemars::schema_for!(Profile).to_value());
-    section(&mut out, "Answer file keys", &schemars::schema_for!(Answer).to_value());
+    section(
+        &mut out,
+        "Profile keys",
+        &schemars::schema_for!(Profile).to_value(),
+    );
+    section(
+        &mut out,
+        "Answer file keys",
+        &schemars::schema_for!(Answer).to_value(),
+    );
     out.push_str(END);
     out.push('\n');
     out
@@ -22,8 +30,13 @@ pub fn markdown() -> String {
 
 fn section(out: &mut String, title: &str, schema: &Value) {
     let empty = Map::new();
-    let defs = schema.get("$defs").and_then(Value::as_object).unwrap_or(&empty);
-    out.push_str(&format!("\n### {title}\n\n| key | type | meaning |\n| --- | --- | --- |\n"));
+    let defs = schema
+        .get("$defs")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    out.push_str(&format!(
+        "\n### {title}\n\n| key | type | meaning |\n| --- | --- | --- |\n"
+    ));
     let mut rows = Vec::new();
     walk(schema, defs, "", &mut rows);
     for (key, kind, doc) in rows {
@@ -32,21 +45,36 @@ fn section(out: &mut String, title: &str, schema: &Value) {
     out.push('\n');
 }
 
-fn walk(schema: &Value, defs: &Map<String, Value>, prefix: &str, rows: &mut Vec<(String, String, String)>) {
+fn walk(
+    schema: &Value,
+    defs: &Map<String, Value>,
+    prefix: &str,
+    rows: &mut Vec<(String, String, String)>,
+) {
     let schema = resolve(schema, defs);
-    let Some(props) = schema.get("properties").and_then(Value::as_object) else { return };
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
     let required: Vec<&str> = schema
         .get("required")
         .and_then(Value::as_array)
         .map(|r| r.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     for (name, prop) in props {
-        let key = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+        let key = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
         let mut doc = describe(prop, defs);
         if required.contains(&name.as_str()) {
             doc = format!("required. {doc}").trim().to_string();
         }
-        rows.push((key.clone(), type_name(prop, defs), doc.replace('|', "\\|").replace('\n', " ")));
+        rows.push((
+            key.clone(),
+            type_name(prop, defs),
+            doc.replace('|', "\\|").replace('\n', " "),
+        ));
         let inner = non_null(resolve(prop, defs), defs);
         if inner.get("properties").is_some() {
             walk(inner, defs, &key, rows);
@@ -59,7 +87,11 @@ fn walk(schema: &Value, defs: &Map<String, Value>, prefix: &str, rows: &mut Vec<
 }
 
 fn resolve<'a>(schema: &'a Value, defs: &'a Map<String, Value>) -> &'a Value {
-    match schema.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) {
+    match schema
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/$defs/"))
+    {
         Some(name) => defs.get(name).unwrap_or(schema),
         None => schema,
     }
@@ -103,7 +135,9 @@ fn type_name(prop: &Value, defs: &Map<String, Value>) -> String {
     }
     match schema.get("type") {
         Some(Value::String(t)) if t == "array" => {
-            let items = schema.get("items").map_or("value".into(), |i| type_name(i, defs));
+            let items = schema
+                .get("items")
+                .map_or("value".into(), |i| type_name(i, defs));
             format!("array of {items}")
         }
         Some(Value::String(t)) if t == "object" => match schema.get("additionalProperties") {
@@ -111,14 +145,25 @@ fn type_name(prop: &Value, defs: &Map<String, Value>) -> String {
             _ => "table".into(),
         },
         Some(Value::String(t)) => t.clone(),
-        Some(Value::Array(types)) => types.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect::<Vec<_>>().join(" or "),
+        Some(Value::Array(types)) => types
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|t| *t != "null")
+            .collect::<Vec<_>>()
+            .join(" or "),
         _ => "value".into(),
     }
 }
 
 fn choices(schema: &Value) -> Option<String> {
     if let Some(values) = schema.get("enum").and_then(Value::as_array) {
-        return Some(values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" \\| "));
+        return Some(
+            values
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(" \\| "),
+        );
     }
     let branches = schema.get("oneOf").and_then(Value::as_array)?;
     let mut names = Vec::new();

@@ -73,7 +73,13 @@ impl Bytes {
 impl Bytes {
     /// Binary with one decimal, as partition tools show it: "512.0 MiB".
     pub fn binary(self) -> String {
-        let units = [(GIB * MIB, "PiB"), (GIB * KIB, "TiB"), (GIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")];
+        let units = [
+            (GIB * MIB, "PiB"),
+            (GIB * KIB, "TiB"),
+            (GIB, "GiB"),
+            (MIB, "MiB"),
+            (KIB, "KiB"),
+        ];
         for (factor, unit) in units {
             if self.0 >= factor {
                 return format!("{:.1} {unit}", self.0 as f64 / factor as f64);
@@ -86,7 +92,13 @@ impl Bytes {
 impl fmt::Display for Bytes {
     /// Binary and exact where possible: "512M", "2T"; otherwise bytes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let units = [(GIB * MIB, "P"), (GIB * KIB, "T"), (GIB, "G"), (MIB, "M"), (KIB, "K")];
+        let units = [
+            (GIB * MIB, "P"),
+            (GIB * KIB, "T"),
+            (GIB, "G"),
+            (MIB, "M"),
+            (KIB, "K"),
+        ];
         for (factor, unit) in units {
             if self.0 >= factor && self.0 % factor == 0 {
                 return write!(f, "{}{unit}", self.0 / factor);
@@ -111,7 +123,9 @@ impl<'de> Deserialize<'de> for Bytes {
             Text(String),
         }
         match Raw::deserialize(deserializer).map_err(|_| {
-            serde::de::Error::custom("a size must be a string such as \"100G\" or a number of bytes")
+            serde::de::Error::custom(
+                "a size must be a string such as \"100G\" or a number of bytes",
+            )
         })? {
             Raw::Number(n) => Ok(Bytes(n)),
             Raw::Text(s) => s.parse().map_err(serde::de::Error::custom),
@@ -127,7 +141,7 @@ impl schemars::JsonSchema for Bytes {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
-            "description": "size such as \"512M\", \"100G\", \"2T\" (binary) or \"1.5TB\" (decimal)"
+            "description": "A size such as \"512M\", \"100G\", \"2T\" (binary) or \"1.5TB\" (decimal)."
         })
     }
 }

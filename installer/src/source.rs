@@ -54,7 +54,11 @@ pub struct Source {
 impl Source {
     pub fn parse(path: &Path, text: String) -> Result<Source, Problem> {
         match Document::parse(text.clone()) {
-            Ok(doc) => Ok(Source { path: path.to_path_buf(), text, doc }),
+            Ok(doc) => Ok(Source {
+                path: path.to_path_buf(),
+                text,
+                doc,
+            }),
             Err(err) => {
                 let position = err.span().map(|span| line_column(&text, span.start));
                 let message = err.message().trim().to_string();
@@ -101,7 +105,12 @@ impl Source {
     }
 
     pub fn problem(&self, key: KeyPath, message: impl Into<String>) -> Problem {
-        Problem { file: self.path.clone(), position: self.locate(&key), key, message: message.into() }
+        Problem {
+            file: self.path.clone(),
+            position: self.locate(&key),
+            key,
+            message: message.into(),
+        }
     }
 
     pub fn has(&self, key: &KeyPath) -> bool {
@@ -143,7 +152,12 @@ pub fn problem_in(sources: &[Source], key: KeyPath, message: impl Into<String>) 
     let best = sources.iter().find(|s| s.has(&key)).or(sources.first());
     match best {
         Some(source) => source.problem(key, message),
-        None => Problem { file: PathBuf::new(), position: None, key, message },
+        None => Problem {
+            file: PathBuf::new(),
+            position: None,
+            key,
+            message,
+        },
     }
 }
 

@@ -19,11 +19,19 @@ fn check(profile: &str, machine: &str) {
             common::golden(golden.with_extension("txt"), &render(&plan));
             let json = serde_json::to_string_pretty(&plan).expect("plan as JSON") + "\n";
             common::golden(golden.with_extension("json"), &json);
-            assert!(!golden.with_extension("err").exists(), "stale {}.err", golden.display());
+            assert!(
+                !golden.with_extension("err").exists(),
+                "stale {}.err",
+                golden.display()
+            );
         }
         Err(problems) => {
             common::golden(golden.with_extension("err"), &format!("{problems}\n"));
-            assert!(!golden.with_extension("txt").exists(), "stale {}.txt", golden.display());
+            assert!(
+                !golden.with_extension("txt").exists(),
+                "stale {}.txt",
+                golden.display()
+            );
         }
     }
 }

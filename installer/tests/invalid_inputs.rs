@@ -13,8 +13,15 @@ use hearth::load;
 
 fn expect(case: &Path, output: String, phrase: &str) {
     common::golden(case.with_extension("err"), &output);
-    assert!(output.contains(phrase), "{}: `{phrase}` not in:\n{output}", case.display());
-    assert!(output.contains(&format!("{}:", case.display())) || output.contains(".toml:"), "no file named in:\n{output}");
+    assert!(
+        output.contains(phrase),
+        "{}: `{phrase}` not in:\n{output}",
+        case.display()
+    );
+    assert!(
+        output.contains(&format!("{}:", case.display())) || output.contains(".toml:"),
+        "no file named in:\n{output}"
+    );
 }
 
 fn profile_case(name: &str, phrase: &str) {
@@ -45,7 +52,9 @@ fn plan_case(name: &str, phrase: &str) {
         .trim_start_matches("# profile: ")
         .split_once(", machine: ")
         .expect("header: # profile: P, machine: M");
-    let inventory = Path::new("tests/fixtures/machines").join(machine).join("inventory.json");
+    let inventory = Path::new("tests/fixtures/machines")
+        .join(machine)
+        .join("inventory.json");
     let inventory = read_inventory(&inventory).expect("fixture inventory");
     let err = match plan_from_files(Path::new(profile), Some(&case), &inventory) {
         Ok(_) => panic!("{} was planned", case.display()),

@@ -15,12 +15,26 @@ pub const COLUMNS: &str =
     "NAME,PATH,TYPE,SIZE,LOG-SEC,PHY-SEC,ROTA,TRAN,MODEL,SERIAL,RM,RO,PTTYPE,FSTYPE,LABEL,UUID,PARTLABEL,MOUNTPOINTS";
 
 /// Where a live system's medium is mounted.
-const LIVE_MOUNTS: &[&str] = &["/", "/run/live/medium", "/lib/live/mount/medium", "/cdrom", "/boot", "/boot/efi"];
+const LIVE_MOUNTS: &[&str] = &[
+    "/",
+    "/run/live/medium",
+    "/lib/live/mount/medium",
+    "/cdrom",
+    "/boot",
+    "/boot/efi",
+];
 
 /// Disks from lsblk's JSON; `by_id` maps a device path to its by-id names.
-pub fn parse_lsblk(json: &str, by_id: &BTreeMap<PathBuf, Vec<String>>) -> Result<Vec<Disk>, serde_json::Error> {
+pub fn parse_lsblk(
+    json: &str,
+    by_id: &BTreeMap<PathBuf, Vec<String>>,
+) -> Result<Vec<Disk>, serde_json::Error> {
     let root: Value = serde_json::from_str(json)?;
-    let devices = root.get("blockdevices").and_then(Value::as_array).cloned().unwrap_or_default();
+    let devices = root
+        .get("blockdevices")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     Ok(devices
         .iter()
         .filter(|d| text(d, "type").as_deref() == Some("disk"))
@@ -32,7 +46,9 @@ pub fn parse_lsblk(json: &str, by_id: &BTreeMap<PathBuf, Vec<String>>) -> Result
 
 fn disk(dev: &Value, by_id: &BTreeMap<PathBuf, Vec<String>>) -> Disk {
     let name = text(dev, "name").unwrap_or_default();
-    let path = text(dev, "path").map(PathBuf::from).unwrap_or_else(|| Path::new("/dev").join(&name));
+    let path = text(dev, "path")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new("/dev").join(&name));
     let children: Vec<&Value> = dev
         .get("children")
         .and_then(Value::as_array)
@@ -44,7 +60,9 @@ fn disk(dev: &Value, by_id: &BTreeMap<PathBuf, Vec<String>>) -> Disk {
     let mounts = mountpoints(dev)
         .into_iter()
         .chain(partitions.iter().flat_map(|p| p.mountpoints.clone()));
-    let live_medium = mounts.into_iter().any(|m| LIVE_MOUNTS.iter().any(|l| m == Path::new(l)));
+    let live_medium = mounts
+        .into_iter()
+        .any(|m| LIVE_MOUNTS.iter().any(|l| m == Path::new(l)));
     Disk {
         transport: transport(text(dev, "tran").as_deref(), &name),
         by_id: by_id.get(&path).cloned().unwrap_or_default(),
@@ -104,11 +122,19 @@ fn transport(tran: Option<&str>, name: &str) -> Transport {
 }
 
 fn mountpoints(dev: &Value) -> Vec<PathBuf> {
-    let single = dev.get("mountpoint").and_then(Value::as_str).map(PathBuf::from);
+    let single = dev
+        .get("mountpoint")
+        .and_then(Value::as_str)
+        .map(PathBuf::from);
     let many = dev
         .get("mountpoints")
         .and_then(Value::as_array)
-        .map(|list| list.iter().filter_map(Value::as_str).map(PathBuf::from).collect::<Vec<_>>())
+        .map(|list| {
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(PathBuf::from)
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default();
     many.into_iter().chain(single).collect()
 }

@@ -124,7 +124,11 @@ impl Disk {
         }
         if let Some(table) = &self.partition_table {
             let count = self.partitions.len();
-            let noun = if count == 1 { "partition" } else { "partitions" };
+            let noun = if count == 1 {
+                "partition"
+            } else {
+                "partitions"
+            };
             found.push(format!("{table} partition table with {count} {noun}"));
         }
         if let Some(fs) = self.filesystem.as_ref().filter(|fs| *fs != "zfs_member") {

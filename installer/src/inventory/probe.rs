@@ -15,7 +15,10 @@ pub fn probe() -> Result<Inventory> {
         .output()
         .context("running lsblk (util-linux)")?;
     if !output.status.success() {
-        bail!("lsblk failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+        bail!(
+            "lsblk failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
     }
     let json = String::from_utf8(output.stdout).context("lsblk printed non-UTF-8 output")?;
     let disks = lsblk::parse_lsblk(&json, &by_id_links(Path::new("/dev/disk/by-id")))
@@ -26,7 +29,9 @@ pub fn probe() -> Result<Inventory> {
 /// Device path -> by-id names of whole disks (partition links end in -partN).
 fn by_id_links(dir: &Path) -> BTreeMap<PathBuf, Vec<String>> {
     let mut links: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
-    let Ok(entries) = fs::read_dir(dir) else { return links };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return links;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
         if name.contains("-part") {

@@ -21,9 +21,13 @@ pub fn effective(profile: &Profile, answer: &Answer) -> Profile {
     if let Some(hash) = &answer.root_password {
         system.root_password = hash.clone();
     }
-    system.root_ssh_keys.extend(answer.root_ssh_keys.iter().cloned());
+    system
+        .root_ssh_keys
+        .extend(answer.root_ssh_keys.iter().cloned());
     for user in &mut system.users {
-        let Some(given) = answer.users.get(&user.name) else { continue };
+        let Some(given) = answer.users.get(&user.name) else {
+            continue;
+        };
         if let Some(hash) = &given.password {
             user.password = hash.clone();
         }
@@ -32,7 +36,10 @@ pub fn effective(profile: &Profile, answer: &Answer) -> Profile {
     if let Some(network) = &answer.network {
         out.network = network.clone();
     }
-    if let (Some(backup), Some(repository)) = (&mut out.services.cloud_backup, &answer.cloud_backup_repository) {
+    if let (Some(backup), Some(repository)) = (
+        &mut out.services.cloud_backup,
+        &answer.cloud_backup_repository,
+    ) {
         backup.repository = repository.clone();
     }
     out

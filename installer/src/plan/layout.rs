@@ -56,7 +56,12 @@ pub fn partitions(disk: &Disk, boot: bool) -> Vec<PlannedPartition> {
     let mut out = Vec::new();
     let sector = u64::from(disk.logical_sector.max(512));
     let used: u64 = pieces.iter().map(|p| p.3).sum();
-    pieces.push((PartitionKind::Zfs, "zfs", ZFS_GUID, end.saturating_sub(start + used)));
+    pieces.push((
+        PartitionKind::Zfs,
+        "zfs",
+        ZFS_GUID,
+        end.saturating_sub(start + used),
+    ));
     for (i, (kind, name, guid, size)) in pieces.into_iter().enumerate() {
         let number = i as u32 + 1;
         out.push(PlannedPartition {
@@ -79,7 +84,11 @@ pub fn partitions(disk: &Disk, boot: bool) -> Vec<PlannedPartition> {
 pub fn partition_path(disk: &Disk, number: u32) -> PathBuf {
     if disk.by_id.is_empty() {
         let base = disk.path.display().to_string();
-        let sep = if base.ends_with(|c: char| c.is_ascii_digit()) { "p" } else { "" };
+        let sep = if base.ends_with(|c: char| c.is_ascii_digit()) {
+            "p"
+        } else {
+            ""
+        };
         PathBuf::from(format!("{base}{sep}{number}"))
     } else {
         PathBuf::from(format!("{}-part{number}", disk.stable_path().display()))
@@ -99,5 +108,8 @@ pub fn boot(profile: &Profile, selection: &Selection) -> BootPlan {
             esp: partition_path(disk, 2),
         })
         .collect();
-    BootPlan { disks, kernel_cmdline: format!("root=ZFS={root}/ROOT/{BOOT_ENV} boot=zfs") }
+    BootPlan {
+        disks,
+        kernel_cmdline: format!("root=ZFS={root}/ROOT/{BOOT_ENV} boot=zfs"),
+    }
 }

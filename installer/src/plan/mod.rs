@@ -175,7 +175,10 @@ pub struct FirstBootStepPlan {
 
 impl From<FirstBootStep> for FirstBootStepPlan {
     fn from(step: FirstBootStep) -> Self {
-        FirstBootStepPlan { service: step.service, action: step.action }
+        FirstBootStepPlan {
+            service: step.service,
+            action: step.action,
+        }
     }
 }
 
@@ -194,7 +197,11 @@ pub struct PlanProblem {
 }
 
 /// Computes the plan, or every reason it cannot be made.
-pub fn build(profile: &Profile, answer: &Answer, inventory: &Inventory) -> Result<Plan, Vec<PlanProblem>> {
+pub fn build(
+    profile: &Profile,
+    answer: &Answer,
+    inventory: &Inventory,
+) -> Result<Plan, Vec<PlanProblem>> {
     let profile = effective(profile, answer);
     let selection = select::select(&profile, answer, inventory)?;
     let pools = zfs::pools(&profile, &selection);
@@ -218,7 +225,10 @@ pub fn build(profile: &Profile, answer: &Answer, inventory: &Inventory) -> Resul
         files: system::files(&profile),
         packages: services::packages(&profile),
         units: services::units(&profile),
-        first_boot: services::first_boot(&profile).into_iter().map(Into::into).collect(),
+        first_boot: services::first_boot(&profile)
+            .into_iter()
+            .map(Into::into)
+            .collect(),
         prompts,
     })
 }

@@ -7,9 +7,18 @@ use super::{Plan, PoolAction};
 pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
     let w = &mut out;
-    line(w, format!("Hearth install plan: profile {} ({} {}), host {}", plan.profile, plan.base, plan.suite, plan.fqdn));
+    line(
+        w,
+        format!(
+            "Hearth install plan: profile {} ({} {}), host {}",
+            plan.profile, plan.base, plan.suite, plan.fqdn
+        ),
+    );
     line(w, String::new());
-    line(w, "Disks that will be ERASED (everything on them is lost):".into());
+    line(
+        w,
+        "Disks that will be ERASED (everything on them is lost):".into(),
+    );
     if plan.erase.is_empty() {
         line(w, "  none".into());
     }
@@ -27,7 +36,13 @@ pub fn render(plan: &Plan) -> String {
             ),
         );
         line(w, format!("      id {}", d.stable_path.display()));
-        line(w, format!("      for {}; chosen because: {}", disk.role, disk.chosen_because));
+        line(
+            w,
+            format!(
+                "      for {}; chosen because: {}",
+                disk.role, disk.chosen_because
+            ),
+        );
         line(w, format!("      now holds: {}", disk.holds));
         for p in &disk.partitions {
             line(
@@ -70,23 +85,56 @@ pub fn render(plan: &Plan) -> String {
             PoolAction::Create => "create",
             PoolAction::Import => "import, untouched",
         };
-        line(w, format!("  {} ({:?}, {what})", pool.name, pool.role).to_lowercase());
+        line(
+            w,
+            format!("  {} ({:?}, {what})", pool.name, pool.role).to_lowercase(),
+        );
         for vdev in &pool.vdevs {
-            let members: Vec<String> = vdev.members.iter().map(|m| m.display().to_string()).collect();
-            line(w, format!("    {} {}: {}", vdev.class, vdev.topology, members.join(" ")));
+            let members: Vec<String> = vdev
+                .members
+                .iter()
+                .map(|m| m.display().to_string())
+                .collect();
+            line(
+                w,
+                format!(
+                    "    {} {}: {}",
+                    vdev.class,
+                    vdev.topology,
+                    members.join(" ")
+                ),
+            );
         }
         line(w, format!("    $ {}", pool.command.join(" ")));
     }
     line(w, String::new());
     line(w, "Datasets:".into());
     for dataset in &plan.datasets {
-        let only = if dataset.only_if_missing { "  (only if missing)" } else { "" };
+        let only = if dataset.only_if_missing {
+            "  (only if missing)"
+        } else {
+            ""
+        };
         line(w, format!("  $ {}{only}", dataset.command.join(" ")));
     }
     line(w, String::new());
-    line(w, format!("Boot: GRUB for BIOS and UEFI on every root disk; kernel {}", plan.boot.kernel_cmdline));
+    line(
+        w,
+        format!(
+            "Boot: GRUB for BIOS and UEFI on every root disk; kernel {}",
+            plan.boot.kernel_cmdline
+        ),
+    );
     for disk in &plan.boot.disks {
-        line(w, format!("  {}: ESP {}, BIOS boot {}", disk.disk.display(), disk.esp.display(), disk.bios_boot.display()));
+        line(
+            w,
+            format!(
+                "  {}: ESP {}, BIOS boot {}",
+                disk.disk.display(),
+                disk.esp.display(),
+                disk.bios_boot.display()
+            ),
+        );
     }
     line(w, String::new());
     line(w, "Accounts:".into());
@@ -95,8 +143,19 @@ pub fn render(plan: &Plan) -> String {
             "ask" | "locked" => account.password.clone(),
             _ => "hash given".into(),
         };
-        let groups = if account.groups.is_empty() { String::new() } else { format!(", groups {}", account.groups.join(",")) };
-        line(w, format!("  {}: password {password}, {} ssh key(s){groups}", account.name, account.ssh_keys.len()));
+        let groups = if account.groups.is_empty() {
+            String::new()
+        } else {
+            format!(", groups {}", account.groups.join(","))
+        };
+        line(
+            w,
+            format!(
+                "  {}: password {password}, {} ssh key(s){groups}",
+                account.name,
+                account.ssh_keys.len()
+            ),
+        );
     }
     line(w, String::new());
     line(w, "Files written:".into());
@@ -104,10 +163,20 @@ pub fn render(plan: &Plan) -> String {
         line(w, format!("  {} ({})", file.path.display(), file.mode));
     }
     line(w, String::new());
-    line(w, format!("Packages ({}): {}", plan.packages.len(), plan.packages.join(" ")));
+    line(
+        w,
+        format!(
+            "Packages ({}): {}",
+            plan.packages.len(),
+            plan.packages.join(" ")
+        ),
+    );
     line(w, format!("Units enabled: {}", plan.units.join(" ")));
     line(w, String::new());
-    line(w, "First boot (hearth-firstboot runs `installer provision`):".into());
+    line(
+        w,
+        "First boot (hearth-firstboot runs `installer provision`):".into(),
+    );
     if plan.first_boot.is_empty() {
         line(w, "  nothing".into());
     }

@@ -35,8 +35,17 @@ struct State<'a> {
     problems: Vec<PlanProblem>,
 }
 
-pub fn select<'a>(profile: &Profile, answer: &'a Answer, inventory: &'a Inventory) -> Result<Selection<'a>, Vec<PlanProblem>> {
-    let mut state = State { inventory, answer, claimed: BTreeSet::new(), problems: Vec::new() };
+pub fn select<'a>(
+    profile: &Profile,
+    answer: &'a Answer,
+    inventory: &'a Inventory,
+) -> Result<Selection<'a>, Vec<PlanProblem>> {
+    let mut state = State {
+        inventory,
+        answer,
+        claimed: BTreeSet::new(),
+        problems: Vec::new(),
+    };
     state.check_answer_disks();
     let kept = state.keep_pools();
     let mut members = Vec::new();
@@ -46,14 +55,35 @@ pub fn select<'a>(profile: &Profile, answer: &'a Answer, inventory: &'a Inventor
             continue;
         }
         let key = KeyPath::root().key("storage").key("pools").index(i);
-        let pinned = answer.pools.get(&pool.name).map(|p| p.disks.as_slice()).unwrap_or(&[]);
-        let mut classes: Vec<(&'static str, Topology, Option<u32>, &DiskFilter, KeyPath)> =
-            vec![("data", pool.topology, pool.vdev_width, &pool.disks, key.key("disks"))];
+        let pinned = answer
+            .pools
+            .get(&pool.name)
+            .map(|p| p.disks.as_slice())
+            .unwrap_or(&[]);
+        let mut classes: Vec<(&'static str, Topology, Option<u32>, &DiskFilter, KeyPath)> = vec![(
+            "data",
+            pool.topology,
+            pool.vdev_width,
+            &pool.disks,
+            key.key("disks"),
+        )];
         if let Some(aux) = &pool.special {
-            classes.push(("special", aux.topology, None, &aux.disks, key.key("special").key("disks")));
+            classes.push((
+                "special",
+                aux.topology,
+                None,
+                &aux.disks,
+                key.key("special").key("disks"),
+            ));
         }
         if let Some(aux) = &pool.log {
-            classes.push(("log", aux.topology, None, &aux.disks, key.key("log").key("disks")));
+            classes.push((
+                "log",
+                aux.topology,
+                None,
+                &aux.disks,
+                key.key("log").key("disks"),
+            ));
         }
         if let Some(filter) = &pool.cache {
             classes.push(("cache", Topology::Stripe, None, filter, key.key("cache")));
@@ -66,7 +96,8 @@ pub fn select<'a>(profile: &Profile, answer: &'a Answer, inventory: &'a Inventor
             let chosen = state.choose(&pool.name, class, filter, pins, &at);
             for (disk, because) in &chosen {
                 let role = format!("{} {class} ({})", pool.name, topology.name());
-                let partitions = layout::partitions(disk, pool.role == PoolRole::Root && class == "data");
+                let partitions =
+                    layout::partitions(disk, pool.role == PoolRole::Root && class == "data");
                 erase.push(DiskPlan {
                     disk: DiskRef::of(disk),
                     role,
@@ -79,14 +110,25 @@ pub fn select<'a>(profile: &Profile, answer: &'a Answer, inventory: &'a Inventor
                 state.check_ashift(pool.ashift, &chosen, &key);
             }
             let disks = chosen.into_iter().map(|(d, _)| d).collect();
-            members.push(Members { pool: pool.name.clone(), class, topology, width, disks });
+            members.push(Members {
+                pool: pool.name.clone(),
+                class,
+                topology,
+                width,
+                disks,
+            });
         }
     }
     if !state.problems.is_empty() {
         return Err(state.problems);
     }
     let untouched = state.untouched(&kept);
-    Ok(Selection { erase, untouched, members, kept })
+    Ok(Selection {
+        erase,
+        untouched,
+        members,
+        kept,
+    })
 }
 
 impl<'a> State<'a> {
@@ -99,8 +141,17 @@ impl<'a> State<'a> {
     }
 
     fn known_names(&self) -> String {
-        let names: Vec<String> = self.inventory.disks.iter().map(|d| d.stable_path().display().to_string()).collect();
-        if names.is_empty() { "none (no disks found)".into() } else { names.join(", ") }
+        let names: Vec<String> = self
+            .inventory
+            .disks
+            .iter()
+            .map(|d| d.stable_path().display().to_string())
+            .collect();
+        if names.is_empty() {
+            "none (no disks found)".into()
+        } else {
+            names.join(", ")
+        }
     }
 
     /// Every disk the answer names must exist, and none may be the boot medium.
@@ -111,19 +162,33 @@ impl<'a> State<'a> {
         }
         for (pool, given) in &self.answer.pools {
             for (i, name) in given.disks.iter().enumerate() {
-                named.push((KeyPath::root().key("pools").key(pool.clone()).key("disks").index(i), name));
+                named.push((
+                    KeyPath::root()
+                        .key("pools")
+                        .key(pool.clone())
+                        .key("disks")
+                        .index(i),
+                    name,
+                ));
             }
         }
         for (key, name) in named {
             match self.find(name) {
                 None => {
                     let allowed = self.known_names();
-                    self.problem(Doc::Answer, key, format!("no disk `{name}` on this machine; allowed: {allowed}"));
+                    self.problem(
+                        Doc::Answer,
+                        key,
+                        format!("no disk `{name}` on this machine; allowed: {allowed}"),
+                    );
                 }
                 Some(disk) if disk.live_medium => self.problem(
                     Doc::Answer,
                     key,
-                    format!("{} is the medium Hearth is running from; it cannot be installed to", disk.describe()),
+                    format!(
+                        "{} is the medium Hearth is running from; it cannot be installed to",
+                        disk.describe()
+                    ),
                 ),
                 Some(_) => {}
             }
@@ -133,20 +198,46 @@ impl<'a> State<'a> {
     /// Disks of kept pools are claimed first, so no filter can pick them.
     fn keep_pools(&mut self) -> Vec<String> {
         let mut kept = Vec::new();
-        for name in self.answer.pools.iter().filter(|(_, p)| p.keep).map(|(n, _)| n) {
+        for name in self
+            .answer
+            .pools
+            .iter()
+            .filter(|(_, p)| p.keep)
+            .map(|(n, _)| n)
+        {
             let key = KeyPath::root().key("pools").key(name.clone()).key("keep");
-            let holders: Vec<&'a Disk> =
-                self.inventory.disks.iter().filter(|d| d.pools.iter().any(|p| &p.pool == name)).collect();
+            let holders: Vec<&'a Disk> = self
+                .inventory
+                .disks
+                .iter()
+                .filter(|d| d.pools.iter().any(|p| &p.pool == name))
+                .collect();
             if holders.is_empty() {
-                let found: BTreeSet<&str> =
-                    self.inventory.disks.iter().flat_map(|d| d.pools.iter().map(|p| p.pool.as_str())).collect();
-                let found = if found.is_empty() { "none".to_string() } else { found.into_iter().collect::<Vec<_>>().join(", ") };
-                self.problem(Doc::Answer, key, format!("no disk holds a pool `{name}`; pools found: {found}"));
+                let found: BTreeSet<&str> = self
+                    .inventory
+                    .disks
+                    .iter()
+                    .flat_map(|d| d.pools.iter().map(|p| p.pool.as_str()))
+                    .collect();
+                let found = if found.is_empty() {
+                    "none".to_string()
+                } else {
+                    found.into_iter().collect::<Vec<_>>().join(", ")
+                };
+                self.problem(
+                    Doc::Answer,
+                    key,
+                    format!("no disk holds a pool `{name}`; pools found: {found}"),
+                );
                 continue;
             }
             for disk in holders {
                 self.claimed.insert(&disk.name);
-                let wipes = self.answer.disks.iter().filter(|(n, d)| d.wipe && disk.is_named(n));
+                let wipes = self
+                    .answer
+                    .disks
+                    .iter()
+                    .filter(|(n, d)| d.wipe && disk.is_named(n));
                 for (given, _) in wipes {
                     self.problem(
                         Doc::Answer,
@@ -161,7 +252,10 @@ impl<'a> State<'a> {
     }
 
     fn wipe_allowed(&self, disk: &Disk) -> bool {
-        self.answer.disks.iter().any(|(name, d)| d.wipe && disk.is_named(name))
+        self.answer
+            .disks
+            .iter()
+            .any(|(name, d)| d.wipe && disk.is_named(name))
     }
 
     fn holds(&self, disk: &Disk) -> String {
@@ -202,7 +296,11 @@ impl<'a> State<'a> {
             }
         }
         // Smallest first: big disks stay free for the pools that want them.
-        eligible.sort_by(|a, b| a.size.cmp(&b.size).then_with(|| a.stable_path().cmp(&b.stable_path())));
+        eligible.sort_by(|a, b| {
+            a.size
+                .cmp(&b.size)
+                .then_with(|| a.stable_path().cmp(&b.stable_path()))
+        });
         if eligible.len() < wanted {
             let mut message = format!(
                 "pool `{pool}` needs {wanted} {class} disk(s) matching {}; {} found",
@@ -225,26 +323,50 @@ impl<'a> State<'a> {
             .collect()
     }
 
-    fn choose_pinned(&mut self, pool: &str, pinned: &[String], wanted: usize) -> Vec<(&'a Disk, String)> {
-        let key = KeyPath::root().key("pools").key(pool.to_string()).key("disks");
+    fn choose_pinned(
+        &mut self,
+        pool: &str,
+        pinned: &[String],
+        wanted: usize,
+    ) -> Vec<(&'a Disk, String)> {
+        let key = KeyPath::root()
+            .key("pools")
+            .key(pool.to_string())
+            .key("disks");
         if pinned.len() != wanted {
-            self.problem(Doc::Answer, key.clone(), format!("pool `{pool}` takes {wanted} data disks; the answer names {}", pinned.len()));
+            self.problem(
+                Doc::Answer,
+                key.clone(),
+                format!(
+                    "pool `{pool}` takes {wanted} data disks; the answer names {}",
+                    pinned.len()
+                ),
+            );
         }
         let mut chosen = Vec::new();
         for (i, name) in pinned.iter().enumerate() {
-            let Some(disk) = self.find(name) else { continue };
+            let Some(disk) = self.find(name) else {
+                continue;
+            };
             if disk.live_medium {
                 continue;
             }
             if !self.claimed.insert(&disk.name) {
-                self.problem(Doc::Answer, key.index(i), format!("{} is already used by another pool", disk.describe()));
+                self.problem(
+                    Doc::Answer,
+                    key.index(i),
+                    format!("{} is already used by another pool", disk.describe()),
+                );
                 continue;
             }
             if let Some(what) = disk.contents().filter(|_| !self.wipe_allowed(disk)) {
                 self.problem(
                     Doc::Answer,
                     key.index(i),
-                    format!("{} holds {what}; add [disks.\"{name}\"] wipe = true to erase it", disk.describe()),
+                    format!(
+                        "{} holds {what}; add [disks.\"{name}\"] wipe = true to erase it",
+                        disk.describe()
+                    ),
                 );
                 continue;
             }
@@ -270,7 +392,10 @@ impl<'a> State<'a> {
         self.inventory
             .disks
             .iter()
-            .filter(|d| !self.claimed.contains(d.name.as_str()) || d.pools.iter().any(|p| kept.contains(&p.pool)))
+            .filter(|d| {
+                !self.claimed.contains(d.name.as_str())
+                    || d.pools.iter().any(|p| kept.contains(&p.pool))
+            })
             .map(|disk| {
                 let why = if disk.live_medium {
                     "the medium Hearth is running from".to_string()
@@ -282,7 +407,10 @@ impl<'a> State<'a> {
                         None => "not selected by any pool".to_string(),
                     }
                 };
-                Untouched { disk: DiskRef::of(disk), why }
+                Untouched {
+                    disk: DiskRef::of(disk),
+                    why,
+                }
             })
             .collect()
     }
@@ -303,7 +431,10 @@ fn matches(disk: &Disk, filter: &DiskFilter) -> Result<String, ()> {
         if disk.transport != transport {
             return Err(());
         }
-        reasons.push(format!("transport {}", format!("{transport:?}").to_lowercase()));
+        reasons.push(format!(
+            "transport {}",
+            format!("{transport:?}").to_lowercase()
+        ));
     }
     if let Some(min) = filter.min_size {
         if disk.size < min {
@@ -317,7 +448,10 @@ fn matches(disk: &Disk, filter: &DiskFilter) -> Result<String, ()> {
         }
         reasons.push(format!("size {} <= {max}", disk.size.decimal()));
     }
-    for (what, glob, value) in [("model", &filter.model, &disk.model), ("serial", &filter.serial, &disk.serial)] {
+    for (what, glob, value) in [
+        ("model", &filter.model, &disk.model),
+        ("serial", &filter.serial, &disk.serial),
+    ] {
         if let Some(glob) = glob {
             let value = value.as_deref().unwrap_or("");
             if !glob::Pattern::new(glob).is_ok_and(|p| p.matches(value)) {
@@ -328,7 +462,10 @@ fn matches(disk: &Disk, filter: &DiskFilter) -> Result<String, ()> {
     }
     if !filter.by_id.is_empty() {
         let hit = disk.by_id.iter().find(|id| {
-            filter.by_id.iter().any(|g| glob::Pattern::new(g).is_ok_and(|p| p.matches(id)))
+            filter
+                .by_id
+                .iter()
+                .any(|g| glob::Pattern::new(g).is_ok_and(|p| p.matches(id)))
         });
         match hit {
             Some(id) => reasons.push(format!("by-id {id}")),

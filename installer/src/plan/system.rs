@@ -28,14 +28,23 @@ pub fn accounts(profile: &Profile) -> (Vec<Account>, Vec<String>) {
     let prompts = accounts
         .iter()
         .filter(|a| a.password == "ask")
-        .map(|a| format!("password of {} (typed twice, stored as a yescrypt hash)", a.name))
+        .map(|a| {
+            format!(
+                "password of {} (typed twice, stored as a yescrypt hash)",
+                a.name
+            )
+        })
         .collect();
     (accounts, prompts)
 }
 
 pub fn files(profile: &Profile) -> Vec<FilePlan> {
     let system = &profile.system;
-    let file = |path: &str, content: String| FilePlan { path: PathBuf::from(path), mode: "0644".into(), content };
+    let file = |path: &str, content: String| FilePlan {
+        path: PathBuf::from(path),
+        mode: "0644".into(),
+        content,
+    };
     let fqdn = format!("{}.{}", system.hostname, system.domain);
     let mut files = vec![
         file("/etc/hostname", format!("{}\n", system.hostname)),
@@ -67,7 +76,11 @@ fn sshd(profile: &Profile) -> String {
         RootLogin::Password => "yes",
     };
     let ssh = &profile.services.ssh;
-    let passwords = if ssh.password_authentication { "yes" } else { "no" };
+    let passwords = if ssh.password_authentication {
+        "yes"
+    } else {
+        "no"
+    };
     format!("# Written by the Hearth installer from the profile.\nPort {}\nPermitRootLogin {root}\nPasswordAuthentication {passwords}\nKbdInteractiveAuthentication no\n", ssh.port)
 }
 
@@ -90,11 +103,23 @@ pub fn network_files(network: &Network) -> Vec<(String, String)> {
         addressing.push_str(&format!("DNS={dns}\n"));
     }
     match &network.bridge {
-        None => vec![("30-lan.network".into(), format!("[Match]\n{matcher}\n\n[Network]\n{addressing}"))],
+        None => vec![(
+            "30-lan.network".into(),
+            format!("[Match]\n{matcher}\n\n[Network]\n{addressing}"),
+        )],
         Some(bridge) => vec![
-            (format!("20-{bridge}.netdev"), format!("[NetDev]\nName={bridge}\nKind=bridge\n")),
-            ("30-uplink.network".into(), format!("[Match]\n{matcher}\n\n[Network]\nBridge={bridge}\n")),
-            (format!("40-{bridge}.network"), format!("[Match]\nName={bridge}\n\n[Network]\n{addressing}")),
+            (
+                format!("20-{bridge}.netdev"),
+                format!("[NetDev]\nName={bridge}\nKind=bridge\n"),
+            ),
+            (
+                "30-uplink.network".into(),
+                format!("[Match]\n{matcher}\n\n[Network]\nBridge={bridge}\n"),
+            ),
+            (
+                format!("40-{bridge}.network"),
+                format!("[Match]\nName={bridge}\n\n[Network]\n{addressing}"),
+            ),
         ],
     }
 }

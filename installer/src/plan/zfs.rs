@@ -42,9 +42,10 @@ fn pool_defaults(pool: &Pool) -> (BTreeMap<String, String>, BTreeMap<String, Str
         fs.insert("encryption".into(), "aes-256-gcm".into());
         let (format, location) = match encryption.key {
             KeySource::Prompt => ("passphrase".to_string(), "prompt".to_string()),
-            KeySource::File | KeySource::Generate => {
-                ("raw".to_string(), format!("file:///etc/zfs/keys/{}.key", pool.name))
-            }
+            KeySource::File | KeySource::Generate => (
+                "raw".to_string(),
+                format!("file:///etc/zfs/keys/{}.key", pool.name),
+            ),
         };
         fs.insert("keyformat".into(), format);
         fs.insert("keylocation".into(), location);
@@ -75,7 +76,11 @@ pub fn pools(profile: &Profile, selection: &Selection) -> Vec<PoolPlan> {
                 command.push(members.class.to_string());
             }
             let width = members.width.unwrap_or(members.disks.len() as u32).max(1) as usize;
-            let number = if pool.role == PoolRole::Root && members.class == "data" { 3 } else { 1 };
+            let number = if pool.role == PoolRole::Root && members.class == "data" {
+                3
+            } else {
+                1
+            };
             for group in members.disks.chunks(width) {
                 let paths: Vec<_> = group.iter().map(|d| partition_path(d, number)).collect();
                 if let Some(word) = members.topology.keyword() {
@@ -89,12 +94,26 @@ pub fn pools(profile: &Profile, selection: &Selection) -> Vec<PoolPlan> {
                 });
             }
         }
-        plans.push(PoolPlan { name: pool.name.clone(), role: pool.role, action: PoolAction::Create, vdevs, command });
+        plans.push(PoolPlan {
+            name: pool.name.clone(),
+            role: pool.role,
+            action: PoolAction::Create,
+            vdevs,
+            command,
+        });
     }
     for name in &selection.kept {
         let role = PoolRole::Data;
-        let command = ["zpool", "import", "-N", "-R", ALTROOT, name.as_str()].map(String::from).to_vec();
-        plans.push(PoolPlan { name: name.clone(), role, action: PoolAction::Import, vdevs: Vec::new(), command });
+        let command = ["zpool", "import", "-N", "-R", ALTROOT, name.as_str()]
+            .map(String::from)
+            .to_vec();
+        plans.push(PoolPlan {
+            name: name.clone(),
+            role,
+            action: PoolAction::Import,
+            vdevs: Vec::new(),
+            command,
+        });
     }
     plans
 }
@@ -112,12 +131,22 @@ pub fn datasets(profile: &Profile, selection: &Selection) -> Vec<DatasetPlan> {
         let mut parent = String::new();
         let parts: Vec<&str> = spec.name.split('/').collect();
         for part in &parts[1..parts.len().saturating_sub(1)] {
-            parent = if parent.is_empty() { format!("{pool}/{part}") } else { format!("{parent}/{part}") };
+            parent = if parent.is_empty() {
+                format!("{pool}/{part}")
+            } else {
+                format!("{parent}/{part}")
+            };
             if declared.contains(&parent.as_str()) || done.contains(&parent) {
                 continue;
             }
-            let command = ["zfs", "create", "-o", "canmount=off", parent.as_str()].map(String::from).to_vec();
-            plans.push(DatasetPlan { name: parent.clone(), command, only_if_missing: kept });
+            let command = ["zfs", "create", "-o", "canmount=off", parent.as_str()]
+                .map(String::from)
+                .to_vec();
+            plans.push(DatasetPlan {
+                name: parent.clone(),
+                command,
+                only_if_missing: kept,
+            });
             done.push(parent.clone());
         }
         let mut command: Vec<String> = vec!["zfs".into(), "create".into()];
@@ -125,7 +154,11 @@ pub fn datasets(profile: &Profile, selection: &Selection) -> Vec<DatasetPlan> {
             command.extend(["-o".into(), format!("{k}={v}")]);
         }
         command.push(spec.name.clone());
-        plans.push(DatasetPlan { name: spec.name.clone(), command, only_if_missing: kept });
+        plans.push(DatasetPlan {
+            name: spec.name.clone(),
+            command,
+            only_if_missing: kept,
+        });
         done.push(spec.name.clone());
     }
     plans
@@ -137,7 +170,16 @@ pub fn passphrase_prompts(profile: &Profile, selection: &Selection) -> Vec<Strin
         .pools
         .iter()
         .filter(|p| !selection.kept.contains(&p.name))
-        .filter(|p| p.encryption.as_ref().is_some_and(|e| e.key == KeySource::Prompt))
-        .map(|p| format!("encryption passphrase of pool {} (typed twice; asked again at every boot)", p.name))
+        .filter(|p| {
+            p.encryption
+                .as_ref()
+                .is_some_and(|e| e.key == KeySource::Prompt)
+        })
+        .map(|p| {
+            format!(
+                "encryption passphrase of pool {} (typed twice; asked again at every boot)",
+                p.name
+            )
+        })
         .collect()
 }

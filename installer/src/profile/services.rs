@@ -50,7 +50,10 @@ pub struct Ssh {
 
 impl Default for Ssh {
     fn default() -> Self {
-        Ssh { port: ssh_port(), password_authentication: false }
+        Ssh {
+            port: ssh_port(),
+            password_authentication: false,
+        }
     }
 }
 
@@ -364,7 +367,12 @@ pub struct Firewall {
 
 impl Default for Firewall {
     fn default() -> Self {
-        Firewall { enabled: true, lan: Vec::new(), tcp: Vec::new(), udp: Vec::new() }
+        Firewall {
+            enabled: true,
+            lan: Vec::new(),
+            tcp: Vec::new(),
+            udp: Vec::new(),
+        }
     }
 }
 

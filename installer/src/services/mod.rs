@@ -58,7 +58,9 @@ pub fn packages(profile: &Profile) -> Vec<String> {
     }
     match s.hypervisor.as_ref().map(|h| h.kind) {
         Some(HypervisorKind::Incus) => set.extend(["incus", "qemu-system-x86", "ovmf"]),
-        Some(HypervisorKind::Proxmox) => set.extend(["proxmox-ve", "postfix", "open-iscsi", "chrony"]),
+        Some(HypervisorKind::Proxmox) => {
+            set.extend(["proxmox-ve", "postfix", "open-iscsi", "chrony"])
+        }
         None => {}
     }
     if profile.base == Base::Proxmox {
@@ -89,11 +91,20 @@ pub fn packages(profile: &Profile) -> Vec<String> {
 
 /// systemd units enabled on the installed system.
 pub fn units(profile: &Profile) -> Vec<String> {
-    let mut units: Vec<String> = ["ssh.service", "systemd-networkd.service", "systemd-resolved.service"]
-        .into_iter()
-        .chain(["zfs-import-cache.service", "zfs-mount.service", "zfs-zed.service", "zfs.target"])
-        .map(String::from)
-        .collect();
+    let mut units: Vec<String> = [
+        "ssh.service",
+        "systemd-networkd.service",
+        "systemd-resolved.service",
+    ]
+    .into_iter()
+    .chain([
+        "zfs-import-cache.service",
+        "zfs-mount.service",
+        "zfs-zed.service",
+        "zfs.target",
+    ])
+    .map(String::from)
+    .collect();
     let s = &profile.services;
     let mut add = |unit: String| units.push(unit);
     if let Some(samba) = &s.samba {
@@ -134,7 +145,10 @@ pub fn units(profile: &Profile) -> Vec<String> {
     if s.cloud_backup.is_some() {
         add("hearth-restic-backup.timer".into());
     }
-    if s.backup_target.as_ref().is_some_and(|t| t.rest_server.is_some()) {
+    if s.backup_target
+        .as_ref()
+        .is_some_and(|t| t.rest_server.is_some())
+    {
         add("hearth-rest-server.service".into());
     }
     if s.firewall.enabled {
@@ -148,13 +162,25 @@ pub fn units(profile: &Profile) -> Vec<String> {
 pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
     let mut steps = Vec::new();
     let mut add = |service: &str, action: String| {
-        steps.push(FirstBootStep { service: service.into(), action });
+        steps.push(FirstBootStep {
+            service: service.into(),
+            action,
+        });
     };
     let s = &profile.services;
     if let Some(wg) = &s.wireguard {
-        add("wireguard", "generate the server key pair in /etc/wireguard (mode 0600)".into());
+        add(
+            "wireguard",
+            "generate the server key pair in /etc/wireguard (mode 0600)".into(),
+        );
         for peer in wg.peers.iter().filter(|p| p.public_key.is_none()) {
-            add("wireguard", format!("generate a key pair for peer {} and write its client config and QR code", peer.name));
+            add(
+                "wireguard",
+                format!(
+                    "generate a key pair for peer {} and write its client config and QR code",
+                    peer.name
+                ),
+            );
         }
     }
     if let Some(hypervisor) = &s.hypervisor {
@@ -163,7 +189,13 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
             HypervisorKind::Proxmox => ("proxmox", "pct create", "qm create"),
         };
         if hypervisor.kind == HypervisorKind::Incus {
-            add(tool, format!("initialise incus: storage pool on {}, guests on the bridge", hypervisor.dataset));
+            add(
+                tool,
+                format!(
+                    "initialise incus: storage pool on {}, guests on the bridge",
+                    hypervisor.dataset
+                ),
+            );
         }
         for guest in &hypervisor.containers {
             add(tool, format!("{ct} {} from {}", guest.name, guest.image));
@@ -174,12 +206,24 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
     }
     if let Some(docker) = &s.docker {
         for app in &docker.apps {
-            add("docker", format!("load the images of {} and start it with docker compose", app.name));
+            add(
+                "docker",
+                format!(
+                    "load the images of {} and start it with docker compose",
+                    app.name
+                ),
+            );
         }
     }
     if let Some(syncthing) = &s.syncthing {
         for user in &syncthing.users {
-            add("syncthing", format!("create the configuration of {} with a folder on {}", user.name, user.dataset));
+            add(
+                "syncthing",
+                format!(
+                    "create the configuration of {} with a folder on {}",
+                    user.name, user.dataset
+                ),
+            );
         }
     }
     if s.cloud_backup.is_some() {
@@ -187,10 +231,19 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
     }
     if let Some(target) = &s.backup_target {
         if target.rest_server.is_some() {
-            add("rest-server", "create the htpasswd file for the clients".into());
+            add(
+                "rest-server",
+                "create the htpasswd file for the clients".into(),
+            );
         }
         if let Some(receive) = &target.zfs_receive {
-            add("zfs-receive", format!("zfs allow {} receive,create,mount on {}", receive.user, receive.dataset));
+            add(
+                "zfs-receive",
+                format!(
+                    "zfs allow {} receive,create,mount on {}",
+                    receive.user, receive.dataset
+                ),
+            );
         }
     }
     steps

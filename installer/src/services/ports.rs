@@ -40,7 +40,12 @@ pub fn syncthing_sync_port(index: usize) -> u16 {
 pub fn listening(profile: &Profile) -> Vec<Port> {
     let mut ports = Vec::new();
     let mut add = |proto, number, owner: &str, key: String| {
-        ports.push(Port { proto, number, owner: owner.to_string(), key });
+        ports.push(Port {
+            proto,
+            number,
+            owner: owner.to_string(),
+            key,
+        });
     };
     let s = &profile.services;
     add(Proto::Tcp, s.ssh.port, "ssh", "services.ssh.port".into());
@@ -56,24 +61,58 @@ pub fn listening(profile: &Profile) -> Vec<Port> {
         for (i, app) in docker.apps.iter().enumerate() {
             for (j, port) in app.ports.iter().enumerate() {
                 let owner = format!("docker app {}", app.name);
-                add(Proto::Tcp, *port, &owner, format!("services.docker.apps[{i}].ports[{j}]"));
+                add(
+                    Proto::Tcp,
+                    *port,
+                    &owner,
+                    format!("services.docker.apps[{i}].ports[{j}]"),
+                );
             }
         }
     }
     if let Some(wg) = &s.wireguard {
-        add(Proto::Udp, wg.listen_port, "wireguard", "services.wireguard.listen-port".into());
+        add(
+            Proto::Udp,
+            wg.listen_port,
+            "wireguard",
+            "services.wireguard.listen-port".into(),
+        );
     }
     if let Some(syncthing) = &s.syncthing {
         for (i, user) in syncthing.users.iter().enumerate() {
             let owner = format!("syncthing of {}", user.name);
-            add(Proto::Tcp, user.gui_port, &owner, format!("services.syncthing.users[{i}].gui-port"));
+            add(
+                Proto::Tcp,
+                user.gui_port,
+                &owner,
+                format!("services.syncthing.users[{i}].gui-port"),
+            );
             let sync = syncthing_sync_port(i);
-            add(Proto::Tcp, sync, &owner, format!("services.syncthing.users[{i}]"));
-            add(Proto::Udp, sync, &owner, format!("services.syncthing.users[{i}]"));
+            add(
+                Proto::Tcp,
+                sync,
+                &owner,
+                format!("services.syncthing.users[{i}]"),
+            );
+            add(
+                Proto::Udp,
+                sync,
+                &owner,
+                format!("services.syncthing.users[{i}]"),
+            );
         }
     }
-    if let Some(rest) = s.backup_target.as_ref().and_then(|t| t.rest_server.as_ref()) {
-        add(Proto::Tcp, rest.port, "rest-server", "services.backup-target.rest-server.port".into());
+    if let Some(rest) = s
+        .backup_target
+        .as_ref()
+        .and_then(|t| t.rest_server.as_ref())
+    {
+        add(
+            Proto::Tcp,
+            rest.port,
+            "rest-server",
+            "services.backup-target.rest-server.port".into(),
+        );
     }
     ports
 }

@@ -8,7 +8,10 @@ pub struct Findings(pub Vec<Finding>);
 
 impl Findings {
     pub fn push(&mut self, key: KeyPath, message: impl Into<String>) {
-        self.0.push(Finding { key, message: message.into() });
+        self.0.push(Finding {
+            key,
+            message: message.into(),
+        });
     }
 }
 
@@ -18,7 +21,9 @@ pub const HOSTNAME_RULE: &str =
 pub fn is_name(text: &str) -> bool {
     !text.is_empty()
         && text.len() <= 64
-        && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 pub fn is_hostname(text: &str) -> bool {
@@ -41,19 +46,29 @@ pub fn is_timezone(text: &str) -> bool {
         || (text.contains('/')
             && !text.starts_with('/')
             && !text.contains("..")
-            && text.chars().all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c)))
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c)))
 }
 
 pub fn is_locale(text: &str) -> bool {
-    let Some((lang, codeset)) = text.split_once('.') else { return false };
+    let Some((lang, codeset)) = text.split_once('.') else {
+        return false;
+    };
     matches!(codeset, "UTF-8" | "utf8")
-        && (lang == "C" || (lang.len() >= 5 && lang.chars().all(|c| c.is_ascii_alphabetic() || c == '_' || c == '@')))
+        && (lang == "C"
+            || (lang.len() >= 5
+                && lang
+                    .chars()
+                    .all(|c| c.is_ascii_alphabetic() || c == '_' || c == '@')))
 }
 
 pub fn is_ifname(text: &str) -> bool {
     !text.is_empty()
         && text.len() <= 15
-        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 pub fn is_interface_match(text: &str) -> bool {
@@ -65,15 +80,22 @@ pub fn is_interface_match(text: &str) -> bool {
     }
     if let Some(mac) = text.strip_prefix("mac:") {
         let parts: Vec<&str> = mac.split(':').collect();
-        return parts.len() == 6 && parts.iter().all(|p| p.len() == 2 && u8::from_str_radix(p, 16).is_ok());
+        return parts.len() == 6
+            && parts
+                .iter()
+                .all(|p| p.len() == 2 && u8::from_str_radix(p, 16).is_ok());
     }
     false
 }
 
 /// "address/prefix" with a valid prefix for the address family.
 pub fn is_cidr(text: &str) -> bool {
-    let Some((addr, prefix)) = text.split_once('/') else { return false };
-    let Ok(prefix) = prefix.parse::<u8>() else { return false };
+    let Some((addr, prefix)) = text.split_once('/') else {
+        return false;
+    };
+    let Ok(prefix) = prefix.parse::<u8>() else {
+        return false;
+    };
     match addr.parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V4(_)) => prefix <= 32,
         Ok(std::net::IpAddr::V6(_)) => prefix <= 128,
@@ -105,7 +127,9 @@ pub fn is_ssh_key(text: &str) -> bool {
         "sk-ecdsa-sha2-nistp256@openssh.com",
     ];
     let mut parts = text.split_whitespace();
-    let (Some(kind), Some(body)) = (parts.next(), parts.next()) else { return false };
+    let (Some(kind), Some(body)) = (parts.next(), parts.next()) else {
+        return false;
+    };
     types.contains(&kind) && body.len() >= 60 && is_base64(body)
 }
 
@@ -113,7 +137,9 @@ pub fn is_base64(text: &str) -> bool {
     let trimmed = text.trim_end_matches('=');
     text.len() % 4 == 0
         && text.len() - trimmed.len() <= 2
-        && trimmed.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/')
+        && trimmed
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/')
 }
 
 /// WireGuard keys are 32 bytes in base64: 44 characters ending in '='.
@@ -140,7 +166,10 @@ const PASSWORD_RULE: &str = "must be a crypt hash ($y$..., $6$..., made with `mk
 pub fn ssh_keys(out: &mut Findings, key: KeyPath, keys: &[String]) {
     for (i, ssh_key) in keys.iter().enumerate() {
         if !is_ssh_key(ssh_key) {
-            out.push(key.index(i), "not an OpenSSH public key (\"ssh-ed25519 AAAA... comment\")");
+            out.push(
+                key.index(i),
+                "not an OpenSSH public key (\"ssh-ed25519 AAAA... comment\")",
+            );
         }
     }
 }
@@ -163,8 +192,12 @@ mod tests {
         assert!(!is_cidr("192.168.1.10/33"));
         assert!(is_interface_match("mac:52:54:00:12:34:56"));
         assert!(!is_interface_match("eth0"));
-        assert!(is_wireguard_key("YAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk="));
-        assert!(is_crypt_hash("$y$j9T$abcdefghijklmnop$qrstuvwxyz0123456789ABCDEFGHIJ"));
+        assert!(is_wireguard_key(
+            "YAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk="
+        ));
+        assert!(is_crypt_hash(
+            "$y$j9T$abcdefghijklmnop$qrstuvwxyz0123456789ABCDEFGHIJ"
+        ));
         assert!(!is_crypt_hash("hunter2"));
         assert!(is_locale("en_US.UTF-8"));
         assert!(is_timezone("Europe/Brussels"));

@@ -23,10 +23,16 @@ pub fn profile(profile: &Profile) -> Vec<Finding> {
     let mut out = Findings::default();
     let top = KeyPath::root();
     if !checks::is_name(&profile.name) {
-        out.push(top.key("name"), "must be lowercase letters, digits and dashes");
+        out.push(
+            top.key("name"),
+            "must be lowercase letters, digits and dashes",
+        );
     }
     if profile.suite != "trixie" {
-        out.push(top.key("suite"), format!("`{}` is not supported; allowed: trixie", profile.suite));
+        out.push(
+            top.key("suite"),
+            format!("`{}` is not supported; allowed: trixie", profile.suite),
+        );
     }
     system(&mut out, profile);
     network(&mut out, &top.key("network"), &profile.network);
@@ -45,18 +51,30 @@ fn system(out: &mut Findings, profile: &Profile) {
         out.push(key.key("hostname"), checks::HOSTNAME_RULE);
     }
     if !system.domain.split('.').all(checks::is_hostname) {
-        out.push(key.key("domain"), "must be DNS labels joined by dots, e.g. home.arpa");
+        out.push(
+            key.key("domain"),
+            "must be DNS labels joined by dots, e.g. home.arpa",
+        );
     }
     if !checks::is_timezone(&system.timezone) {
-        out.push(key.key("timezone"), "must be an IANA zone such as Europe/Brussels or Etc/UTC");
+        out.push(
+            key.key("timezone"),
+            "must be an IANA zone such as Europe/Brussels or Etc/UTC",
+        );
     }
     if !checks::is_locale(&system.locale) {
-        out.push(key.key("locale"), "must be a UTF-8 locale such as en_US.UTF-8 or C.UTF-8");
+        out.push(
+            key.key("locale"),
+            "must be a UTF-8 locale such as en_US.UTF-8 or C.UTF-8",
+        );
     }
     checks::password(out, key.key("root-password"), &system.root_password);
     checks::ssh_keys(out, key.key("root-ssh-keys"), &system.root_ssh_keys);
     if system.root_login == RootLogin::Password && system.root_password == "locked" {
-        out.push(key.key("root-login"), "root-login = \"password\" needs a root-password that is not \"locked\"");
+        out.push(
+            key.key("root-login"),
+            "root-login = \"password\" needs a root-password that is not \"locked\"",
+        );
     }
     let mut seen = Vec::new();
     for (i, user) in system.users.iter().enumerate() {
@@ -64,9 +82,15 @@ fn system(out: &mut Findings, profile: &Profile) {
         if !checks::is_username(&user.name) {
             out.push(at.key("name"), "must start with a lowercase letter and hold lowercase letters, digits, - or _ (at most 32)");
         } else if user.name == "root" {
-            out.push(at.key("name"), "root is configured with root-password and root-ssh-keys");
+            out.push(
+                at.key("name"),
+                "root is configured with root-password and root-ssh-keys",
+            );
         } else if seen.contains(&user.name.as_str()) {
-            out.push(at.key("name"), format!("user `{}` is defined twice", user.name));
+            out.push(
+                at.key("name"),
+                format!("user `{}` is defined twice", user.name),
+            );
         }
         seen.push(user.name.as_str());
         checks::password(out, at.key("password"), &user.password);
@@ -76,35 +100,55 @@ fn system(out: &mut Findings, profile: &Profile) {
 
 fn network(out: &mut Findings, key: &KeyPath, network: &Network) {
     if !checks::is_interface_match(&network.interface) {
-        out.push(key.key("interface"), "allowed: \"first-with-link\", \"name:<glob>\" or \"mac:<aa:bb:cc:dd:ee:ff>\"");
+        out.push(
+            key.key("interface"),
+            "allowed: \"first-with-link\", \"name:<glob>\" or \"mac:<aa:bb:cc:dd:ee:ff>\"",
+        );
     }
     match network.addressing {
         Addressing::Static => {
             match &network.address {
-                None => out.push(key.key("addressing"), "static addressing needs `address` (e.g. \"192.168.1.10/24\")"),
-                Some(a) if !checks::is_cidr(a) => out.push(key.key("address"), format!("`{a}` is not an address with prefix such as 192.168.1.10/24")),
+                None => out.push(
+                    key.key("addressing"),
+                    "static addressing needs `address` (e.g. \"192.168.1.10/24\")",
+                ),
+                Some(a) if !checks::is_cidr(a) => out.push(
+                    key.key("address"),
+                    format!("`{a}` is not an address with prefix such as 192.168.1.10/24"),
+                ),
                 Some(_) => {}
             }
             match &network.gateway {
                 None => out.push(key.key("addressing"), "static addressing needs `gateway`"),
-                Some(g) if g.parse::<std::net::IpAddr>().is_err() => out.push(key.key("gateway"), format!("`{g}` is not an IP address")),
+                Some(g) if g.parse::<std::net::IpAddr>().is_err() => {
+                    out.push(key.key("gateway"), format!("`{g}` is not an IP address"))
+                }
                 Some(_) => {}
             }
         }
         Addressing::Dhcp => {
             if network.address.is_some() || network.gateway.is_some() {
-                out.push(key.key("addressing"), "address and gateway are only used with addressing = \"static\"");
+                out.push(
+                    key.key("addressing"),
+                    "address and gateway are only used with addressing = \"static\"",
+                );
             }
         }
     }
     for (i, dns) in network.dns.iter().enumerate() {
         if dns.parse::<std::net::IpAddr>().is_err() {
-            out.push(key.key("dns").index(i), format!("`{dns}` is not an IP address"));
+            out.push(
+                key.key("dns").index(i),
+                format!("`{dns}` is not an IP address"),
+            );
         }
     }
     if let Some(bridge) = &network.bridge {
         if !checks::is_ifname(bridge) {
-            out.push(key.key("bridge"), "must be an interface name of 1 to 15 letters, digits, - or _");
+            out.push(
+                key.key("bridge"),
+                "must be an interface name of 1 to 15 letters, digits, - or _",
+            );
         }
     }
 }
@@ -120,18 +164,33 @@ pub fn answer(answer: &Answer, profile: &Profile) -> Vec<Finding> {
     }
     if let Some(timezone) = &answer.timezone {
         if !checks::is_timezone(timezone) {
-            out.push(top.key("timezone"), "must be an IANA zone such as Europe/Brussels or Etc/UTC");
+            out.push(
+                top.key("timezone"),
+                "must be an IANA zone such as Europe/Brussels or Etc/UTC",
+            );
         }
     }
     if let Some(hash) = &answer.root_password {
         checks::hash_only(&mut out, top.key("root-password"), hash);
     }
     checks::ssh_keys(&mut out, top.key("root-ssh-keys"), &answer.root_ssh_keys);
-    let users: Vec<&str> = profile.system.users.iter().map(|u| u.name.as_str()).collect();
+    let users: Vec<&str> = profile
+        .system
+        .users
+        .iter()
+        .map(|u| u.name.as_str())
+        .collect();
     for (name, user) in &answer.users {
         let at = top.key("users").key(name.clone());
         if !users.contains(&name.as_str()) {
-            out.push(at.clone(), format!("no user `{name}` in profile `{}`; allowed: {}", profile.name, checks::list(&users)));
+            out.push(
+                at.clone(),
+                format!(
+                    "no user `{name}` in profile `{}`; allowed: {}",
+                    profile.name,
+                    checks::list(&users)
+                ),
+            );
         }
         if let Some(hash) = &user.password {
             checks::hash_only(&mut out, at.key("password"), hash);

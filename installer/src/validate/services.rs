@@ -18,7 +18,10 @@ pub fn check(out: &mut Findings, profile: &Profile) {
         let mut names = Vec::new();
         for (i, share) in samba.shares.iter().enumerate() {
             if names.contains(&share.name.to_lowercase()) {
-                out.push(at.index(i).key("name"), format!("share `{}` is defined twice", share.name));
+                out.push(
+                    at.index(i).key("name"),
+                    format!("share `{}` is defined twice", share.name),
+                );
             }
             names.push(share.name.to_lowercase());
             ctx.path_on_dataset(out, at.index(i).key("path"), &share.path);
@@ -26,7 +29,10 @@ pub fn check(out: &mut Findings, profile: &Profile) {
                 ctx.user(out, at.index(i).key("users").index(j), user);
             }
             if share.time_machine_max_size.is_some() && !share.time_machine {
-                out.push(at.index(i).key("time-machine-max-size"), "only used with time-machine = true");
+                out.push(
+                    at.index(i).key("time-machine-max-size"),
+                    "only used with time-machine = true",
+                );
             }
         }
     }
@@ -35,11 +41,17 @@ pub fn check(out: &mut Findings, profile: &Profile) {
         for (i, export) in nfs.exports.iter().enumerate() {
             ctx.path_on_dataset(out, at.index(i).key("path"), &export.path);
             if export.clients.is_empty() {
-                out.push(at.index(i).key("clients"), "name at least one client network, e.g. \"192.168.1.0/24\"");
+                out.push(
+                    at.index(i).key("clients"),
+                    "name at least one client network, e.g. \"192.168.1.0/24\"",
+                );
             }
             for (j, client) in export.clients.iter().enumerate() {
                 if !checks::is_client(client) {
-                    out.push(at.index(i).key("clients").index(j), format!("`{client}` is not a network, address or host name"));
+                    out.push(
+                        at.index(i).key("clients").index(j),
+                        format!("`{client}` is not a network, address or host name"),
+                    );
                 }
             }
         }
@@ -47,27 +59,44 @@ pub fn check(out: &mut Findings, profile: &Profile) {
     if let Some(docker) = &services.docker {
         let at = key.key("docker");
         ctx.dataset(out, at.key("dataset"), &docker.dataset);
-        unique(out, &at.key("apps"), docker.apps.iter().map(|a| a.name.as_str()), "app");
+        unique(
+            out,
+            &at.key("apps"),
+            docker.apps.iter().map(|a| a.name.as_str()),
+            "app",
+        );
         for (i, app) in docker.apps.iter().enumerate() {
             if let Some(dataset) = &app.dataset {
                 ctx.dataset(out, at.key("apps").index(i).key("dataset"), dataset);
             }
             if !app.compose_file.is_absolute() {
-                out.push(at.key("apps").index(i).key("compose-file"), "must be an absolute path on the target");
+                out.push(
+                    at.key("apps").index(i).key("compose-file"),
+                    "must be an absolute path on the target",
+                );
             }
         }
     }
     if let Some(hypervisor) = &services.hypervisor {
         let at = key.key("hypervisor");
         match (profile.base, hypervisor.kind) {
-            (Base::Debian, HypervisorKind::Proxmox) => out.push(at.key("kind"), "proxmox needs base = \"proxmox\"; on Debian, allowed: incus"),
-            (Base::Proxmox, HypervisorKind::Incus) => out.push(at.key("kind"), "on base = \"proxmox\" the hypervisor is proxmox; allowed: proxmox"),
+            (Base::Debian, HypervisorKind::Proxmox) => out.push(
+                at.key("kind"),
+                "proxmox needs base = \"proxmox\"; on Debian, allowed: incus",
+            ),
+            (Base::Proxmox, HypervisorKind::Incus) => out.push(
+                at.key("kind"),
+                "on base = \"proxmox\" the hypervisor is proxmox; allowed: proxmox",
+            ),
             _ => {}
         }
         ctx.dataset(out, at.key("dataset"), &hypervisor.dataset);
         let guests = hypervisor.containers.iter().chain(&hypervisor.vms);
         unique(out, &at, guests.map(|g| g.name.as_str()), "guest");
-        for (kind, list) in [("containers", &hypervisor.containers), ("vms", &hypervisor.vms)] {
+        for (kind, list) in [
+            ("containers", &hypervisor.containers),
+            ("vms", &hypervisor.vms),
+        ] {
             for (i, guest) in list.iter().enumerate() {
                 if !checks::is_hostname(&guest.name) {
                     out.push(at.key(kind).index(i).key("name"), checks::HOSTNAME_RULE);
@@ -81,16 +110,36 @@ pub fn check(out: &mut Findings, profile: &Profile) {
     if let Some(wg) = &services.wireguard {
         let at = key.key("wireguard");
         if !checks::is_cidr(&wg.address) {
-            out.push(at.key("address"), format!("`{}` is not an address with prefix such as 10.8.0.1/24", wg.address));
+            out.push(
+                at.key("address"),
+                format!(
+                    "`{}` is not an address with prefix such as 10.8.0.1/24",
+                    wg.address
+                ),
+            );
         }
-        unique(out, &at.key("peers"), wg.peers.iter().map(|p| p.name.as_str()), "peer");
+        unique(
+            out,
+            &at.key("peers"),
+            wg.peers.iter().map(|p| p.name.as_str()),
+            "peer",
+        );
         for (i, peer) in wg.peers.iter().enumerate() {
             if !checks::is_cidr(&peer.address) {
-                out.push(at.key("peers").index(i).key("address"), format!("`{}` is not an address with prefix such as 10.8.0.2/32", peer.address));
+                out.push(
+                    at.key("peers").index(i).key("address"),
+                    format!(
+                        "`{}` is not an address with prefix such as 10.8.0.2/32",
+                        peer.address
+                    ),
+                );
             }
             if let Some(public) = &peer.public_key {
                 if !checks::is_wireguard_key(public) {
-                    out.push(at.key("peers").index(i).key("public-key"), "not a WireGuard key (44 characters of base64, from `wg pubkey`)");
+                    out.push(
+                        at.key("peers").index(i).key("public-key"),
+                        "not a WireGuard key (44 characters of base64, from `wg pubkey`)",
+                    );
                 }
             }
         }
@@ -111,7 +160,11 @@ pub fn check(out: &mut Findings, profile: &Profile) {
         }
     }
     for (i, job) in services.replication.iter().enumerate() {
-        ctx.dataset_or_pool(out, key.key("replication").index(i).key("source"), &job.source);
+        ctx.dataset_or_pool(
+            out,
+            key.key("replication").index(i).key("source"),
+            &job.source,
+        );
     }
     if let Some(backup) = &services.cloud_backup {
         let at = key.key("cloud-backup");
@@ -133,14 +186,24 @@ pub fn check(out: &mut Findings, profile: &Profile) {
         if let Some(receive) = &target.zfs_receive {
             ctx.dataset(out, at.key("zfs-receive").key("dataset"), &receive.dataset);
             if !checks::is_username(&receive.user) || ctx.users.contains(&receive.user.as_str()) {
-                out.push(at.key("zfs-receive").key("user"), "must be a valid user name not used by system.users");
+                out.push(
+                    at.key("zfs-receive").key("user"),
+                    "must be a valid user name not used by system.users",
+                );
             }
-            checks::ssh_keys(out, at.key("zfs-receive").key("ssh-keys"), &receive.ssh_keys);
+            checks::ssh_keys(
+                out,
+                at.key("zfs-receive").key("ssh-keys"),
+                &receive.ssh_keys,
+            );
         }
     }
     for (i, net) in services.firewall.lan.iter().enumerate() {
         if !checks::is_cidr(net) {
-            out.push(key.key("firewall").key("lan").index(i), format!("`{net}` is not a network such as 192.168.1.0/24"));
+            out.push(
+                key.key("firewall").key("lan").index(i),
+                format!("`{net}` is not a network such as 192.168.1.0/24"),
+            );
         }
     }
     port_collisions(out, profile);
@@ -165,22 +228,41 @@ struct Context<'a> {
 impl<'a> Context<'a> {
     fn new(profile: &'a Profile) -> Self {
         Context {
-            users: profile.system.users.iter().map(|u| u.name.as_str()).collect(),
-            pools: profile.storage.pools.iter().map(|p| p.name.as_str()).collect(),
+            users: profile
+                .system
+                .users
+                .iter()
+                .map(|u| u.name.as_str())
+                .collect(),
+            pools: profile
+                .storage
+                .pools
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect(),
             mounts: datasets::mountpoints(profile),
         }
     }
 
     fn user(&self, out: &mut Findings, key: KeyPath, name: &str) {
         if !self.users.contains(&name) {
-            out.push(key, format!("no user `{name}` in system.users; allowed: {}", list(&self.users)));
+            out.push(
+                key,
+                format!(
+                    "no user `{name}` in system.users; allowed: {}",
+                    list(&self.users)
+                ),
+            );
         }
     }
 
     fn dataset(&self, out: &mut Findings, key: KeyPath, name: &str) {
         if !self.mounts.contains_key(name) {
             let known: Vec<&str> = self.mounts.keys().map(String::as_str).collect();
-            out.push(key, format!("no dataset `{name}`; allowed: {}", list(&known)));
+            out.push(
+                key,
+                format!("no dataset `{name}`; allowed: {}", list(&known)),
+            );
         }
     }
 
@@ -203,7 +285,14 @@ impl<'a> Context<'a> {
                 .filter(|m| m != "/")
                 .collect();
             let mounted: Vec<&str> = mounted.iter().map(String::as_str).collect();
-            out.push(key, format!("{} is on no dataset of the profile; allowed: a path below {}", path.display(), list(&mounted)));
+            out.push(
+                key,
+                format!(
+                    "{} is on no dataset of the profile; allowed: a path below {}",
+                    path.display(),
+                    list(&mounted)
+                ),
+            );
         }
     }
 }
@@ -214,7 +303,10 @@ fn port_collisions(out: &mut Findings, profile: &Profile) {
         match owners.get(&(port.proto, port.number)) {
             Some(owner) if *owner != port.owner => out.push(
                 KeyPath::parse(&port.key),
-                format!("{} port {} is already used by {owner}", port.proto, port.number),
+                format!(
+                    "{} port {} is already used by {owner}",
+                    port.proto, port.number
+                ),
             ),
             _ => {
                 owners.insert((port.proto, port.number), port.owner.clone());

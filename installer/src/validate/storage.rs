@@ -8,15 +8,21 @@ use crate::keypath::KeyPath;
 use crate::profile::{DiskFilter, KeySource, Pool, PoolRole, Profile, Topology};
 use crate::size::Bytes;
 
-const COMPRESSION: &str = "off, on, lz4, zstd, zstd-1 .. zstd-19, zstd-fast, gzip, gzip-1 .. gzip-9, zle, lzjb";
-const RESERVED_POOL_NAMES: [&str; 8] = ["mirror", "raidz", "raidz1", "raidz2", "raidz3", "spare", "log", "cache"];
+const COMPRESSION: &str =
+    "off, on, lz4, zstd, zstd-1 .. zstd-19, zstd-fast, gzip, gzip-1 .. gzip-9, zle, lzjb";
+const RESERVED_POOL_NAMES: [&str; 8] = [
+    "mirror", "raidz", "raidz1", "raidz2", "raidz3", "spare", "log", "cache",
+];
 
 pub fn check(out: &mut Findings, profile: &Profile) {
     let key = KeyPath::root().key("storage").key("pools");
     let pools = &profile.storage.pools;
     let roots = pools.iter().filter(|p| p.role == PoolRole::Root).count();
     if roots != 1 {
-        out.push(key.clone(), format!("exactly one pool must have role = \"root\"; found {roots}"));
+        out.push(
+            key.clone(),
+            format!("exactly one pool must have role = \"root\"; found {roots}"),
+        );
     }
     let mut names: Vec<&str> = Vec::new();
     for (i, pool) in pools.iter().enumerate() {
@@ -24,7 +30,10 @@ pub fn check(out: &mut Findings, profile: &Profile) {
         if !is_pool_name(&pool.name) {
             out.push(at.key("name"), "must start with a letter and hold letters, digits, -, _ or .; not mirror, raidz*, spare, log or cache");
         } else if names.contains(&pool.name.as_str()) {
-            out.push(at.key("name"), format!("pool `{}` is defined twice", pool.name));
+            out.push(
+                at.key("name"),
+                format!("pool `{}` is defined twice", pool.name),
+            );
         }
         names.push(&pool.name);
         pool_shape(out, &at, pool);
@@ -44,10 +53,22 @@ fn is_pool_name(name: &str) -> bool {
 fn pool_shape(out: &mut Findings, at: &KeyPath, pool: &Pool) {
     vdevs(out, at, pool.topology, &pool.disks, pool.vdev_width);
     if !(9..=16).contains(&pool.ashift) {
-        out.push(at.key("ashift"), format!("{} is out of range; allowed: 9 to 16 (12 for 4 KiB sectors)", pool.ashift));
+        out.push(
+            at.key("ashift"),
+            format!(
+                "{} is out of range; allowed: 9 to 16 (12 for 4 KiB sectors)",
+                pool.ashift
+            ),
+        );
     }
     if !is_compression(&pool.compression) {
-        out.push(at.key("compression"), format!("`{}` is not a compression; allowed: {COMPRESSION}", pool.compression));
+        out.push(
+            at.key("compression"),
+            format!(
+                "`{}` is not a compression; allowed: {COMPRESSION}",
+                pool.compression
+            ),
+        );
     }
     for (name, aux) in [("special", &pool.special), ("log", &pool.log)] {
         let Some(aux) = aux else { continue };
@@ -65,18 +86,28 @@ fn pool_shape(out: &mut Findings, at: &KeyPath, pool: &Pool) {
         let at = at.key("encryption");
         match (encryption.key, &encryption.key_file) {
             (KeySource::File, None) => out.push(at.key("key"), "key = \"file\" needs `key-file`"),
-            (KeySource::Prompt | KeySource::Generate, Some(_)) => {
-                out.push(at.key("key-file"), "key-file is only used with key = \"file\"")
-            }
+            (KeySource::Prompt | KeySource::Generate, Some(_)) => out.push(
+                at.key("key-file"),
+                "key-file is only used with key = \"file\"",
+            ),
             _ => {}
         }
         if pool.role == PoolRole::Root && encryption.key != KeySource::Prompt {
-            out.push(at.key("key"), "the root pool's key cannot be stored on the pool it unlocks; allowed: \"prompt\"");
+            out.push(
+                at.key("key"),
+                "the root pool's key cannot be stored on the pool it unlocks; allowed: \"prompt\"",
+            );
         }
     }
 }
 
-fn vdevs(out: &mut Findings, at: &KeyPath, topology: Topology, filter: &DiskFilter, width: Option<u32>) {
+fn vdevs(
+    out: &mut Findings,
+    at: &KeyPath,
+    topology: Topology,
+    filter: &DiskFilter,
+    width: Option<u32>,
+) {
     disk_filter(out, &at.key("disks"), filter);
     let per_vdev = width.unwrap_or(filter.count);
     if per_vdev == 0 {
@@ -84,7 +115,11 @@ fn vdevs(out: &mut Findings, at: &KeyPath, topology: Topology, filter: &DiskFilt
         return;
     }
     if per_vdev < topology.min_disks() {
-        let where_ = if width.is_some() { at.key("vdev-width") } else { at.key("disks").key("count") };
+        let where_ = if width.is_some() {
+            at.key("vdev-width")
+        } else {
+            at.key("disks").key("count")
+        };
         out.push(
             where_,
             format!(
@@ -95,7 +130,13 @@ fn vdevs(out: &mut Findings, at: &KeyPath, topology: Topology, filter: &DiskFilt
         );
     }
     if width.is_some() && filter.count % per_vdev != 0 {
-        out.push(at.key("vdev-width"), format!("{} disks do not split into vdevs of {per_vdev}", filter.count));
+        out.push(
+            at.key("vdev-width"),
+            format!(
+                "{} disks do not split into vdevs of {per_vdev}",
+                filter.count
+            ),
+        );
     }
 }
 
@@ -105,7 +146,10 @@ fn disk_filter(out: &mut Findings, at: &KeyPath, filter: &DiskFilter) {
     }
     if let (Some(min), Some(max)) = (filter.min_size, filter.max_size) {
         if min > max {
-            out.push(at.key("min-size"), format!("min-size {min} is larger than max-size {max}"));
+            out.push(
+                at.key("min-size"),
+                format!("min-size {min} is larger than max-size {max}"),
+            );
         }
     }
     let globs = [("model", &filter.model), ("serial", &filter.serial)];
@@ -118,7 +162,10 @@ fn disk_filter(out: &mut Findings, at: &KeyPath, filter: &DiskFilter) {
     }
     for (i, glob) in filter.by_id.iter().enumerate() {
         if glob::Pattern::new(glob).is_err() {
-            out.push(at.key("by-id").index(i), format!("`{glob}` is not a valid glob"));
+            out.push(
+                at.key("by-id").index(i),
+                format!("`{glob}` is not a valid glob"),
+            );
         }
     }
 }
@@ -128,7 +175,11 @@ fn claimed_twice(out: &mut Findings, profile: &Profile) {
     let mut owners: BTreeMap<String, (usize, &str)> = BTreeMap::new();
     for (i, pool) in profile.storage.pools.iter().enumerate() {
         for filter in filters(pool) {
-            let exact = filter.by_id.iter().chain(filter.serial.iter()).filter(|g| !has_wildcard(g));
+            let exact = filter
+                .by_id
+                .iter()
+                .chain(filter.serial.iter())
+                .filter(|g| !has_wildcard(g));
             for disk in exact {
                 match owners.get(disk) {
                     Some((other, name)) if *other != i => out.push(
@@ -164,8 +215,10 @@ pub fn is_compression(value: &str) -> bool {
             .and_then(|n| n.parse::<u32>().ok())
             .is_some_and(|n| (1..=max).contains(&n))
     };
-    matches!(value, "off" | "on" | "lz4" | "zstd" | "zstd-fast" | "gzip" | "zle" | "lzjb")
-        || level("zstd-", 19)
+    matches!(
+        value,
+        "off" | "on" | "lz4" | "zstd" | "zstd-fast" | "gzip" | "zle" | "lzjb"
+    ) || level("zstd-", 19)
         || level("gzip-", 9)
         || level("zstd-fast-", 1000)
 }
@@ -177,57 +230,99 @@ fn datasets(out: &mut Findings, profile: &Profile, pools: &[&str]) {
         let at = key.index(i);
         let pool = dataset.name.split('/').next().unwrap_or("");
         if !dataset.name.contains('/') || dataset.name.split('/').any(|p| !is_dataset_part(p)) {
-            out.push(at.key("name"), "must be pool/name[/name...] with letters, digits, -, _, . or :");
+            out.push(
+                at.key("name"),
+                "must be pool/name[/name...] with letters, digits, -, _, . or :",
+            );
         } else if !pools.contains(&pool) {
-            out.push(at.key("name"), format!("no pool `{pool}` in storage.pools; allowed: {}", list(pools)));
+            out.push(
+                at.key("name"),
+                format!(
+                    "no pool `{pool}` in storage.pools; allowed: {}",
+                    list(pools)
+                ),
+            );
         }
         if seen.contains(&dataset.name.as_str()) {
-            out.push(at.key("name"), format!("dataset `{}` is defined twice", dataset.name));
+            out.push(
+                at.key("name"),
+                format!("dataset `{}` is defined twice", dataset.name),
+            );
         }
         seen.push(&dataset.name);
         if let Some(mountpoint) = &dataset.mountpoint {
             let text = mountpoint.to_string_lossy();
             if !mountpoint.is_absolute() && text != "none" && text != "legacy" {
-                out.push(at.key("mountpoint"), "must be an absolute path, \"none\" or \"legacy\"");
+                out.push(
+                    at.key("mountpoint"),
+                    "must be an absolute path, \"none\" or \"legacy\"",
+                );
             }
         }
         if let Some(Bytes(size)) = dataset.recordsize {
             if !size.is_power_of_two() || !(512..=16 << 20).contains(&size) {
-                out.push(at.key("recordsize"), "must be a power of two from 512 to 16M");
+                out.push(
+                    at.key("recordsize"),
+                    "must be a power of two from 512 to 16M",
+                );
             }
         }
         if let Some(compression) = &dataset.compression {
             if !is_compression(compression) {
-                out.push(at.key("compression"), format!("`{compression}` is not a compression; allowed: {COMPRESSION}"));
+                out.push(
+                    at.key("compression"),
+                    format!("`{compression}` is not a compression; allowed: {COMPRESSION}"),
+                );
             }
         }
     }
 }
 
 fn is_dataset_part(part: &str) -> bool {
-    !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+    !part.is_empty()
+        && part
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
 }
 
 /// Pool entries of an answer: keep or pin disks, never both, and only for
 /// pools that exist in the profile or (for keep) on the disks.
 pub fn answer_pools(out: &mut Findings, answer: &Answer, profile: &Profile) {
-    let names: Vec<&str> = profile.storage.pools.iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<&str> = profile
+        .storage
+        .pools
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
     let mut owners: BTreeMap<&str, &str> = BTreeMap::new();
     for (name, pool) in &answer.pools {
         let at = KeyPath::root().key("pools").key(name.clone());
         if pool.keep && !pool.disks.is_empty() {
-            out.push(at.key("disks"), "a kept pool is found by its labels and never changed; remove `disks`");
+            out.push(
+                at.key("disks"),
+                "a kept pool is found by its labels and never changed; remove `disks`",
+            );
         }
         if !pool.keep && !names.contains(&name.as_str()) {
             out.push(at.clone(), format!("no pool `{name}` in profile `{}`; allowed: {} (or keep = true for an existing pool)", profile.name, list(&names)));
         }
-        let is_root = profile.storage.pools.iter().any(|p| &p.name == name && p.role == PoolRole::Root);
+        let is_root = profile
+            .storage
+            .pools
+            .iter()
+            .any(|p| &p.name == name && p.role == PoolRole::Root);
         if pool.keep && is_root {
-            out.push(at.key("keep"), "the root pool is always made anew; keep data pools only");
+            out.push(
+                at.key("keep"),
+                "the root pool is always made anew; keep data pools only",
+            );
         }
         for (i, disk) in pool.disks.iter().enumerate() {
             if let Some(other) = owners.insert(disk, name) {
-                out.push(at.key("disks").index(i), format!("disk `{disk}` is also given to pool `{other}`"));
+                out.push(
+                    at.key("disks").index(i),
+                    format!("disk `{disk}` is also given to pool `{other}`"),
+                );
             }
         }
     }

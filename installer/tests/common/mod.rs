@@ -12,8 +12,12 @@ pub fn golden(path: impl AsRef<Path>, actual: &str) {
         fs::write(path, actual).expect("writing the golden file");
         return;
     }
-    let expected = fs::read_to_string(path)
-        .unwrap_or_else(|_| panic!("{} is missing; run with UPDATE_GOLDEN=1 to create it", path.display()));
+    let expected = fs::read_to_string(path).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing; run with UPDATE_GOLDEN=1 to create it",
+            path.display()
+        )
+    });
     if expected != actual {
         let first = expected
             .lines()

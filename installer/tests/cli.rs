@@ -1,0 +1,164 @@
+//! The installer's commands as a user runs them.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use hearth::load;
+use hearth::plan::Plan;
+use hearth::profile::Addressing;
+
+fn installer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_installer"))
+        .args(args)
+        .output()
+        .expect("run installer")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).to_string()
+}
+
+#[test]
+fn validate_accepts_every_shipped_profile() {
+    for entry in std::fs::read_dir("../profiles")
+        .expect("profiles folder")
+        .flatten()
+    {
+        let path = entry.path();
+        let out = installer(&["validate", path.to_str().expect("utf-8 path")]);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            text(&out.stderr)
+        );
+        assert!(text(&out.stdout).contains("valid"));
+    }
+}
+
+#[test]
+fn validate_rejects_with_every_message_and_a_failure_code() {
+    let out = installer(&[
+        "validate",
+        "tests/invalid/profiles/static-without-address.toml",
+    ]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("static-without-address.toml:26:1: network.addressing: static addressing needs `address`"), "{err}");
+    assert!(err.contains("needs `gateway`"), "{err}");
+    assert!(err.contains("2 problems; nothing was changed"), "{err}");
+}
+
+#[test]
+fn validate_checks_an_answer_against_its_profile() {
+    let out = installer(&[
+        "validate",
+        "../profiles/homelab.toml",
+        "--answer",
+        "tests/invalid/answers/unknown-user.toml",
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no user `bob` in profile `homelab`"));
+    let good = installer(&[
+        "validate",
+        "../profiles/homelab.toml",
+        "--answer",
+        "tests/fixtures/machines/ssd2-hdd4/answer.toml",
+    ]);
+    assert!(good.status.success(), "{}", text(&good.stderr));
+}
+
+#[test]
+fn plan_json_is_the_plan() {
+    let machine = "tests/fixtures/machines/ssd2-hdd4";
+    let out = installer(&[
+        "plan",
+        "--profile",
+        "../profiles/homelab.toml",
+        "--answer",
+        &format!("{machine}/answer.toml"),
+        "--inventory",
+        &format!("{machine}/inventory.json"),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan: Plan = serde_json::from_slice(&out.stdout).expect("plan JSON");
+    assert_eq!(plan.erase.len(), 5);
+    assert_eq!(plan.untouched.len(), 1);
+    assert_eq!(plan.boot.disks.len(), 2, "both root mirror disks boot");
+    assert_eq!(plan.hostname, "ssd2-hdd4");
+}
+
+#[test]
+fn plan_preview_names_every_disk_it_erases() {
+    let out = Command::new(env!("CARGO_BIN_EXE_installer"))
+        .current_dir("..")
+        .args([
+            "plan",
+            "--profile",
+            "homelab",
+            "--answer",
+            "installer/tests/fixtures/machines/usb-stick/answer.toml",
+            "--inventory",
+            "installer/tests/fixtures/machines/usb-stick/inventory.json",
+        ])
+        .output()
+        .expect("run installer");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let preview = text(&out.stdout);
+    let erased = preview
+        .split("Disks left untouched")
+        .next()
+        .unwrap_or_default();
+    for serial in [
+        "S6PXNS0T100001A",
+        "S6PXNS0T100002B",
+        "WD-WX12D00000",
+        "WD-WX12D00001",
+        "WD-WX12D00002",
+    ] {
+        assert!(
+            erased.contains(&format!("serial {serial}")),
+            "{serial} missing from:\n{erased}"
+        );
+    }
+    assert!(erased.contains("model Samsung SSD 870 EVO 500GB") && erased.contains("500.1 GB"));
+    assert!(
+        !erased.contains("SanDisk"),
+        "the boot stick is never erased"
+    );
+    assert!(
+        preview.contains("SanDisk 3.2Gen1  serial 0401ab12cd34: the medium Hearth is running from")
+    );
+}
+
+#[test]
+fn a_profile_extends_another() {
+    let loaded =
+        load::profile(Path::new("tests/fixtures/layered/branch.toml")).expect("branch loads");
+    let profile = loaded.value;
+    assert_eq!(profile.system.hostname, "branch", "the child wins");
+    assert_eq!(
+        profile.system.timezone, "Europe/Brussels",
+        "tables merge key by key"
+    );
+    assert_eq!(
+        profile.storage.pools.len(),
+        1,
+        "the parent's pools are inherited"
+    );
+    assert_eq!(profile.network.addressing, Addressing::Static);
+}
+
+#[test]
+fn problems_in_a_layered_profile_point_at_the_file_that_wrote_them() {
+    let err = match load::profile(Path::new("tests/fixtures/layered/broken-branch.toml")) {
+        Ok(_) => panic!("broken-branch was accepted"),
+        Err(problems) => problems.to_string(),
+    };
+    assert!(
+        err.starts_with("tests/fixtures/layered/broken-branch.toml:6:"),
+        "the share path is written in the child: {err}"
+    );
+    assert!(err.contains("/nowhere/office is on no dataset"), "{err}");
+}

@@ -4,6 +4,7 @@
 
 mod lsblk;
 mod probe;
+pub mod zfs_label;
 
 pub use lsblk::parse_lsblk;
 pub use probe::probe;

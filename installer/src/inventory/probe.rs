@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use super::{lsblk, Inventory};
+use super::{lsblk, zfs_label, Inventory};
 
 pub fn probe() -> Result<Inventory> {
     let output = Command::new("lsblk")
@@ -21,8 +21,15 @@ pub fn probe() -> Result<Inventory> {
         );
     }
     let json = String::from_utf8(output.stdout).context("lsblk printed non-UTF-8 output")?;
-    let disks = lsblk::parse_lsblk(&json, &by_id_links(Path::new("/dev/disk/by-id")))
+    let mut disks = lsblk::parse_lsblk(&json, &by_id_links(Path::new("/dev/disk/by-id")))
         .context("parsing lsblk's JSON")?;
+    // blkid names the pool; only the label itself says whether it was
+    // exported, destroyed or is still in use by another system.
+    for label in disks.iter_mut().flat_map(|d| d.pools.iter_mut()) {
+        if let Some(read) = zfs_label::read(&label.device) {
+            label.state = read.state_name().map(String::from);
+        }
+    }
     Ok(Inventory { disks })
 }
 

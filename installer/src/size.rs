@@ -54,38 +54,32 @@ impl FromStr for Bytes {
 impl Bytes {
     /// Decimal, as a disk's label states it: "240.1 GB".
     pub fn decimal(self) -> String {
-        let units = [
+        self.scaled(&[
             (1_000_000_000_000_000, "PB"),
             (1_000_000_000_000, "TB"),
             (1_000_000_000, "GB"),
             (1_000_000, "MB"),
             (1_000, "KB"),
-        ];
-        for (factor, unit) in units {
-            if self.0 >= factor {
-                return format!("{:.1} {unit}", self.0 as f64 / factor as f64);
-            }
-        }
-        format!("{} B", self.0)
+        ])
     }
-}
 
-impl Bytes {
     /// Binary with one decimal, as partition tools show it: "512.0 MiB".
     pub fn binary(self) -> String {
-        let units = [
+        self.scaled(&[
             (GIB * MIB, "PiB"),
             (GIB * KIB, "TiB"),
             (GIB, "GiB"),
             (MIB, "MiB"),
             (KIB, "KiB"),
-        ];
-        for (factor, unit) in units {
-            if self.0 >= factor {
-                return format!("{:.1} {unit}", self.0 as f64 / factor as f64);
-            }
+        ])
+    }
+
+    /// In the largest unit it reaches, with one decimal.
+    fn scaled(self, units: &[(u64, &str)]) -> String {
+        match units.iter().find(|(factor, _)| self.0 >= *factor) {
+            Some((factor, unit)) => format!("{:.1} {unit}", self.0 as f64 / *factor as f64),
+            None => format!("{} B", self.0),
         }
-        format!("{} B", self.0)
     }
 }
 

@@ -6,11 +6,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+use std::time::Duration;
+
 use crate::answer::Answer;
+use crate::disk;
 use crate::inventory::{self, Inventory};
 use crate::load::{self, Loaded};
 use crate::plan::{self, Doc, Plan};
 use crate::profile::Profile;
+use crate::runner::Runner;
 use crate::source::{problem_in, Problem, Problems};
 
 #[derive(Debug, Parser)]
@@ -30,6 +34,9 @@ pub enum Command {
     Disks {
         #[arg(long)]
         json: bool,
+        /// Count attached loop devices as disks (tests, image files).
+        #[arg(long = "loop")]
+        loops: bool,
     },
     /// Check a profile (and an answer file against it); print every problem.
     Validate {
@@ -50,13 +57,33 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Wipe, partition and format the disks a plan erases (`plan --json` output).
+    Partition {
+        #[arg(long)]
+        plan: PathBuf,
+        /// Check every disk and say what would be done; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Append every command and its output here.
+        #[arg(long)]
+        log: Option<PathBuf>,
+        /// Seconds to wait for the kernel's partition nodes; 0: do not wait.
+        #[arg(long, default_value_t = 30)]
+        wait: u64,
+    },
     /// Print the profile and answer file reference (Markdown).
     Reference,
 }
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Disks { json } => disks(json),
+        Command::Disks { json, loops } => disks(json, loops),
+        Command::Partition {
+            plan,
+            dry_run,
+            log,
+            wait,
+        } => partition(&plan, dry_run, log.as_deref(), wait),
         Command::Validate { profile, answer } => validate(&profile, answer.as_deref()),
         Command::Plan {
             profile,
@@ -79,8 +106,8 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn disks(json: bool) -> Result<()> {
-    let inventory = inventory::probe()?;
+fn disks(json: bool, loops: bool) -> Result<()> {
+    let inventory = inventory::probe_with(loops)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&inventory)?);
         return Ok(());
@@ -109,6 +136,15 @@ fn disks(json: bool) -> Result<()> {
         println!("no disks found");
     }
     Ok(())
+}
+
+fn partition(plan: &Path, dry_run: bool, log: Option<&Path>, wait: u64) -> Result<()> {
+    let text = fs::read_to_string(plan).with_context(|| format!("reading {}", plan.display()))?;
+    let plan: Plan = serde_json::from_str(&text)
+        .with_context(|| format!("parsing the plan {}", plan.display()))?;
+    let runner = Runner::new(log, dry_run)?;
+    let wait = (wait > 0).then(|| Duration::from_secs(wait));
+    disk::partition(&plan, &runner, &disk::Options { wait })
 }
 
 /// A shipped profile's name or a path.

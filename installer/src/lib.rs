@@ -5,12 +5,14 @@
 pub mod answer;
 pub mod cli;
 pub mod datasets;
+pub mod disk;
 pub mod inventory;
 pub mod keypath;
 pub mod load;
 pub mod plan;
 pub mod profile;
 pub mod reference;
+pub mod runner;
 pub mod services;
 pub mod size;
 pub mod source;

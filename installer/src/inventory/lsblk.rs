@@ -29,6 +29,16 @@ pub fn parse_lsblk(
     json: &str,
     by_id: &BTreeMap<PathBuf, Vec<String>>,
 ) -> Result<Vec<Disk>, serde_json::Error> {
+    parse_lsblk_with(json, by_id, false)
+}
+
+/// As `parse_lsblk`; with `loops`, attached loop devices count as disks
+/// (for tests and for installing into image files).
+pub fn parse_lsblk_with(
+    json: &str,
+    by_id: &BTreeMap<PathBuf, Vec<String>>,
+    loops: bool,
+) -> Result<Vec<Disk>, serde_json::Error> {
     let root: Value = serde_json::from_str(json)?;
     let devices = root
         .get("blockdevices")
@@ -37,7 +47,11 @@ pub fn parse_lsblk(
         .unwrap_or_default();
     Ok(devices
         .iter()
-        .filter(|d| text(d, "type").as_deref() == Some("disk"))
+        .filter(|d| match text(d, "type").as_deref() {
+            Some("disk") => true,
+            Some("loop") => loops,
+            _ => false,
+        })
         .filter(|d| number(d, "size") > 0)
         .filter(|d| !text(d, "name").unwrap_or_default().starts_with("zram"))
         .map(|d| disk(d, by_id))
@@ -79,6 +93,7 @@ fn disk(dev: &Value, by_id: &BTreeMap<PathBuf, Vec<String>>) -> Disk {
         partitions,
         pools,
         live_medium,
+        probed: Vec::new(),
         name,
         path,
     }

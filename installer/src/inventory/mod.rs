@@ -6,8 +6,8 @@ mod lsblk;
 mod probe;
 pub mod zfs_label;
 
-pub use lsblk::parse_lsblk;
-pub use probe::probe;
+pub use lsblk::{parse_lsblk, parse_lsblk_with};
+pub use probe::{probe, probe_with};
 
 use std::path::PathBuf;
 
@@ -58,6 +58,10 @@ pub struct Disk {
     /// Holds the running live system (the USB stick or CD Hearth booted from).
     #[serde(default)]
     pub live_medium: bool,
+    /// Signatures found by reading the disk that lsblk did not report,
+    /// e.g. "ext4 on partition 1".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probed: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,6 +148,7 @@ impl Disk {
         if !filesystems.is_empty() {
             found.push(format!("filesystems: {}", filesystems.join(", ")));
         }
+        found.extend(self.probed.iter().cloned());
         (!found.is_empty()).then(|| found.join("; "))
     }
 

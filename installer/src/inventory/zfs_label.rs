@@ -42,9 +42,14 @@ impl Label {
 /// The first readable label of the device or file (labels 0, 1, then the two
 /// at the end), or None when none parses.
 pub fn read(device: &Path) -> Option<Label> {
+    let size = File::open(device).ok()?.seek(SeekFrom::End(0)).ok()?;
+    read_range(device, 0, size)
+}
+
+/// The same for a vdev that occupies `len` bytes from `start` (a partition).
+pub fn read_range(device: &Path, start: u64, len: u64) -> Option<Label> {
     let mut file = File::open(device).ok()?;
-    let size = file.seek(SeekFrom::End(0)).ok()?;
-    let end = size - size % LABEL_SIZE;
+    let end = len - len % LABEL_SIZE;
     let offsets = [
         0,
         LABEL_SIZE,
@@ -53,7 +58,7 @@ pub fn read(device: &Path) -> Option<Label> {
     ];
     offsets.into_iter().find_map(|offset| {
         let mut buf = vec![0u8; NVLIST_SIZE];
-        file.seek(SeekFrom::Start(offset + NVLIST_OFFSET as u64))
+        file.seek(SeekFrom::Start(start + offset + NVLIST_OFFSET as u64))
             .ok()?;
         file.read_exact(&mut buf).ok()?;
         parse(&buf)

@@ -83,6 +83,8 @@ pub struct DiskPlan {
     pub chosen_because: String,
     /// What is on it now, if anything ("blank" otherwise), and who allowed erasing it.
     pub holds: String,
+    /// The answer says `wipe = true` for this disk: it may hold data.
+    pub wipe: bool,
     pub partitions: Vec<PlannedPartition>,
 }
 

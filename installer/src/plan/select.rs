@@ -103,6 +103,7 @@ pub fn select<'a>(
                     role,
                     chosen_because: because.clone(),
                     holds: state.holds(disk),
+                    wipe: state.wipe_allowed(disk),
                     partitions,
                 });
             }

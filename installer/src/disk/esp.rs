@@ -1,0 +1,154 @@
+//! EFI System Partitions: FAT32 written with fatfs straight into the
+//! partition's byte range, and files copied into it.
+
+use std::fs;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use fatfs::{FatType, FileSystem, FormatVolumeOptions, FsOptions};
+
+use super::device::Device;
+use crate::plan::PlannedPartition;
+
+pub const LABEL: [u8; 11] = *b"HEARTH_ESP ";
+
+/// A window onto part of a device, so fatfs sees the partition as its disk.
+pub struct Slice<'a> {
+    device: &'a mut Device,
+    start: u64,
+    len: u64,
+    pos: u64,
+}
+
+impl<'a> Slice<'a> {
+    pub fn new(device: &'a mut Device, start: u64, len: u64) -> Self {
+        Slice {
+            device,
+            start,
+            len,
+            pos: 0,
+        }
+    }
+}
+
+impl Read for Slice<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = (self.len.saturating_sub(self.pos) as usize).min(buf.len());
+        self.device
+            .file
+            .seek(SeekFrom::Start(self.start + self.pos))?;
+        let read = self.device.file.read(&mut buf[..n])?;
+        self.pos += read as u64;
+        Ok(read)
+    }
+}
+
+impl Write for Slice<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = (self.len.saturating_sub(self.pos) as usize).min(buf.len());
+        if n == 0 && !buf.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "write past the end of the partition",
+            ));
+        }
+        self.device
+            .file
+            .seek(SeekFrom::Start(self.start + self.pos))?;
+        let written = self.device.file.write(&buf[..n])?;
+        self.pos += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.device.file.flush()
+    }
+}
+
+impl Seek for Slice<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let next = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        match next {
+            Some(n) if n <= self.len => {
+                self.pos = n;
+                Ok(n)
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek outside the partition",
+            )),
+        }
+    }
+}
+
+/// Formats the partition FAT32 with the given volume id (shown as the
+/// filesystem UUID, XXXX-XXXX, that each disk's grub.cfg searches for).
+pub fn format(device: &mut Device, part: &PlannedPartition, volume_id: u32) -> Result<()> {
+    let sector = u16::try_from(device.sector).context("sector size")?;
+    let path = device.path.clone();
+    let slice = Slice::new(device, part.start.0, part.size.0);
+    let options = FormatVolumeOptions::new()
+        .fat_type(FatType::Fat32)
+        .bytes_per_sector(sector)
+        .volume_label(LABEL)
+        .volume_id(volume_id);
+    fatfs::format_volume(slice, options)
+        .with_context(|| format!("formatting the ESP on {}", path.display()))?;
+    // format_volume leaves the FSInfo free count unknown; counting once
+    // records it, so fsck.fat finds nothing to remark on.
+    let fs = FileSystem::new(
+        Slice::new(device, part.start.0, part.size.0),
+        FsOptions::new(),
+    )
+    .with_context(|| format!("opening the new ESP on {}", path.display()))?;
+    fs.stats()?;
+    fs.unmount()
+        .with_context(|| format!("closing the new ESP on {}", path.display()))
+}
+
+/// Copies a folder's files into the ESP (directories made as needed,
+/// existing files replaced).
+pub fn copy_tree(device: &mut Device, part: &PlannedPartition, source: &Path) -> Result<()> {
+    let path = device.path.clone();
+    let slice = Slice::new(device, part.start.0, part.size.0);
+    let fs = FileSystem::new(slice, FsOptions::new())
+        .with_context(|| format!("opening the ESP on {}", path.display()))?;
+    copy_dir(&fs.root_dir(), source)?;
+    fs.unmount()
+        .with_context(|| format!("closing the ESP on {}", path.display()))
+}
+
+fn copy_dir<T: fatfs::ReadWriteSeek>(dir: &fatfs::Dir<'_, T>, source: &Path) -> Result<()> {
+    let mut entries: Vec<_> = fs::read_dir(source)
+        .with_context(|| format!("reading {}", source.display()))?
+        .collect::<std::io::Result<_>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            bail!("{} is not a UTF-8 name", entry.path().display())
+        };
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            let sub = dir
+                .create_dir(name)
+                .with_context(|| format!("creating {name} on the ESP"))?;
+            copy_dir(&sub, &entry.path())?;
+        } else if kind.is_file() {
+            let data = fs::read(entry.path())
+                .with_context(|| format!("reading {}", entry.path().display()))?;
+            let mut file = dir
+                .create_file(name)
+                .with_context(|| format!("creating {name} on the ESP"))?;
+            file.truncate()?;
+            file.write_all(&data)
+                .with_context(|| format!("writing {name} on the ESP"))?;
+        }
+    }
+    Ok(())
+}

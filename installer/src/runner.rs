@@ -1,0 +1,170 @@
+//! Every external command goes through here: logged with its command line,
+//! exit status, time and output; a failure carries the command and the tail
+//! of what it printed. A dry runner records instead of running.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+/// How many lines of a failed command's output an error shows.
+const TAIL_LINES: usize = 20;
+
+pub struct Runner {
+    log: Option<Mutex<File>>,
+    dry_run: bool,
+    /// Commands a dry run would have run, in order.
+    recorded: Mutex<Vec<String>>,
+}
+
+impl Runner {
+    pub fn new(log: Option<&Path>, dry_run: bool) -> Result<Self> {
+        let log = match log {
+            Some(path) => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                }
+                let file = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("opening the log {}", path.display()))?;
+                Some(Mutex::new(file))
+            }
+            None => None,
+        };
+        Ok(Runner {
+            log,
+            dry_run,
+            recorded: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// Writes a line to the log (and to stderr), e.g. a step's start.
+    pub fn note(&self, text: &str) {
+        eprintln!("{text}");
+        self.write_log(&format!("# {text}\n"));
+    }
+
+    /// Runs a command to completion; its stdout is returned.
+    pub fn run(&self, program: &str, args: &[&str]) -> Result<String> {
+        let line = shell_line(program, args);
+        if self.dry_run {
+            self.recorded.lock().map(|mut r| r.push(line.clone())).ok();
+            self.write_log(&format!("$ {line}  (dry run)\n"));
+            return Ok(String::new());
+        }
+        let started = Instant::now();
+        let output = duct::cmd(program, args)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .with_context(|| format!("starting `{line}`"))?;
+        let elapsed = started.elapsed().as_secs_f64();
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        let status = output
+            .status
+            .code()
+            .map_or("killed".to_string(), |c| c.to_string());
+        self.write_log(&format!(
+            "$ {line}\n[exit {status}, {elapsed:.2}s]\n{stdout}{stderr}"
+        ));
+        if !output.status.success() {
+            bail!(
+                "`{line}` failed (exit {status}):\n{}",
+                tail(&format!("{stdout}{stderr}"))
+            );
+        }
+        Ok(stdout)
+    }
+
+    /// Runs a read-only command even in a dry run, and returns its exit code
+    /// and stdout without judging them (blkid's "nothing found" is exit 2).
+    pub fn query(&self, program: &str, args: &[&str]) -> Result<(Option<i32>, String)> {
+        let line = shell_line(program, args);
+        let output = duct::cmd(program, args)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .with_context(|| format!("starting `{line}`"))?;
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        let code = output.status.code();
+        self.write_log(&format!(
+            "$ {line}\n[exit {}]\n{stdout}",
+            code.map_or("killed".into(), |c| c.to_string())
+        ));
+        Ok((code, stdout))
+    }
+
+    pub fn recorded(&self) -> Vec<String> {
+        self.recorded.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    fn write_log(&self, text: &str) {
+        if let Some(log) = &self.log {
+            if let Ok(mut file) = log.lock() {
+                let _ = file.write_all(text.as_bytes());
+            }
+        }
+    }
+}
+
+fn shell_line(program: &str, args: &[&str]) -> String {
+    let quote = |s: &str| {
+        if !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+        {
+            s.to_string()
+        } else {
+            format!("'{}'", s.replace('\'', "'\\''"))
+        }
+    };
+    std::iter::once(program)
+        .chain(args.iter().copied())
+        .map(quote)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_names_the_command_and_its_output() {
+        let runner = Runner::new(None, false).expect("runner");
+        let err = runner
+            .run("sh", &["-c", "echo partial; echo broken >&2; exit 3"])
+            .expect_err("exit 3 fails");
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("`sh -c 'echo partial; echo broken >&2; exit 3'` failed (exit 3)"),
+            "{text}"
+        );
+        assert!(text.contains("broken"), "{text}");
+    }
+
+    #[test]
+    fn a_dry_run_records_and_runs_nothing() {
+        let runner = Runner::new(None, true).expect("runner");
+        runner.run("false", &[]).expect("not run");
+        assert_eq!(runner.recorded(), ["false"]);
+    }
+}

@@ -120,7 +120,11 @@ pub fn copy_tree(device: &mut Device, part: &PlannedPartition, source: &Path) ->
         .with_context(|| format!("opening the ESP on {}", path.display()))?;
     copy_dir(&fs.root_dir(), source)?;
     fs.unmount()
-        .with_context(|| format!("closing the ESP on {}", path.display()))
+        .with_context(|| format!("closing the ESP on {}", path.display()))?;
+    let mut slice = Slice::new(device, part.start.0, part.size.0);
+    super::fat_dots::fix(&mut slice)
+        .with_context(|| format!("repairing directories on the ESP of {}", path.display()))?;
+    Ok(())
 }
 
 fn copy_dir<T: fatfs::ReadWriteSeek>(dir: &fatfs::Dir<'_, T>, source: &Path) -> Result<()> {

@@ -5,6 +5,7 @@
 
 pub mod device;
 pub mod esp;
+mod fat_dots;
 pub mod gpt;
 pub mod inspect;
 pub mod reread;

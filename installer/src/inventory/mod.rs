@@ -93,6 +93,34 @@ pub struct PoolLabel {
 }
 
 impl Disk {
+    /// A blank disk record for an image file or a device known only by path
+    /// and size (planning for images, tests, benchmarks).
+    pub fn blank(path: &std::path::Path, size: Bytes, logical_sector: u32) -> Disk {
+        Disk {
+            name: path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default(),
+            path: path.to_path_buf(),
+            by_id: Vec::new(),
+            size,
+            logical_sector,
+            physical_sector: logical_sector.max(4096),
+            rotational: false,
+            transport: Transport::Unknown,
+            model: None,
+            serial: None,
+            removable: false,
+            read_only: false,
+            partition_table: None,
+            filesystem: None,
+            partitions: Vec::new(),
+            pools: Vec::new(),
+            live_medium: false,
+            probed: Vec::new(),
+        }
+    }
+
     pub fn kind(&self) -> DiskKind {
         if self.transport == Transport::Nvme {
             DiskKind::Nvme

@@ -212,12 +212,12 @@ fn files_copied_into_the_esp_read_back_with_mtools() {
 #[test]
 fn a_disk_holding_a_pool_is_refused_unless_the_answer_wipes_it() {
     let scratch = Scratch::new("refuse");
-    let image = scratch.image("pool.img", 2 * GIB);
-    put_pool_labels(&image, 0, 2 * GIB);
+    let image = scratch.image("pool.img", GIB);
+    put_pool_labels(&image, 0, GIB);
     let before = sha256(&image);
 
     // A plan made when the disk was blank (or a wrong inventory): refused.
-    let stale = plan(&scratch, MINIMAL, "", vec![disk(&image, 2 * GIB, 512)]).expect("plan");
+    let stale = plan(&scratch, MINIMAL, "", vec![disk(&image, GIB, 512)]).expect("plan");
     let err = run(&stale).expect_err("refused");
     let text = format!("{err:#}");
     assert!(text.contains("holds ZFS pool `ztest` (active)"), "{text}");
@@ -226,7 +226,7 @@ fn a_disk_holding_a_pool_is_refused_unless_the_answer_wipes_it() {
 
     // With wipe = true for this disk, it is erased and partitioned.
     let answer = format!("[disks.\"{}\"]\nwipe = true\n", image.display());
-    let wiped = plan(&scratch, MINIMAL, &answer, vec![disk(&image, 2 * GIB, 512)]).expect("plan");
+    let wiped = plan(&scratch, MINIMAL, &answer, vec![disk(&image, GIB, 512)]).expect("plan");
     run(&wiped).expect("partition");
     assert_eq!(zfs_label::read(&image), None, "no label left at either end");
     let whole = tool(
@@ -240,11 +240,13 @@ fn a_disk_holding_a_pool_is_refused_unless_the_answer_wipes_it() {
 #[test]
 fn a_disk_not_in_the_plan_keeps_every_byte() {
     let scratch = Scratch::new("untouched");
-    let target = scratch.image("target.img", 4 * GIB);
-    let other = scratch.image("other.img", 8 * GIB);
-    put_pool_labels(&other, 0, 8 * GIB);
+    let target = scratch.image("target.img", 2 * GIB);
+    let other = scratch.image("other.img", GIB);
+    put_pool_labels(&other, 0, GIB);
     let before = sha256(&other);
-    let disks = vec![disk(&target, 4 * GIB, 512), disk(&other, 8 * GIB, 512)];
+    let mut holder = disk(&other, GIB, 512);
+    holder.probed.push("zfs_member on the whole disk".into());
+    let disks = vec![disk(&target, 2 * GIB, 512), holder];
     let plan = plan(&scratch, MINIMAL, "", disks).expect("plan");
     assert_eq!(plan.erase.len(), 1);
     assert_eq!(plan.erase[0].disk.path, target);
@@ -255,9 +257,9 @@ fn a_disk_not_in_the_plan_keeps_every_byte() {
 #[test]
 fn a_dry_run_reads_and_writes_nothing() {
     let scratch = Scratch::new("dry");
-    let image = scratch.image("d0.img", 4 * GIB);
+    let image = scratch.image("d0.img", GIB);
     let before = sha256(&image);
-    let plan = plan(&scratch, MINIMAL, "", vec![disk(&image, 4 * GIB, 512)]).expect("plan");
+    let plan = plan(&scratch, MINIMAL, "", vec![disk(&image, GIB, 512)]).expect("plan");
     let runner = Runner::new(None, true).expect("runner");
     disk::partition(&plan, &runner, &Options { wait: None }).expect("dry run");
     assert_eq!(sha256(&image), before);
@@ -315,4 +317,45 @@ fn wiping_clears_tables_filesystems_and_pool_labels() {
     assert!(inspect::inspect(&mut device, &runner)
         .expect("inspect")
         .is_blank());
+}
+
+#[test]
+fn installer_partition_from_a_saved_plan_logs_each_disk() {
+    let scratch = Scratch::new("cli");
+    let image = scratch.image("d0.img", GIB);
+    let inventory = scratch.0.join("inventory.json");
+    let disks = hearth::inventory::Inventory { disks: vec![disk(&image, GIB, 512)] };
+    fs::write(&inventory, serde_json::to_string(&disks).expect("json")).expect("inventory");
+    let installer = env!("CARGO_BIN_EXE_installer");
+    let out = std::process::Command::new(installer)
+        .args(["plan", "--profile", MINIMAL, "--json", "--inventory", &inventory.display().to_string()])
+        .output()
+        .expect("plan");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan_file = scratch.0.join("plan.json");
+    fs::write(&plan_file, &out.stdout).expect("plan.json");
+    let before = sha256(&image);
+
+    let log = scratch.0.join("partition.log");
+    let plan_arg = plan_file.display().to_string();
+    let log_arg = log.display().to_string();
+    let dry = std::process::Command::new(installer)
+        .args(["partition", "--plan", &plan_arg, "--dry-run", "--wait", "0"])
+        .output()
+        .expect("dry run");
+    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    assert!(String::from_utf8_lossy(&dry.stderr).contains("would wipe, write 3 partitions"));
+    assert_eq!(sha256(&image), before, "a dry run writes nothing");
+
+    let real = std::process::Command::new(installer)
+        .args(["partition", "--plan", &plan_arg, "--log", &log_arg, "--wait", "0"])
+        .output()
+        .expect("partition");
+    assert!(real.status.success(), "{}", String::from_utf8_lossy(&real.stderr));
+    let logged = fs::read_to_string(&log).expect("log");
+    for line in ["holds nothing", "wiping nothing", "GPT written and verified", "$ blkid -p -o export"] {
+        assert!(logged.contains(line), "`{line}` not in the log:\n{logged}");
+    }
+    let (ok, out) = tool("sgdisk", &["-v", &image.display().to_string()]);
+    assert!(ok && out.contains("No problems found"), "{out}");
 }

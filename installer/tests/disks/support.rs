@@ -9,7 +9,6 @@ use std::process::Command;
 use hearth::cli::plan_from_files;
 use hearth::inventory::{Disk, Inventory};
 use hearth::plan::Plan;
-use hearth::profile::Transport;
 use hearth::size::Bytes;
 use sha2::{Digest, Sha256};
 
@@ -164,29 +163,7 @@ pub fn tool(program: &str, args: &[&str]) -> (bool, String) {
 
 /// A disk record for an image file or device, as `installer disks` would make it.
 pub fn disk(path: &Path, size: u64, sector: u32) -> Disk {
-    Disk {
-        name: path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default(),
-        path: path.to_path_buf(),
-        by_id: Vec::new(),
-        size: Bytes(size),
-        logical_sector: sector,
-        physical_sector: sector,
-        rotational: false,
-        transport: Transport::Virtio,
-        model: Some("test image".into()),
-        serial: None,
-        removable: false,
-        read_only: false,
-        partition_table: None,
-        filesystem: None,
-        partitions: Vec::new(),
-        pools: Vec::new(),
-        live_medium: false,
-        probed: Vec::new(),
-    }
+    Disk::blank(path, Bytes(size), sector)
 }
 
 /// Plans `profile` (a path) with an answer given as text.

@@ -324,14 +324,27 @@ fn installer_partition_from_a_saved_plan_logs_each_disk() {
     let scratch = Scratch::new("cli");
     let image = scratch.image("d0.img", GIB);
     let inventory = scratch.0.join("inventory.json");
-    let disks = hearth::inventory::Inventory { disks: vec![disk(&image, GIB, 512)] };
+    let disks = hearth::inventory::Inventory {
+        disks: vec![disk(&image, GIB, 512)],
+    };
     fs::write(&inventory, serde_json::to_string(&disks).expect("json")).expect("inventory");
     let installer = env!("CARGO_BIN_EXE_installer");
     let out = std::process::Command::new(installer)
-        .args(["plan", "--profile", MINIMAL, "--json", "--inventory", &inventory.display().to_string()])
+        .args([
+            "plan",
+            "--profile",
+            MINIMAL,
+            "--json",
+            "--inventory",
+            &inventory.display().to_string(),
+        ])
         .output()
         .expect("plan");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let plan_file = scratch.0.join("plan.json");
     fs::write(&plan_file, &out.stdout).expect("plan.json");
     let before = sha256(&image);
@@ -343,17 +356,38 @@ fn installer_partition_from_a_saved_plan_logs_each_disk() {
         .args(["partition", "--plan", &plan_arg, "--dry-run", "--wait", "0"])
         .output()
         .expect("dry run");
-    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
     assert!(String::from_utf8_lossy(&dry.stderr).contains("would wipe, write 3 partitions"));
     assert_eq!(sha256(&image), before, "a dry run writes nothing");
 
     let real = std::process::Command::new(installer)
-        .args(["partition", "--plan", &plan_arg, "--log", &log_arg, "--wait", "0"])
+        .args([
+            "partition",
+            "--plan",
+            &plan_arg,
+            "--log",
+            &log_arg,
+            "--wait",
+            "0",
+        ])
         .output()
         .expect("partition");
-    assert!(real.status.success(), "{}", String::from_utf8_lossy(&real.stderr));
+    assert!(
+        real.status.success(),
+        "{}",
+        String::from_utf8_lossy(&real.stderr)
+    );
     let logged = fs::read_to_string(&log).expect("log");
-    for line in ["holds nothing", "wiping nothing", "GPT written and verified", "$ blkid -p -o export"] {
+    for line in [
+        "holds nothing",
+        "wiping nothing",
+        "GPT written and verified",
+        "$ blkid -p -o export",
+    ] {
         assert!(logged.contains(line), "`{line}` not in the log:\n{logged}");
     }
     let (ok, out) = tool("sgdisk", &["-v", &image.display().to_string()]);

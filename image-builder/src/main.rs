@@ -1,12 +1,19 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Result;
 use clap::{Parser, Subcommand};
+use image_builder::build::{self, default_workspace};
+use image_builder::cache::Cache;
 
 /// Builds Hearth's bootable hybrid ISO (BIOS and UEFI, CD and USB) from a profile.
 #[derive(Debug, Parser)]
 #[command(name = "image-builder", version)]
 struct Cli {
+    /// Where layers and downloaded packages are kept between builds
+    /// (default: $HEARTH_CACHE, else /var/cache/hearth).
+    #[arg(long, global = true)]
+    cache: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -22,6 +29,12 @@ enum Command {
         answer: Option<PathBuf>,
         #[arg(long, default_value = "out")]
         out: PathBuf,
+        /// Debian mirror.
+        #[arg(long, default_value = "http://deb.debian.org/debian")]
+        mirror: String,
+        /// Use this installer binary instead of building it.
+        #[arg(long)]
+        installer: Option<PathBuf>,
     },
     /// Embed or replace the answer file in an existing ISO, without rebuilding.
     InjectAnswer {
@@ -52,18 +65,79 @@ enum Command {
 enum CacheAction {
     /// List cached layers with their keys and sizes.
     Ls,
-    /// Remove layers no current input refers to.
-    Prune,
+    /// Remove all but the newest layer of each kind (everything with --all).
+    Prune {
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let name = match cli.command {
-        Command::Build { .. } => "build",
-        Command::InjectAnswer { .. } => "inject-answer",
-        Command::Flash { .. } => "flash",
-        Command::Cache { .. } => "cache",
-    };
-    eprintln!("error: `image-builder {name}` is not built yet (see the image builder issue); nothing was done");
-    ExitCode::FAILURE
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let cache_root = cli.cache.unwrap_or_else(Cache::default_root);
+    match cli.command {
+        Command::Build {
+            profile,
+            answer,
+            out,
+            mirror,
+            installer,
+        } => {
+            let options = build::Options {
+                profile,
+                answer,
+                out,
+                cache: cache_root,
+                mirror,
+                installer,
+                workspace: default_workspace(),
+            };
+            let built = build::build(&options)?;
+            println!("{}", built.iso.display());
+            println!("{}", built.manifest.display());
+            Ok(())
+        }
+        Command::InjectAnswer {
+            iso,
+            answer,
+            output,
+        } => image_builder::inject::inject(&iso, &answer, &output),
+        Command::Flash {
+            iso,
+            device,
+            force,
+            yes,
+        } => image_builder::flash::flash(&iso, &device, force, yes),
+        Command::Cache { action } => {
+            let cache = Cache::new(cache_root);
+            match action {
+                CacheAction::Ls => {
+                    for layer in cache.list() {
+                        println!(
+                            "{:<8} {}  {:>10.1} MiB  {}",
+                            layer.name,
+                            layer.key,
+                            layer.bytes as f64 / 1048576.0,
+                            layer.path.display()
+                        );
+                    }
+                }
+                CacheAction::Prune { all } => {
+                    for layer in cache.prune(all)? {
+                        println!("removed {} {}", layer.name, layer.key);
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
 }

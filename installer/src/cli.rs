@@ -71,6 +71,11 @@ pub enum Command {
         #[arg(long, default_value_t = 30)]
         wait: u64,
     },
+    /// On the live system's consoles: report the system, then hand over the console.
+    Live {
+        #[arg(long)]
+        tty: Option<PathBuf>,
+    },
     /// Print the profile and answer file reference (Markdown).
     Reference,
 }
@@ -99,6 +104,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Live { tty } => crate::live::run(tty.as_deref()),
         Command::Reference => {
             print!("{}", crate::reference::markdown());
             Ok(())

@@ -8,6 +8,7 @@ pub mod datasets;
 pub mod disk;
 pub mod inventory;
 pub mod keypath;
+pub mod live;
 pub mod load;
 pub mod plan;
 pub mod profile;

@@ -1,3 +1,7 @@
-//! The QEMU test harness for Hearth ISOs. Its machine builder, console
-//! driver and scenarios arrive with the qemu-tests issue; the crate is part
-//! of the workspace from the start so that the layout is the final one.
+//! The QEMU test harness for Hearth ISOs: machines with BIOS or UEFI
+//! firmware, the ISO as a CD or a USB stick, driven and read through the
+//! serial console.
+
+pub mod accel;
+pub mod iso;
+pub mod machine;

@@ -89,42 +89,79 @@ impl Seek for Slice<'_> {
 /// Formats the partition FAT32 with the given volume id (shown as the
 /// filesystem UUID, XXXX-XXXX, that each disk's grub.cfg searches for).
 pub fn format(device: &mut Device, part: &PlannedPartition, volume_id: u32) -> Result<()> {
+    format_range(device, part.start.0, part.size.0, volume_id, None)
+}
+
+/// Formats FAT32 over a byte range; `cluster` forces the cluster size (small
+/// volumes need 512-byte clusters to have the clusters FAT32 requires).
+pub fn format_range(
+    device: &mut Device,
+    start: u64,
+    len: u64,
+    volume_id: u32,
+    cluster: Option<u32>,
+) -> Result<()> {
     let sector = u16::try_from(device.sector).context("sector size")?;
     let path = device.path.clone();
-    let slice = Slice::new(device, part.start.0, part.size.0);
-    let options = FormatVolumeOptions::new()
+    let mut options = FormatVolumeOptions::new()
         .fat_type(FatType::Fat32)
         .bytes_per_sector(sector)
         .volume_label(LABEL)
         .volume_id(volume_id);
-    fatfs::format_volume(slice, options)
-        .with_context(|| format!("formatting the ESP on {}", path.display()))?;
+    if let Some(bytes) = cluster {
+        options = options.bytes_per_cluster(bytes);
+    }
+    fatfs::format_volume(Slice::new(device, start, len), options)
+        .with_context(|| format!("formatting FAT32 on {}", path.display()))?;
     // format_volume leaves the FSInfo free count unknown; counting once
     // records it, so fsck.fat finds nothing to remark on.
-    let fs = FileSystem::new(
-        Slice::new(device, part.start.0, part.size.0),
-        FsOptions::new(),
-    )
-    .with_context(|| format!("opening the new ESP on {}", path.display()))?;
+    let fs = FileSystem::new(Slice::new(device, start, len), FsOptions::new())
+        .with_context(|| format!("opening the new FAT32 on {}", path.display()))?;
     fs.stats()?;
     fs.unmount()
-        .with_context(|| format!("closing the new ESP on {}", path.display()))
+        .with_context(|| format!("closing the new FAT32 on {}", path.display()))
 }
 
 /// Copies a folder's files into the ESP (directories made as needed,
 /// existing files replaced).
 pub fn copy_tree(device: &mut Device, part: &PlannedPartition, source: &Path) -> Result<()> {
+    copy_tree_range(device, part.start.0, part.size.0, source)
+}
+
+pub fn copy_tree_range(device: &mut Device, start: u64, len: u64, source: &Path) -> Result<()> {
     let path = device.path.clone();
-    let slice = Slice::new(device, part.start.0, part.size.0);
-    let fs = FileSystem::new(slice, FsOptions::new())
-        .with_context(|| format!("opening the ESP on {}", path.display()))?;
+    let fs = FileSystem::new(Slice::new(device, start, len), FsOptions::new())
+        .with_context(|| format!("opening the FAT32 on {}", path.display()))?;
     copy_dir(&fs.root_dir(), source)?;
     fs.unmount()
-        .with_context(|| format!("closing the ESP on {}", path.display()))?;
-    let mut slice = Slice::new(device, part.start.0, part.size.0);
-    super::fat_dots::fix(&mut slice)
-        .with_context(|| format!("repairing directories on the ESP of {}", path.display()))?;
+        .with_context(|| format!("closing the FAT32 on {}", path.display()))?;
+    super::fat_dots::fix(&mut Slice::new(device, start, len))
+        .with_context(|| format!("repairing directories on the FAT32 of {}", path.display()))?;
     Ok(())
+}
+
+/// A FAT32 image file holding `source` (the ISO's EFI boot image).
+pub fn make_image(path: &Path, source: &Path, volume_id: u32) -> Result<()> {
+    let content: u64 = walk_size(source);
+    // FAT32 needs 65525 clusters: 512-byte clusters and at least 34 MiB.
+    let size = (content * 2).max(34 << 20).next_multiple_of(1 << 20);
+    fs::File::create(path)
+        .and_then(|f| f.set_len(size))
+        .with_context(|| format!("creating {}", path.display()))?;
+    let mut device = Device::open_write(path, 512)?;
+    format_range(&mut device, 0, size, volume_id, Some(512))?;
+    copy_tree_range(&mut device, 0, size, source)?;
+    device.sync()
+}
+
+fn walk_size(path: &Path) -> u64 {
+    match fs::metadata(path) {
+        Ok(m) if m.is_dir() => fs::read_dir(path)
+            .map(|es| es.flatten().map(|e| walk_size(&e.path())).sum())
+            .unwrap_or(0),
+        Ok(m) => m.len(),
+        Err(_) => 0,
+    }
 }
 
 fn copy_dir<T: fatfs::ReadWriteSeek>(dir: &fatfs::Dir<'_, T>, source: &Path) -> Result<()> {

@@ -1,0 +1,55 @@
+//! `image-builder inject-answer`: put an answer file into an existing ISO
+//! (or replace the one it has) in seconds: xorriso rewrites the ISO with the
+//! same boot equipment, no layer is rebuilt. The answer is checked against
+//! the profile inside the ISO first.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{anyhow, Result};
+use hearth::runner::Runner;
+
+pub fn inject(iso: &Path, answer: &Path, output: &Path) -> Result<()> {
+    let runner = Runner::new(None, false)?;
+    let work = std::env::temp_dir().join(format!("hearth-inject-{}", std::process::id()));
+    fs::create_dir_all(&work)?;
+    let result = (|| {
+        let profile_file = work.join("profile.toml");
+        let iso_arg = iso.display().to_string();
+        runner.run(
+            "xorriso",
+            &[
+                "-osirrox",
+                "on",
+                "-indev",
+                &iso_arg,
+                "-extract",
+                "/hearth/profile.toml",
+                &profile_file.display().to_string(),
+            ],
+        )?;
+        let profile =
+            hearth::load::profile(&profile_file).map_err(|p| anyhow!("the ISO's profile: {p}"))?;
+        hearth::load::answer(answer, &profile.value).map_err(|p| anyhow!("{p}"))?;
+        let _ = fs::remove_file(output);
+        runner.run(
+            "xorriso",
+            &[
+                "-indev",
+                &iso_arg,
+                "-outdev",
+                &output.display().to_string(),
+                "-boot_image",
+                "any",
+                "replay",
+                "-map",
+                &answer.display().to_string(),
+                "/hearth/answer.toml",
+                "-commit",
+            ],
+        )?;
+        Ok(())
+    })();
+    fs::remove_dir_all(&work).ok();
+    result
+}

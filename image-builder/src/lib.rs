@@ -1,0 +1,15 @@
+//! Hearth's image builder: a profile becomes a hybrid ISO (BIOS and UEFI,
+//! CD and USB stick) through content-addressed layers.
+
+pub mod boot;
+pub mod build;
+pub mod cache;
+pub mod download;
+pub mod flash;
+pub mod host;
+pub mod inject;
+pub mod iso;
+pub mod live;
+pub mod manifest;
+pub mod rootfs;
+pub mod step;

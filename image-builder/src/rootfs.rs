@@ -1,0 +1,259 @@
+//! The base layer: a Debian root filesystem made by mmdebstrap with the
+//! profile's packages and the live tooling, the ZFS module built by DKMS
+//! for its kernel, GRUB's boot images made with its own GRUB, and all of it
+//! compressed once into base.squashfs.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use hearth::runner::Runner;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// Bump when the recipe below changes what a layer holds.
+const RECIPE: u32 = 1;
+
+/// What every live image needs besides the profile's own packages.
+pub const LIVE_PACKAGES: &[&str] = &[
+    "live-boot",
+    "squashfs-tools",
+    "udev",
+    "kmod",
+    "procps",
+    "less",
+];
+
+/// GRUB modules built into the boot images.
+const GRUB_MODULES: &str =
+    "part_gpt part_msdos fat iso9660 normal search search_fs_file search_fs_uuid \
+configfile linux echo test ls cat serial terminal all_video gfxterm";
+
+pub struct Request<'a> {
+    pub suite: &'a str,
+    pub mirror: &'a str,
+    pub packages: Vec<String>,
+}
+
+/// Facts about a built base layer, kept in the layer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Facts {
+    pub kernel: String,
+    pub zfs: String,
+    pub packages: Vec<(String, String)>,
+}
+
+impl Request<'_> {
+    pub fn inputs(&self, mmdebstrap_version: &str) -> Value {
+        json!({
+            "recipe": RECIPE,
+            "suite": self.suite,
+            "mirror": self.mirror,
+            "components": "main,contrib,non-free-firmware",
+            "packages": self.packages,
+            "mmdebstrap": mmdebstrap_version,
+        })
+    }
+}
+
+/// Builds the layer into `out`: base.squashfs, vmlinuz, initrd.img, grub/, facts.json.
+pub fn build(request: &Request, apt_cache: &Path, out: &Path, runner: &Runner) -> Result<Facts> {
+    let root = out.join("rootfs");
+    fs::create_dir_all(apt_cache)?;
+    let include = request.packages.join(",");
+    let cache = apt_cache.display().to_string();
+    let sync_in = format!("sync-in {cache} /var/cache/apt/archives/");
+    let sync_out = format!("sync-out /var/cache/apt/archives {cache}");
+    runner.run(
+        "mmdebstrap",
+        &[
+            "--mode=root",
+            "--variant=minbase",
+            "--components=main,contrib,non-free-firmware",
+            "--aptopt=Apt::Install-Recommends \"false\"",
+            &format!("--include={include}"),
+            "--skip=download/empty",
+            "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/",
+            &format!("--setup-hook={sync_in}"),
+            &format!("--customize-hook={sync_out}"),
+            request.suite,
+            &root.display().to_string(),
+            request.mirror,
+        ],
+    )?;
+    let facts = facts(&root, runner)?;
+    // An image never ships without a loadable zfs module.
+    runner
+        .run(
+            "chroot",
+            &[
+                &root.display().to_string(),
+                "modinfo",
+                "-k",
+                &facts.kernel,
+                "zfs",
+            ],
+        )
+        .context("the zfs module was not built for the image's kernel")?;
+    copy_boot_files(&root, &facts.kernel, out)?;
+    grub_images(&root, out, runner)?;
+    squash(&root, &out.join("base.squashfs"), runner)?;
+    fs::remove_dir_all(&root).with_context(|| format!("removing {}", root.display()))?;
+    fs::write(
+        out.join("facts.json"),
+        serde_json::to_string_pretty(&facts)?,
+    )?;
+    Ok(facts)
+}
+
+pub fn read_facts(layer: &Path) -> Result<Facts> {
+    let text =
+        fs::read_to_string(layer.join("facts.json")).context("reading the base layer's facts")?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+fn facts(root: &Path, runner: &Runner) -> Result<Facts> {
+    let modules: Vec<String> = fs::read_dir(root.join("usr/lib/modules"))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    let [kernel] = modules.as_slice() else {
+        bail!(
+            "expected one kernel in the image, found: {}",
+            modules.join(", ")
+        );
+    };
+    let listing = runner.run(
+        "chroot",
+        &[
+            &root.display().to_string(),
+            "dpkg-query",
+            "-W",
+            "-f",
+            "${Package} ${Version}\\n",
+        ],
+    )?;
+    let packages: Vec<(String, String)> = listing
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(p, v)| (p.to_string(), v.to_string()))
+        .collect();
+    let zfs = packages
+        .iter()
+        .find(|(p, _)| p == "zfs-dkms")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    Ok(Facts {
+        kernel: kernel.clone(),
+        zfs,
+        packages,
+    })
+}
+
+fn copy_boot_files(root: &Path, kernel: &str, out: &Path) -> Result<()> {
+    fs::copy(
+        root.join(format!("boot/vmlinuz-{kernel}")),
+        out.join("vmlinuz"),
+    )
+    .context("copying the kernel")?;
+    fs::copy(
+        root.join(format!("boot/initrd.img-{kernel}")),
+        out.join("initrd.img"),
+    )
+    .context("copying the initrd")?;
+    Ok(())
+}
+
+/// GRUB images made by the image's own GRUB, so the ISO boots with the
+/// same version the installed system will use. An embedded early config
+/// finds the ISO (by its marker file) wherever the image was loaded from.
+fn grub_images(root: &Path, out: &Path, runner: &Runner) -> Result<()> {
+    let grub = out.join("grub");
+    fs::create_dir_all(&grub)?;
+    let work = root.join("tmp/hearth-grub");
+    fs::create_dir_all(&work)?;
+    fs::write(work.join("early.cfg"), crate::boot::early_config())?;
+    let rootdir = root.display().to_string();
+    let modules: Vec<&str> = GRUB_MODULES.split_whitespace().collect();
+    for (format, file, extra) in [
+        ("i386-pc-eltorito", "eltorito.img", vec!["biosdisk"]),
+        ("x86_64-efi", "BOOTX64.EFI", vec!["efi_gop", "efi_uga"]),
+    ] {
+        let mut args = vec![
+            rootdir.as_str(),
+            "grub-mkimage",
+            "-O",
+            format,
+            "-p",
+            "/boot/grub",
+            "-c",
+            "/tmp/hearth-grub/early.cfg",
+            "-o",
+        ];
+        let target = format!("/tmp/hearth-grub/{file}");
+        args.push(&target);
+        args.extend(&modules);
+        args.extend(&extra);
+        runner.run("chroot", &args)?;
+        fs::copy(work.join(file), grub.join(file))?;
+    }
+    for platform in ["i386-pc", "x86_64-efi"] {
+        copy_dir(
+            &root.join("usr/lib/grub").join(platform),
+            &grub.join(platform),
+        )?;
+    }
+    fs::copy(
+        root.join("usr/lib/grub/i386-pc/boot_hybrid.img"),
+        grub.join("boot_hybrid.img"),
+    )?;
+    fs::remove_dir_all(&work)?;
+    Ok(())
+}
+
+pub fn squash(tree: &Path, out: &Path, runner: &Runner) -> Result<()> {
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .to_string();
+    runner.run(
+        "mksquashfs",
+        &[
+            &tree.display().to_string(),
+            &out.display().to_string(),
+            "-comp",
+            "zstd",
+            "-processors",
+            &cpus,
+            "-noappend",
+            "-no-progress",
+            "-wildcards",
+            "-e",
+            "tmp/*",
+            "var/cache/apt/archives/*.deb",
+        ],
+    )?;
+    Ok(())
+}
+
+/// Copies a folder into another, keeping symlinks as symlinks (an overlay's
+/// unit links and masks) and replacing what is there.
+pub fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let target: PathBuf = to.join(entry.file_name());
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else if kind.is_symlink() {
+            let _ = fs::remove_file(&target);
+            std::os::unix::fs::symlink(fs::read_link(entry.path())?, &target)
+                .with_context(|| format!("linking {}", target.display()))?;
+        } else {
+            fs::copy(entry.path(), &target)
+                .with_context(|| format!("copying {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! The ISO under test: built once per run by the image builder (whose
+//! cache makes a rebuild of unchanged inputs nearly free), or taken from
+//! $HEARTH_ISO.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use anyhow::Result;
+use image_builder::build::{self, default_workspace};
+use image_builder::cache::Cache;
+
+static BUILT: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
+static MACHINES: Mutex<()> = Mutex::new(());
+
+/// The ISO of a shipped profile.
+pub fn built(profile: &str) -> Result<PathBuf> {
+    if let Some(given) = std::env::var_os("HEARTH_ISO") {
+        return Ok(PathBuf::from(given));
+    }
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, iso)) = built.iter().find(|(p, _)| p == profile) {
+        return Ok(iso.clone());
+    }
+    let workspace = default_workspace();
+    let options = build::Options {
+        profile: workspace.join("profiles").join(format!("{profile}.toml")),
+        answer: None,
+        out: workspace.join("target/qemu-tests/iso").join(profile),
+        cache: Cache::default_root(),
+        mirror: std::env::var("HEARTH_MIRROR")
+            .unwrap_or_else(|_| "http://deb.debian.org/debian".into()),
+        installer: None,
+        workspace,
+    };
+    let result = build::build(&options)?;
+    built.push((profile.to_string(), result.iso.clone()));
+    Ok(result.iso)
+}
+
+/// The kernel inside an ISO, for the accelerator probe.
+pub fn kernel_of(iso: &Path, scratch: &Path) -> Result<PathBuf> {
+    let kernel = scratch.join("vmlinuz");
+    if !kernel.exists() {
+        let runner = hearth_runner()?;
+        runner.run(
+            "xorriso",
+            &[
+                "-osirrox",
+                "on",
+                "-indev",
+                &iso.display().to_string(),
+                "-extract",
+                "/live/vmlinuz",
+                &kernel.display().to_string(),
+            ],
+        )?;
+    }
+    Ok(kernel)
+}
+
+fn hearth_runner() -> Result<hearth::runner::Runner> {
+    hearth::runner::Runner::new(None, false)
+}
+
+/// Machines run one at a time: two cores cannot carry two TCG guests well.
+pub fn exclusive() -> MutexGuard<'static, ()> {
+    MACHINES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Why this machine cannot run QEMU scenarios, if it cannot.
+pub fn unavailable() -> Option<String> {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false);
+    if !root {
+        return Some("building the ISO needs root (CI runs these tests as root)".into());
+    }
+    if !image_builder::host::on_path("qemu-system-x86_64") {
+        return Some("qemu-system-x86_64 is not installed (.ci/run installs it)".into());
+    }
+    if !Path::new("/usr/share/OVMF/OVMF_CODE_4M.fd").exists() {
+        return Some("OVMF is not installed (.ci/run installs it)".into());
+    }
+    None
+}

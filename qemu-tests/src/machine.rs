@@ -1,0 +1,274 @@
+//! A QEMU machine in the spirit of the NixOS test driver: built with its
+//! firmware, disks and NIC, driven through its serial console.
+
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use regex::Regex;
+
+use crate::accel::Accel;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Firmware {
+    Bios,
+    Uefi,
+}
+
+/// How the ISO is attached: as a CD, or as a disk (a USB stick dd'ed with it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Medium {
+    Cdrom,
+    UsbStick,
+}
+
+pub struct Builder {
+    name: String,
+    firmware: Firmware,
+    memory_mib: u32,
+    cpus: u32,
+    iso: Option<(PathBuf, Medium)>,
+    dir: PathBuf,
+}
+
+impl Builder {
+    pub fn new(name: &str, dir: &Path) -> Builder {
+        Builder {
+            name: name.into(),
+            firmware: Firmware::Bios,
+            memory_mib: 2048,
+            cpus: 2,
+            iso: None,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn firmware(mut self, firmware: Firmware) -> Self {
+        self.firmware = firmware;
+        self
+    }
+
+    pub fn memory(mut self, mib: u32) -> Self {
+        self.memory_mib = mib;
+        self
+    }
+
+    pub fn iso(mut self, iso: &Path, medium: Medium) -> Self {
+        self.iso = Some((iso.to_path_buf(), medium));
+        self
+    }
+
+    pub fn start(self, accel: Accel) -> Result<Machine> {
+        fs::create_dir_all(&self.dir)?;
+        let mut args: Vec<String> = vec![
+            "-name".into(),
+            self.name.clone(),
+            "-machine".into(),
+            "q35".into(),
+        ];
+        args.extend(accel.args());
+        args.extend(
+            [
+                "-smp",
+                &self.cpus.to_string(),
+                "-m",
+                &self.memory_mib.to_string(),
+            ]
+            .map(String::from),
+        );
+        args.extend(
+            [
+                "-nodefaults",
+                "-display",
+                "none",
+                "-serial",
+                "stdio",
+                "-no-reboot",
+            ]
+            .map(String::from),
+        );
+        args.extend(["-device", "virtio-rng-pci"].map(String::from));
+        if self.firmware == Firmware::Uefi {
+            let vars = self.dir.join("OVMF_VARS.fd");
+            fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars)
+                .context("OVMF (apt install ovmf)")?;
+            args.push("-drive".into());
+            args.push(
+                "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
+                    .into(),
+            );
+            args.push("-drive".into());
+            args.push(format!(
+                "if=pflash,format=raw,unit=1,file={}",
+                vars.display()
+            ));
+        }
+        if let Some((iso, medium)) = &self.iso {
+            match medium {
+                Medium::Cdrom => {
+                    args.push("-drive".into());
+                    args.push(format!(
+                        "if=none,id=cd,media=cdrom,readonly=on,format=raw,file={}",
+                        iso.display()
+                    ));
+                    args.extend(["-device", "ide-cd,drive=cd,bootindex=0"].map(String::from));
+                }
+                Medium::UsbStick => {
+                    args.push("-drive".into());
+                    args.push(format!(
+                        "if=none,id=stick,format=raw,snapshot=on,file={}",
+                        iso.display()
+                    ));
+                    args.extend(
+                        [
+                            "-device",
+                            "qemu-xhci",
+                            "-device",
+                            "usb-storage,drive=stick,removable=on,bootindex=0",
+                        ]
+                        .map(String::from),
+                    );
+                }
+            }
+        }
+        let log_path = self.dir.join("serial.log");
+        let mut child = Command::new("qemu-system-x86_64")
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context(
+                "starting qemu-system-x86_64 (apt install -t bookworm-backports qemu-system-x86)",
+            )?;
+        let stdin = child.stdin.take().ok_or_else(|| anyhow!("no stdin"))?;
+        let output = Arc::new(Mutex::new(String::new()));
+        let mut stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+        let sink = Arc::clone(&output);
+        let mut log = File::create(&log_path)?;
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let _ = log.write_all(&buf[..n]);
+                if let Ok(mut text) = sink.lock() {
+                    text.push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }
+        });
+        Ok(Machine {
+            child,
+            stdin,
+            output,
+            cursor: 0,
+            slowdown: accel.slowdown(),
+            log: log_path,
+            counter: 0,
+        })
+    }
+}
+
+pub struct Machine {
+    child: Child,
+    stdin: ChildStdin,
+    output: Arc<Mutex<String>>,
+    /// Console output before this offset has been consumed by waits.
+    cursor: usize,
+    slowdown: u32,
+    pub log: PathBuf,
+    counter: u32,
+}
+
+impl Machine {
+    /// A timeout given for KVM, stretched for the accelerator in use.
+    pub fn scaled(&self, kvm_seconds: u64) -> Duration {
+        Duration::from_secs(kvm_seconds * u64::from(self.slowdown))
+    }
+
+    /// Waits until the console prints text matching `pattern`; returns the match.
+    pub fn wait_for_console(&mut self, pattern: &str, timeout: Duration) -> Result<String> {
+        let regex = Regex::new(pattern)?;
+        let started = Instant::now();
+        loop {
+            let text = self.output.lock().map(|t| t.clone()).unwrap_or_default();
+            if let Some(found) = regex.find(&text[self.cursor.min(text.len())..]) {
+                let matched = found.as_str().to_string();
+                self.cursor += found.end();
+                return Ok(matched);
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                bail!(
+                    "qemu exited ({status}) before the console printed /{pattern}/; see {}",
+                    self.log.display()
+                );
+            }
+            if started.elapsed() > timeout {
+                let tail: String = text
+                    .chars()
+                    .rev()
+                    .take(1500)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                bail!(
+                    "no /{pattern}/ on the console after {}s; last output:\n{tail}",
+                    timeout.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn send(&mut self, text: &str) -> Result<()> {
+        self.stdin.write_all(text.as_bytes())?;
+        self.stdin.flush()?;
+        Ok(())
+    }
+
+    /// Runs `command` in the serial root shell; returns (exit code, output).
+    pub fn execute(&mut self, command: &str, timeout: Duration) -> Result<(i32, String)> {
+        self.counter += 1;
+        let n = self.counter;
+        self.send(&format!("echo HEARTH-BEGIN-{n}; ( set -euo pipefail; {command} ) 2>&1; echo HEARTH-END-{n}-rc=$?\n"))?;
+        self.wait_for_console(&format!("(?m)^HEARTH-BEGIN-{n}\\r?$"), timeout)?;
+        let start = self.cursor;
+        let end_marker = self.wait_for_console(&format!("HEARTH-END-{n}-rc=(\\d+)"), timeout)?;
+        let text = self.output.lock().map(|t| t.clone()).unwrap_or_default();
+        let body = text[start..self.cursor - end_marker.len()]
+            .trim()
+            .replace('\r', "");
+        let code = end_marker
+            .rsplit('=')
+            .next()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(-1);
+        Ok((code, body))
+    }
+
+    /// Runs `command`, which must succeed; returns its output.
+    pub fn succeed(&mut self, command: &str, timeout: Duration) -> Result<String> {
+        let (code, output) = self.execute(command, timeout)?;
+        if code != 0 {
+            bail!("`{command}` failed with exit {code}:\n{output}");
+        }
+        Ok(output)
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,185 @@
+//! inject-answer and flash on the built ISO (root: they build the ISO and
+//! use loop devices; elsewhere they say why they skip).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use qemu_tests::iso::{built, unavailable};
+
+fn image_builder() -> Command {
+    let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/image-builder");
+    if !binary.exists() {
+        let status = Command::new("cargo")
+            .args(["build", "-q", "-p", "image-builder"])
+            .status()
+            .expect("cargo");
+        assert!(status.success());
+    }
+    Command::new(binary)
+}
+
+fn xorriso_report(iso: &Path) -> String {
+    let out = Command::new("xorriso")
+        .args([
+            "-indev",
+            &iso.display().to_string(),
+            "-report_el_torito",
+            "plain",
+            "-report_system_area",
+            "plain",
+        ])
+        .output()
+        .expect("xorriso");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn extract(iso: &Path, file: &str, to: &Path) -> String {
+    let status = Command::new("xorriso")
+        .args([
+            "-osirrox",
+            "on",
+            "-indev",
+            &iso.display().to_string(),
+            "-extract",
+            file,
+            &to.display().to_string(),
+        ])
+        .output()
+        .expect("xorriso");
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    std::fs::read_to_string(to).expect("extracted")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/qemu-tests")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch");
+    dir
+}
+
+const ANSWER: &str = "hostname = \"injected\"\n\n[users.admin]\npassword = \"$6$hearthfixture$IxW2YQ0gV1rMF7I/02h7yo9zfZKn5OEJETbpAPtpDwSkZo7FujFeoGSNYMFwLY2AkQvfS9.DVQDaq8lmNbjtr0\"\n";
+
+#[test]
+fn inject_answer_replaces_the_answer_and_keeps_the_boot_equipment() {
+    if let Some(why) = unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let profile = std::env::var("HEARTH_TEST_PROFILE").unwrap_or_else(|_| "homelab".into());
+    let iso = built(&profile).expect("ISO");
+    let dir = scratch("inject");
+    let answer = dir.join("answer.toml");
+    std::fs::write(&answer, ANSWER).expect("answer");
+    let out = dir.join("with-answer.iso");
+    let started = Instant::now();
+    let run = image_builder()
+        .args(["inject-answer"])
+        .arg(&iso)
+        .arg(&answer)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .expect("run");
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    eprintln!("inject-answer took {seconds:.1}s");
+    assert_eq!(
+        extract(&out, "/hearth/answer.toml", &dir.join("got.toml")),
+        ANSWER
+    );
+    let before = xorriso_report(&iso);
+    let after = xorriso_report(&out);
+    for needle in [
+        "El Torito boot img :   1  BIOS",
+        "El Torito boot img :   2  UEFI",
+        "GPT partition name",
+    ] {
+        assert_eq!(
+            before.contains(needle),
+            after.contains(needle),
+            "`{needle}` changed:\n{after}"
+        );
+        assert!(after.contains(needle), "`{needle}` missing:\n{after}");
+    }
+
+    // A broken answer is refused before anything is written.
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "hostname = \"no spaces allowed\"\n").expect("bad answer");
+    let refused_out = dir.join("refused.iso");
+    let refused = image_builder()
+        .args(["inject-answer"])
+        .arg(&iso)
+        .arg(&bad)
+        .arg("-o")
+        .arg(&refused_out)
+        .output()
+        .expect("run");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("bad.toml:1:1: hostname"));
+    assert!(!refused_out.exists());
+}
+
+#[test]
+fn flash_refuses_a_fixed_disk_and_verifies_what_it_writes() {
+    if let Some(why) = unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let profile = std::env::var("HEARTH_TEST_PROFILE").unwrap_or_else(|_| "homelab".into());
+    let iso = built(&profile).expect("ISO");
+    let dir = scratch("flash");
+    let stick = dir.join("stick.img");
+    let size = std::fs::metadata(&iso).expect("iso").len() + (64 << 20);
+    std::fs::File::create(&stick)
+        .and_then(|f| f.set_len(size))
+        .expect("stick image");
+    let out = Command::new("losetup")
+        .args(["--find", "--show"])
+        .arg(&stick)
+        .output()
+        .expect("losetup");
+    let device = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(out.status.success());
+    let refused = image_builder()
+        .args(["flash"])
+        .arg(&iso)
+        .arg(&device)
+        .arg("--yes")
+        .output()
+        .expect("run");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("is not removable"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let flashed = image_builder()
+        .args(["flash"])
+        .arg(&iso)
+        .arg(&device)
+        .args(["--yes", "--force"])
+        .output()
+        .expect("run");
+    let _ = Command::new("losetup").args(["-d", &device]).status();
+    assert!(
+        flashed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&flashed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&flashed.stdout).contains("wrote and verified"));
+}

@@ -71,6 +71,13 @@ pub enum Command {
         #[arg(long, default_value_t = 30)]
         wait: u64,
     },
+    /// Install unattended from an answer file (on the live system, as root).
+    Install {
+        #[arg(long)]
+        answer: PathBuf,
+        #[arg(long, default_value = "/run/hearth/install.log")]
+        log: PathBuf,
+    },
     /// On the live system's consoles: report the system, then hand over the console.
     Live {
         #[arg(long)]
@@ -105,6 +112,12 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Live { tty } => crate::live::run(tty.as_deref()),
+        Command::Install { answer, log } => {
+            let runner = Runner::new(Some(&log), false)?;
+            let mut medium = crate::install::Medium::running();
+            medium.log = Some(log.clone());
+            crate::install::unattended(&answer, &medium, &runner).map(|_| ())
+        }
         Command::Reference => {
             print!("{}", crate::reference::markdown());
             Ok(())

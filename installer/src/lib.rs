@@ -6,6 +6,7 @@ pub mod answer;
 pub mod cli;
 pub mod datasets;
 pub mod disk;
+pub mod install;
 pub mod inventory;
 pub mod keypath;
 pub mod live;

@@ -53,11 +53,85 @@ pub fn run(tty: Option<&Path>) -> Result<()> {
         let _ = kmsg.write_all(line.as_bytes());
     }
     if cmdline_value(&cmdline, "hearth.mode").as_deref() != Some("shell") {
-        println!("Installing from this medium (answer files, interactive setup) is not built yet;");
-        println!("a root shell follows for manual work.");
+        install_if_answered(&cmdline, &runner)?;
     }
     let err = Command::new("/bin/bash").arg("--login").exec();
     Err(anyhow::anyhow!("starting a shell: {err}"))
+}
+
+/// With an answer file, installs unattended (one console does it, the other
+/// waits) and then powers off or reboots as the answer says.
+fn install_if_answered(cmdline: &str, runner: &Runner) -> Result<()> {
+    let work = Path::new("/run/hearth");
+    let found = match crate::install::source::discover(
+        cmdline,
+        Path::new("/run/live/medium"),
+        work,
+        runner,
+    ) {
+        Ok(found) => found,
+        Err(err) => {
+            mark(&format!(
+                "HEARTH-INSTALL-FAILED finding the answer: {err:#}"
+            ));
+            return Ok(());
+        }
+    };
+    let Some(found) = found else {
+        println!("No answer file found: interactive installation is not built yet; a root shell follows.");
+        return Ok(());
+    };
+    // The first console to claim the install does it.
+    if OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(work.join("install.lock"))
+        .is_err()
+    {
+        println!(
+            "Installing from {} on another console; the log is /run/hearth/install.log",
+            found.origin
+        );
+        return Ok(());
+    }
+    println!(
+        "Installing unattended with the answer from {}",
+        found.origin
+    );
+    mark("HEARTH-INSTALL-START");
+    let log = work.join("install.log");
+    let install_runner = Runner::new(Some(&log), false)?;
+    let mut medium = crate::install::Medium::running();
+    medium.log = Some(log);
+    match crate::install::unattended(&found.path, &medium, &install_runner) {
+        Ok(_) => {
+            mark("HEARTH-INSTALL-DONE");
+            let answer = fs::read_to_string(&found.path).unwrap_or_default();
+            let action = if answer.contains("after-install = \"poweroff\"") {
+                "poweroff"
+            } else if answer.contains("after-install = \"stay\"") {
+                return Ok(());
+            } else {
+                "reboot"
+            };
+            let _ = runner.run("systemctl", &[action]);
+        }
+        Err(err) => {
+            println!("The install failed: {err:#}");
+            mark(&format!(
+                "HEARTH-INSTALL-FAILED {}",
+                format!("{err:#}").replace('\n', " | ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A line on the kernel log, which reaches the serial console whoever owns it.
+fn mark(text: &str) {
+    if let Ok(mut kmsg) = OpenOptions::new().write(true).open("/dev/kmsg") {
+        let _ = kmsg.write_all(format!("<2>{text}\n").as_bytes());
+    }
 }
 
 #[cfg(test)]

@@ -25,9 +25,7 @@ fn boots_to_live_system(name: &str, firmware: Firmware, medium: Medium) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../target/qemu-tests")
         .join(name);
-    let accel = accel::choose(
-        &kernel_of(&iso, dir.parent().expect("parent")).expect("kernel"),
-    );
+    let accel = accel::choose(&kernel_of(&iso, dir.parent().expect("parent")).expect("kernel"));
     let boot_started = Instant::now();
     let mut machine = Builder::new(name, &dir)
         .firmware(firmware)

@@ -12,6 +12,7 @@ mod zfs;
 pub use effective::effective;
 pub use layout::{PartitionKind, PlannedPartition};
 pub use render::render;
+pub use zfs::ALTROOT;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,153 @@
+//! Carrying out a plan on the live system: disks, pools and datasets, the
+//! system unpacked from the live medium and configured, the bootloader on
+//! every root disk, then the pools exported. Each step is logged through
+//! the runner; a failure leaves nothing mounted or imported.
+
+mod boot;
+mod mounts;
+mod pools;
+pub mod source;
+mod system;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::disk;
+use crate::plan::Plan;
+use crate::plan::ALTROOT;
+use crate::runner::Runner;
+
+/// Where the live system's pieces are.
+pub struct Medium {
+    /// The live/ folder of the ISO (squashfs layers, kernel).
+    pub live: PathBuf,
+    /// The installer binary and profiles to carry over.
+    pub installer: PathBuf,
+    pub share: PathBuf,
+    /// The install log, copied to /var/log/hearth/install.log on the target.
+    pub log: Option<PathBuf>,
+}
+
+impl Medium {
+    pub fn running() -> Medium {
+        Medium {
+            live: PathBuf::from("/run/live/medium/live"),
+            installer: std::env::current_exe()
+                .unwrap_or_else(|_| PathBuf::from("/usr/bin/installer")),
+            share: PathBuf::from("/usr/share/hearth"),
+            log: None,
+        }
+    }
+}
+
+pub fn install(plan: &Plan, medium: &Medium, runner: &Runner) -> Result<()> {
+    let target = Path::new(ALTROOT);
+    let mut step = Steps::new(runner);
+    step.run("partition the disks", || {
+        disk::partition(
+            plan,
+            runner,
+            &disk::Options {
+                wait: Some(Duration::from_secs(30)),
+            },
+        )
+    })?;
+    let mut pools = pools::Imported::default();
+    let result = (|| -> Result<()> {
+        step.run("create pools and datasets", || pools.create(plan, runner))?;
+        step.run("unpack the system", || {
+            system::unpack(medium, target, runner)
+        })?;
+        pools.record_cache(target, runner)?;
+        let mut binds = mounts::Binds::new(target, runner)?;
+        let configured = (|| -> Result<()> {
+            step.run("configure the system", || {
+                system::configure(plan, medium, target, runner)
+            })?;
+            step.run("install the bootloader on every root disk", || {
+                boot::install(plan, target, runner)
+            })
+        })();
+        binds.close()?;
+        configured?;
+        if let Some(log) = &medium.log {
+            let dir = target.join("var/log/hearth");
+            std::fs::create_dir_all(&dir)?;
+            std::fs::copy(log, dir.join("install.log"))?;
+        }
+        Ok(())
+    })();
+    let closed = pools.close(runner);
+    result?;
+    closed?;
+    runner.note(&format!(
+        "install finished in {:.0}s",
+        step.total().as_secs_f64()
+    ));
+    Ok(())
+}
+
+struct Steps<'a> {
+    runner: &'a Runner,
+    started: Instant,
+    count: usize,
+}
+
+impl<'a> Steps<'a> {
+    fn new(runner: &'a Runner) -> Self {
+        Steps {
+            runner,
+            started: Instant::now(),
+            count: 0,
+        }
+    }
+
+    fn run(&mut self, name: &str, work: impl FnOnce() -> Result<()>) -> Result<()> {
+        self.count += 1;
+        self.runner.note(&format!("[{}] {name}", self.count));
+        let started = Instant::now();
+        work().with_context(|| format!("step {}: {name}", self.count))?;
+        self.runner.note(&format!(
+            "[{}] {name}: done in {:.1}s",
+            self.count,
+            started.elapsed().as_secs_f64()
+        ));
+        Ok(())
+    }
+
+    fn total(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
+/// An unattended install from an answer file: the profile it names (or the
+/// ISO's default), this machine's disks, the plan printed, then carried out.
+pub fn unattended(answer: &Path, medium: &Medium, runner: &Runner) -> Result<Plan> {
+    let profile = profile_for(answer, &medium.share)?;
+    let inventory = crate::inventory::probe()?;
+    let plan = crate::cli::plan_from_files(&profile, Some(answer), &inventory)
+        .map_err(|p| anyhow::anyhow!("{p}"))?;
+    runner.note(&crate::plan::render(&plan));
+    install(&plan, medium, runner)?;
+    Ok(plan)
+}
+
+/// The profile an answer names (a shipped name or a path), else the default.
+pub fn profile_for(answer: &Path, share: &Path) -> Result<PathBuf> {
+    let text =
+        std::fs::read_to_string(answer).with_context(|| format!("reading {}", answer.display()))?;
+    let named = text
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|t| t.get("profile").and_then(|v| v.as_str()).map(String::from));
+    let name = match named {
+        Some(name) if name.contains('/') => return Ok(PathBuf::from(name)),
+        Some(name) => name,
+        None => std::fs::read_to_string(share.join("default-profile"))
+            .map(|s| s.trim().to_string())
+            .context("no profile named in the answer and no default profile on this medium")?,
+    };
+    Ok(share.join("profiles").join(format!("{name}.toml")))
+}

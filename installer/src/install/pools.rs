@@ -1,0 +1,96 @@
+//! Pools and datasets, created or imported as the plan says, and exported
+//! again at the end whatever happened.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::datasets::BOOT_ENV;
+use crate::plan::Plan;
+use crate::runner::Runner;
+
+#[derive(Default)]
+pub struct Imported {
+    pools: Vec<String>,
+    hostid: Option<String>,
+}
+
+impl Imported {
+    pub fn create(&mut self, plan: &Plan, runner: &Runner) -> Result<()> {
+        // Every installed system gets its own hostid; pools record the hostid
+        // that made them, and the target's initramfs must carry the same one.
+        let hostid = new_hostid()?;
+        runner.run("zgenhostid", &["-f", &hostid])?;
+        let _ = fs::write(
+            "/sys/module/spl/parameters/spl_hostid",
+            format!("0x{hostid}"),
+        );
+        self.hostid = Some(hostid);
+        for pool in &plan.pools {
+            let args: Vec<&str> = pool.command.iter().skip(1).map(String::as_str).collect();
+            runner
+                .run(&pool.command[0], &args)
+                .with_context(|| format!("pool {}", pool.name))?;
+            self.pools.push(pool.name.clone());
+        }
+        for dataset in &plan.datasets {
+            if dataset.only_if_missing
+                && runner
+                    .run("zfs", &["list", "-H", "-o", "name", &dataset.name])
+                    .is_ok()
+            {
+                runner.note(&format!(
+                    "{} exists on the kept pool; left as it is",
+                    dataset.name
+                ));
+                continue;
+            }
+            let args: Vec<&str> = dataset.command.iter().skip(1).map(String::as_str).collect();
+            runner.run(&dataset.command[0], &args)?;
+            if dataset.name.ends_with(&format!("/ROOT/{BOOT_ENV}")) {
+                // canmount=noauto: mounted by hand before anything lands below it.
+                runner.run("zfs", &["mount", &dataset.name])?;
+            }
+        }
+        runner.run("zfs", &["mount", "-a"])?;
+        Ok(())
+    }
+
+    /// The cache file that imports the pools at boot, and the hostid they carry.
+    pub fn record_cache(&self, target: &Path, runner: &Runner) -> Result<()> {
+        fs::create_dir_all(target.join("etc/zfs"))?;
+        for pool in &self.pools {
+            runner.run("zpool", &["set", "cachefile=/etc/zfs/zpool.cache", pool])?;
+        }
+        fs::copy("/etc/zfs/zpool.cache", target.join("etc/zfs/zpool.cache"))
+            .context("copying zpool.cache")?;
+        fs::copy("/etc/hostid", target.join("etc/hostid")).context("copying the hostid")?;
+        Ok(())
+    }
+
+    /// Exports every pool this install imported or created.
+    pub fn close(&mut self, runner: &Runner) -> Result<()> {
+        let mut failed = Vec::new();
+        while let Some(pool) = self.pools.pop() {
+            if runner.run("zpool", &["export", &pool]).is_err() {
+                let _ = runner.run("umount", &["-R", "-l", crate::plan::ALTROOT]);
+                if runner.run("zpool", &["export", "-f", &pool]).is_err() {
+                    failed.push(pool);
+                }
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!("could not export {}", failed.join(", "))
+        }
+    }
+}
+
+fn new_hostid() -> Result<String> {
+    let mut bytes = [0u8; 4];
+    use std::io::Read;
+    fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(format!("{:08x}", u32::from_be_bytes(bytes)))
+}

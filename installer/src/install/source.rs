@@ -1,0 +1,98 @@
+//! Where the answer file comes from, in this order: `hearth.answer=URL` on
+//! the kernel command line (checked against `hearth.answer-sha256=` when
+//! given), the file embedded in the ISO, `answer.toml` on a FAT or ext4
+//! partition labelled HEARTH. None of these: the install is interactive.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
+
+use crate::live::cmdline_value;
+use crate::runner::Runner;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub path: PathBuf,
+    /// Where it came from, in words, for the log.
+    pub origin: String,
+}
+
+/// `work` is where fetched or copied answers are kept (e.g. /run/hearth).
+pub fn discover(
+    cmdline: &str,
+    medium: &Path,
+    work: &Path,
+    runner: &Runner,
+) -> Result<Option<Found>> {
+    fs::create_dir_all(work)?;
+    if let Some(url) = cmdline_value(cmdline, "hearth.answer") {
+        let body = reqwest::blocking::get(&url)
+            .and_then(|r| r.error_for_status())
+            .and_then(|r| r.bytes())
+            .with_context(|| format!("fetching the answer file from {url}"))?;
+        if let Some(expected) = cmdline_value(cmdline, "hearth.answer-sha256") {
+            let got = format!("{:x}", Sha256::digest(&body));
+            if got != expected.to_lowercase() {
+                bail!("the answer file at {url} has SHA-256 {got}, the kernel command line pins {expected}");
+            }
+        }
+        let path = work.join("answer.toml");
+        fs::write(&path, &body)?;
+        return Ok(Some(Found { path, origin: url }));
+    }
+    let embedded = medium.join("hearth/answer.toml");
+    if embedded.is_file() {
+        return Ok(Some(Found {
+            path: embedded.clone(),
+            origin: format!("the ISO ({})", embedded.display()),
+        }));
+    }
+    labelled_partition(work, runner)
+}
+
+fn labelled_partition(work: &Path, runner: &Runner) -> Result<Option<Found>> {
+    let (code, device) = runner.query("blkid", &["-L", "HEARTH"])?;
+    let device = device.trim();
+    if code != Some(0) || device.is_empty() {
+        return Ok(None);
+    }
+    let mount = work.join("answer-media");
+    fs::create_dir_all(&mount)?;
+    runner.run("mount", &["-o", "ro", device, &mount.display().to_string()])?;
+    let copied = (|| -> Result<Option<Found>> {
+        let source = mount.join("answer.toml");
+        if !source.is_file() {
+            return Ok(None);
+        }
+        let path = work.join("answer.toml");
+        fs::copy(&source, &path)?;
+        Ok(Some(Found {
+            path,
+            origin: format!("the partition labelled HEARTH ({device})"),
+        }))
+    })();
+    runner.run("umount", &[&mount.display().to_string()])?;
+    copied
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_iso_answer_is_found_when_no_url_is_given() {
+        let dir = std::env::temp_dir().join(format!("hearth-source-{}", std::process::id()));
+        fs::create_dir_all(dir.join("medium/hearth")).expect("dirs");
+        fs::write(dir.join("medium/hearth/answer.toml"), "hostname = \"x\"\n").expect("answer");
+        let runner = Runner::new(None, true).expect("runner");
+        let found = discover("boot=live", &dir.join("medium"), &dir.join("work"), &runner)
+            .expect("discover");
+        assert_eq!(
+            found.map(|f| f.path),
+            Some(dir.join("medium/hearth/answer.toml"))
+        );
+        fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -116,7 +116,14 @@ pub fn run(cli: Cli) -> Result<()> {
             let runner = Runner::new(Some(&log), false)?;
             let mut medium = crate::install::Medium::running();
             medium.log = Some(log.clone());
-            crate::install::unattended(&answer, &medium, &runner).map(|_| ())
+            let result = crate::install::unattended(&answer, &medium, &runner).map(|_| ());
+            if let Err(err) = &result {
+                runner.note(&format!(
+                    "error: the install failed: {}",
+                    format!("{err:#}").replace('\n', " | ")
+                ));
+            }
+            result
         }
         Command::Reference => {
             print!("{}", crate::reference::markdown());

@@ -100,30 +100,39 @@ fn install_if_answered(cmdline: &str, runner: &Runner) -> Result<()> {
     );
     mark("HEARTH-INSTALL-START");
     let log = work.join("install.log");
-    let install_runner = Runner::new(Some(&log), false)?;
-    let mut medium = crate::install::Medium::running();
-    medium.log = Some(log);
-    match crate::install::unattended(&found.path, &medium, &install_runner) {
-        Ok(_) => {
-            mark("HEARTH-INSTALL-DONE");
-            let answer = fs::read_to_string(&found.path).unwrap_or_default();
-            let action = if answer.contains("after-install = \"poweroff\"") {
-                "poweroff"
-            } else if answer.contains("after-install = \"stay\"") {
-                return Ok(());
-            } else {
-                "reboot"
-            };
-            let _ = runner.run("systemctl", &[action]);
-        }
-        Err(err) => {
-            println!("The install failed: {err:#}");
-            mark(&format!(
-                "HEARTH-INSTALL-FAILED {}",
-                format!("{err:#}").replace('\n', " | ")
-            ));
-        }
+    // A mount namespace of its own: the target's mounts must not propagate
+    // into services' namespaces, where they would keep the pools busy.
+    let exe = std::env::current_exe().unwrap_or_else(|_| "/usr/bin/installer".into());
+    let status = Command::new("unshare")
+        .args(["--mount", "--propagation", "private"])
+        .arg(&exe)
+        .arg("install")
+        .arg("--answer")
+        .arg(&found.path)
+        .arg("--log")
+        .arg(&log)
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        let last = text
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("# error"))
+            .unwrap_or("see /run/hearth/install.log");
+        println!("The install failed; the log is {}", log.display());
+        mark(&format!("HEARTH-INSTALL-FAILED {last}"));
+        return Ok(());
     }
+    mark("HEARTH-INSTALL-DONE");
+    let answer = fs::read_to_string(&found.path).unwrap_or_default();
+    let action = if answer.contains("after-install = \"poweroff\"") {
+        "poweroff"
+    } else if answer.contains("after-install = \"stay\"") {
+        return Ok(());
+    } else {
+        "reboot"
+    };
+    let _ = runner.run("systemctl", &[action]);
     Ok(())
 }
 

@@ -5,3 +5,4 @@
 pub mod accel;
 pub mod iso;
 pub mod machine;
+pub mod ssh;

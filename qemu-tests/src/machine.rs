@@ -26,12 +26,43 @@ pub enum Medium {
     UsbStick,
 }
 
+/// A virtual disk: a qcow2 file made with qemu-img, kept across boots.
+#[derive(Debug, Clone)]
+pub struct Disk {
+    pub path: PathBuf,
+    pub serial: String,
+}
+
+impl Disk {
+    /// Creates a blank disk of `gib` GiB in `dir` (replacing one there).
+    pub fn blank(dir: &Path, serial: &str, gib: u64) -> Result<Disk> {
+        fs::create_dir_all(dir)?;
+        let path = dir.join(format!("{serial}.qcow2"));
+        let _ = fs::remove_file(&path);
+        let status = Command::new("qemu-img")
+            .args(["create", "-q", "-f", "qcow2"])
+            .arg(&path)
+            .arg(format!("{gib}G"))
+            .status()
+            .context("qemu-img")?;
+        if !status.success() {
+            bail!("qemu-img create failed for {}", path.display());
+        }
+        Ok(Disk {
+            path,
+            serial: serial.into(),
+        })
+    }
+}
+
 pub struct Builder {
     name: String,
     firmware: Firmware,
     memory_mib: u32,
     cpus: u32,
     iso: Option<(PathBuf, Medium)>,
+    disks: Vec<Disk>,
+    ssh_port: Option<u16>,
     dir: PathBuf,
 }
 
@@ -43,8 +74,21 @@ impl Builder {
             memory_mib: 2048,
             cpus: 2,
             iso: None,
+            disks: Vec::new(),
+            ssh_port: None,
             dir: dir.to_path_buf(),
         }
+    }
+
+    pub fn disk(mut self, disk: &Disk) -> Self {
+        self.disks.push(disk.clone());
+        self
+    }
+
+    /// A virtio NIC on QEMU's user network, with the guest's SSH on this host port.
+    pub fn ssh_forward(mut self, port: u16) -> Self {
+        self.ssh_port = Some(port);
+        self
     }
 
     pub fn firmware(mut self, firmware: Firmware) -> Self {
@@ -135,7 +179,41 @@ impl Builder {
                 }
             }
         }
-        let log_path = self.dir.join("serial.log");
+        for (i, disk) in self.disks.iter().enumerate() {
+            args.push("-drive".into());
+            args.push(format!(
+                "if=none,id=disk{i},format=qcow2,file={}",
+                disk.path.display()
+            ));
+            args.push("-device".into());
+            let boot = if self.iso.is_some() {
+                String::new()
+            } else {
+                format!(",bootindex={}", i + 1)
+            };
+            args.push(format!(
+                "virtio-blk-pci,drive=disk{i},serial={}{boot}",
+                disk.serial
+            ));
+        }
+        if let Some(port) = self.ssh_port {
+            args.extend([
+                "-netdev".into(),
+                format!("user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22"),
+            ]);
+            args.extend(["-device", "virtio-net-pci,netdev=net0"].map(String::from));
+        } else {
+            args.extend(
+                [
+                    "-netdev",
+                    "user,id=net0",
+                    "-device",
+                    "virtio-net-pci,netdev=net0",
+                ]
+                .map(String::from),
+            );
+        }
+        let log_path = self.dir.join(format!("{}.serial.log", self.name));
         let mut child = Command::new("qemu-system-x86_64")
             .args(&args)
             .stdin(Stdio::piped())
@@ -259,6 +337,22 @@ impl Machine {
             bail!("`{command}` failed with exit {code}:\n{output}");
         }
         Ok(output)
+    }
+
+    /// Waits until QEMU exits by itself (power-off), up to `timeout`.
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> Result<()> {
+        let started = Instant::now();
+        while started.elapsed() < timeout {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        bail!(
+            "the machine did not power off within {}s; see {}",
+            timeout.as_secs(),
+            self.log.display()
+        )
     }
 
     pub fn kill(&mut self) {

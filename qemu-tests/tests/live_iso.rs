@@ -27,7 +27,7 @@ fn boots_to_live_system(name: &str, firmware: Firmware, medium: Medium) {
         .join(name);
     let accel = accel::choose(&kernel_of(&iso, dir.parent().expect("parent")).expect("kernel"));
     let boot_started = Instant::now();
-    let mut machine = Builder::new(name, &dir)
+    let mut machine = Builder::new("live", &dir)
         .firmware(firmware)
         .iso(&iso, medium)
         .start(accel)

@@ -19,6 +19,7 @@ const BASE_PACKAGES: &[&str] = &[
     "zfsutils-linux",
     "zfs-initramfs",
     "zfs-zed",
+    "grub2-common",
     "grub-pc-bin",
     "grub-efi-amd64-bin",
     "efibootmgr",

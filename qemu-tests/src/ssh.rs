@@ -1,0 +1,71 @@
+//! Checking an installed machine from outside, as its admin would: ssh with
+//! the key the answer file carried, through a forwarded port.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+/// A port on 127.0.0.1 nothing listens on now.
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A fresh ed25519 key pair; returns (private key path, public key line).
+pub fn key_pair(dir: &Path) -> Result<(PathBuf, String)> {
+    std::fs::create_dir_all(dir)?;
+    let key = dir.join("id_ed25519");
+    let _ = std::fs::remove_file(&key);
+    let _ = std::fs::remove_file(key.with_extension("pub"));
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "hearth-test", "-f"])
+        .arg(&key)
+        .status()?;
+    if !status.success() {
+        bail!("ssh-keygen failed");
+    }
+    let public = std::fs::read_to_string(key.with_extension("pub"))?;
+    Ok((key, public.trim().to_string()))
+}
+
+/// Runs `command` as `user` over ssh; returns stdout, or the error with stderr.
+pub fn run(key: &Path, port: u16, user: &str, command: &str) -> Result<String> {
+    let out = Command::new("ssh")
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "BatchMode=yes",
+        ])
+        .args(["-o", "ConnectTimeout=10", "-p", &port.to_string(), "-i"])
+        .arg(key)
+        .arg(format!("{user}@127.0.0.1"))
+        .arg(command)
+        .output()
+        .context("ssh (apt install openssh-client)")?;
+    if !out.status.success() {
+        bail!(
+            "ssh {user}: `{command}` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+/// Retries until ssh works (the guest is still booting) or time runs out.
+pub fn wait(key: &Path, port: u16, user: &str, timeout: Duration) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        match run(key, port, user, "true") {
+            Ok(_) => return Ok(()),
+            Err(err) if started.elapsed() > timeout => {
+                return Err(err.context(format!("no ssh after {}s", timeout.as_secs())))
+            }
+            Err(_) => std::thread::sleep(Duration::from_secs(5)),
+        }
+    }
+}

@@ -63,12 +63,7 @@ impl Runner {
             return Ok(String::new());
         }
         let started = Instant::now();
-        let output = duct::cmd(program, args)
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .run()
-            .with_context(|| format!("starting `{line}`"))?;
+        let output = capture(program, args, &line)?;
         let elapsed = started.elapsed().as_secs_f64();
         let stdout = String::from_utf8_lossy(&output.stdout).to_string();
         let stderr = String::from_utf8_lossy(&output.stderr).to_string();
@@ -92,12 +87,7 @@ impl Runner {
     /// and stdout without judging them (blkid's "nothing found" is exit 2).
     pub fn query(&self, program: &str, args: &[&str]) -> Result<(Option<i32>, String)> {
         let line = shell_line(program, args);
-        let output = duct::cmd(program, args)
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .run()
-            .with_context(|| format!("starting `{line}`"))?;
+        let output = capture(program, args, &line)?;
         let stdout = String::from_utf8_lossy(&output.stdout).to_string();
         let code = output.status.code();
         self.write_log(&format!(
@@ -118,6 +108,16 @@ impl Runner {
             }
         }
     }
+}
+
+/// Runs to completion with both streams captured, whatever the exit code.
+fn capture(program: &str, args: &[&str], line: &str) -> Result<std::process::Output> {
+    duct::cmd(program, args)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .with_context(|| format!("starting `{line}`"))
 }
 
 fn shell_line(program: &str, args: &[&str]) -> String {

@@ -78,4 +78,10 @@ golden_plans! {
     minimal_usb_stick: "minimal" on "usb-stick";
     minimal_4kn: "minimal" on "4kn";
     minimal_reprovision: "minimal" on "reprovision";
+    mirror_one_disk: "mirror" on "one-disk";
+    mirror_ssd2_hdd4: "mirror" on "ssd2-hdd4";
+    mirror_mixed6_pool: "mirror" on "mixed6-pool";
+    mirror_usb_stick: "mirror" on "usb-stick";
+    mirror_4kn: "mirror" on "4kn";
+    mirror_reprovision: "mirror" on "reprovision";
 }

@@ -29,6 +29,18 @@ fn install(
     firmware: Firmware,
     disks: usize,
 ) -> Option<(Installed, MutexGuard<'static, ()>)> {
+    run_install(name, profile, firmware, disks, "", "HEARTH-INSTALL-DONE")
+}
+
+/// As `install`, with `extra` appended to the answer and `expected` as the outcome.
+fn run_install(
+    name: &str,
+    profile: &str,
+    firmware: Firmware,
+    disks: usize,
+    extra: &str,
+    expected: &str,
+) -> Option<(Installed, MutexGuard<'static, ()>)> {
     if let Some(why) = unavailable() {
         eprintln!("skipped {name}: {why}");
         return None;
@@ -45,7 +57,7 @@ fn install(
     let text = format!(
         "profile = \"{profile}\"\nhostname = \"{name}\"\nroot-ssh-keys = [\"{public}\"]\nafter-install = \"poweroff\"\n\n[users.admin]\npassword = \"{ADMIN_HASH}\"\nssh-keys = [\"{public}\"]\n"
     );
-    std::fs::write(&answer, text).expect("answer");
+    std::fs::write(&answer, text + extra).expect("answer");
     let unattended = dir.join("unattended.iso");
     image_builder::inject::inject(&iso, &answer, &unattended).expect("inject the answer");
     let prepare = started.elapsed().as_secs_f64();
@@ -67,15 +79,17 @@ fn install(
     let outcome = installer
         .wait_for_console(r"HEARTH-INSTALL-(DONE|FAILED[^\n]*)", installer.scaled(150))
         .expect("the install ends");
-    assert_eq!(
-        outcome,
-        "HEARTH-INSTALL-DONE",
-        "see {}",
+    assert!(
+        outcome.starts_with(expected),
+        "{outcome}; see {}",
         installer.log.display()
     );
-    installer
-        .wait_for_exit(installer.scaled(30))
-        .expect("powered off after the install");
+    if expected == "HEARTH-INSTALL-DONE" {
+        installer
+            .wait_for_exit(installer.scaled(30))
+            .expect("powered off after the install");
+    }
+    installer.kill();
     let install = started.elapsed().as_secs_f64();
     let times = format!("prepare {prepare:.1}s, install {install:.1}s");
     Some((
@@ -196,4 +210,38 @@ fn bios_mirror() {
         "bios-mirror: {}, reboot {reboot:.1}s, second disk alone {alone_time:.1}s",
         installed.times
     );
+}
+
+#[test]
+fn bad_answer() {
+    // Valid against the profile, impossible on this machine: the plan fails
+    // before any disk is opened for writing.
+    let extra = "\n[pools.rpool]\ndisks = [\"/dev/disk/by-id/virtio-no-such-disk\"]\n";
+    let Some((installed, _guard)) = run_install(
+        "bad-answer",
+        "minimal",
+        Firmware::Bios,
+        2,
+        extra,
+        "HEARTH-INSTALL-FAILED",
+    ) else {
+        return;
+    };
+    let log = std::fs::read_to_string(installed.dir.join("install.serial.log")).unwrap_or_default();
+    assert!(
+        log.contains("no disk `/dev/disk/by-id/virtio-no-such-disk`"),
+        "the failure names the disk"
+    );
+    let reference =
+        Disk::blank(&installed.dir.join("reference"), "blank", 8).expect("a blank disk");
+    for disk in &installed.disks {
+        let same = std::process::Command::new("qemu-img")
+            .arg("compare")
+            .arg(&disk.path)
+            .arg(&reference.path)
+            .status()
+            .expect("qemu-img compare");
+        assert!(same.success(), "{} was written to", disk.serial);
+    }
+    eprintln!("bad-answer: {}", installed.times);
 }

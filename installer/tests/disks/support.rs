@@ -46,30 +46,26 @@ pub struct Loop(pub PathBuf);
 
 impl Loop {
     pub fn attach(image: &Path, sector: u64) -> Loop {
-        let out = Command::new("losetup")
-            .args(["--find", "--show", "--sector-size", &sector.to_string()])
-            .arg(image)
-            .output()
-            .expect("losetup");
-        assert!(
-            out.status.success(),
-            "losetup: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Loop(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+        Loop::setup(image, &["--sector-size", &sector.to_string()])
     }
 
     /// A loop over a byte range of an image (one partition).
     pub fn range(image: &Path, offset: u64, size: u64) -> Loop {
-        let out = Command::new("losetup")
-            .args([
-                "--find",
-                "--show",
+        Loop::setup(
+            image,
+            &[
                 "--offset",
                 &offset.to_string(),
                 "--sizelimit",
                 &size.to_string(),
-            ])
+            ],
+        )
+    }
+
+    fn setup(image: &Path, options: &[&str]) -> Loop {
+        let out = Command::new("losetup")
+            .args(["--find", "--show"])
+            .args(options)
             .arg(image)
             .output()
             .expect("losetup");

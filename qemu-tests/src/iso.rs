@@ -41,7 +41,7 @@ pub fn built(profile: &str) -> Result<PathBuf> {
 pub fn kernel_of(iso: &Path, scratch: &Path) -> Result<PathBuf> {
     let kernel = scratch.join("vmlinuz");
     if !kernel.exists() {
-        let runner = hearth_runner()?;
+        let runner = hearth::runner::Runner::new(None, false)?;
         runner.run(
             "xorriso",
             &[
@@ -58,10 +58,6 @@ pub fn kernel_of(iso: &Path, scratch: &Path) -> Result<PathBuf> {
     Ok(kernel)
 }
 
-fn hearth_runner() -> Result<hearth::runner::Runner> {
-    hearth::runner::Runner::new(None, false)
-}
-
 /// Machines run one at a time: two cores cannot carry two TCG guests well.
 pub fn exclusive() -> MutexGuard<'static, ()> {
     MACHINES.lock().unwrap_or_else(|e| e.into_inner())
@@ -69,12 +65,7 @@ pub fn exclusive() -> MutexGuard<'static, ()> {
 
 /// Why this machine cannot run QEMU scenarios, if it cannot.
 pub fn unavailable() -> Option<String> {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false);
+    let root = image_builder::host::is_root();
     if !root {
         return Some("building the ISO needs root (CI runs these tests as root)".into());
     }

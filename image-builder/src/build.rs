@@ -13,7 +13,8 @@ use crate::cache::{hash_file, Cache};
 use crate::iso::Graft;
 use crate::manifest::{write_sums, Manifest};
 use crate::step::Steps;
-use crate::{boot, host, iso, live, rootfs};
+use crate::zfs_module::ModuleCache;
+use crate::{boot, host, iso, live, proxmox, rootfs};
 
 pub struct Options {
     pub profile: PathBuf,
@@ -52,10 +53,19 @@ pub fn build(options: &Options) -> Result<Built> {
     packages.extend(rootfs::LIVE_PACKAGES.iter().map(|p| p.to_string()));
     packages.sort();
     packages.dedup();
+    let proxmox = match (&profile.base, &profile.proxmox) {
+        (hearth::profile::Base::Proxmox, Some(repo)) => Some(proxmox::prepare(
+            repo,
+            &profile.suite,
+            &cache.downloads_dir(),
+        )?),
+        _ => None,
+    };
     let request = rootfs::Request {
         suite: &profile.suite,
         mirror: &options.mirror,
         packages,
+        proxmox,
     };
     let tools = tool_versions(&runner);
     let base_inputs = request.inputs(tools.get("mmdebstrap").map_or("", String::as_str));
@@ -70,7 +80,8 @@ pub fn build(options: &Options) -> Result<Built> {
                 ));
             }
             let layer = cache.layer("base", &base_inputs, |dir| {
-                rootfs::build(&request, &cache.apt_dir(), dir, &runner).map(|_| ())
+                let modules = ModuleCache::new(cache.modules_dir());
+                rootfs::build(&request, &cache.apt_dir(), &modules, dir, &runner).map(|_| ())
             })?;
             Ok((layer, hit))
         },

@@ -57,6 +57,11 @@ impl Cache {
         self.root.join("apt")
     }
 
+    /// zfs modules built by DKMS, by kernel and zfs version (see zfs_module).
+    pub fn modules_dir(&self) -> PathBuf {
+        self.root.join("zfs-modules")
+    }
+
     pub fn downloads_dir(&self) -> PathBuf {
         self.root.join("downloads")
     }

@@ -11,5 +11,7 @@ pub mod inject;
 pub mod iso;
 pub mod live;
 pub mod manifest;
+pub mod proxmox;
 pub mod rootfs;
 pub mod step;
+pub mod zfs_module;

@@ -11,8 +11,11 @@ use hearth::runner::Runner;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::proxmox::{self, Repository};
+use crate::zfs_module::{self, ModuleCache, Outcome};
+
 /// Bump when the recipe below changes what a layer holds.
-const RECIPE: u32 = 1;
+const RECIPE: u32 = 2;
 
 /// What every live image needs besides the profile's own packages.
 pub const LIVE_PACKAGES: &[&str] = &[
@@ -33,6 +36,8 @@ pub struct Request<'a> {
     pub suite: &'a str,
     pub mirror: &'a str,
     pub packages: Vec<String>,
+    /// The Proxmox VE repository, when base = "proxmox".
+    pub proxmox: Option<Repository>,
 }
 
 /// Facts about a built base layer, kept in the layer.
@@ -41,6 +46,9 @@ pub struct Facts {
     pub kernel: String,
     pub zfs: String,
     pub packages: Vec<(String, String)>,
+    /// Whether DKMS compiled the zfs module or loaded an earlier build.
+    #[serde(default)]
+    pub zfs_module: String,
 }
 
 impl Request<'_> {
@@ -52,36 +60,56 @@ impl Request<'_> {
             "components": "main,contrib,non-free-firmware",
             "packages": self.packages,
             "mmdebstrap": mmdebstrap_version,
+            "proxmox": self.proxmox.as_ref().map(|r| [&r.sources, &r.preferences]),
         })
     }
 }
 
 /// Builds the layer into `out`: base.squashfs, vmlinuz, initrd.img, grub/, facts.json.
-pub fn build(request: &Request, apt_cache: &Path, out: &Path, runner: &Runner) -> Result<Facts> {
+pub fn build(
+    request: &Request,
+    apt_cache: &Path,
+    modules: &ModuleCache,
+    out: &Path,
+    runner: &Runner,
+) -> Result<Facts> {
     let root = out.join("rootfs");
     fs::create_dir_all(apt_cache)?;
     let include = request.packages.join(",");
     let cache = apt_cache.display().to_string();
     let sync_in = format!("sync-in {cache} /var/cache/apt/archives/");
     let sync_out = format!("sync-out /var/cache/apt/archives {cache}");
-    runner.run(
-        "mmdebstrap",
-        &[
-            "--mode=root",
-            "--variant=minbase",
-            "--components=main,contrib,non-free-firmware",
-            "--aptopt=Apt::Install-Recommends \"false\"",
-            &format!("--include={include}"),
-            "--skip=download/empty",
-            "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/",
-            &format!("--setup-hook={sync_in}"),
-            &format!("--customize-hook={sync_out}"),
-            request.suite,
-            &root.display().to_string(),
-            request.mirror,
-        ],
-    )?;
-    let facts = facts(&root, runner)?;
+    let mut args: Vec<String> = [
+        "--mode=root",
+        "--variant=minbase",
+        "--components=main,contrib,non-free-firmware",
+        "--aptopt=Apt::Install-Recommends \"false\"",
+        "--skip=download/empty",
+        "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.push(format!("--include={include}"));
+    args.push(format!("--setup-hook={sync_in}"));
+    args.push(format!("--customize-hook={sync_out}"));
+    args.push(zfs_module::hold_hook());
+    if let Some(repository) = &request.proxmox {
+        let dir = out.join("apt");
+        repository.write(&dir)?;
+        args.extend(proxmox::hooks(&dir));
+    }
+    args.extend([
+        request.suite.to_string(),
+        root.display().to_string(),
+        request.mirror.to_string(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    runner.run("mmdebstrap", &args)?;
+    let mut facts = facts(&root, runner)?;
+    facts.zfs_module = match modules.build_or_load(&root, &facts.kernel, runner)? {
+        Outcome::Built => "built".into(),
+        Outcome::Loaded => "loaded from cache".into(),
+    };
     // An image never ships without a loadable zfs module.
     runner
         .run(
@@ -147,6 +175,7 @@ fn facts(root: &Path, runner: &Runner) -> Result<Facts> {
         kernel: kernel.clone(),
         zfs,
         packages,
+        zfs_module: String::new(),
     })
 }
 

@@ -84,4 +84,10 @@ golden_plans! {
     mirror_usb_stick: "mirror" on "usb-stick";
     mirror_4kn: "mirror" on "4kn";
     mirror_reprovision: "mirror" on "reprovision";
+    storage_one_disk: "storage" on "one-disk";
+    storage_ssd2_hdd4: "storage" on "ssd2-hdd4";
+    storage_mixed6_pool: "storage" on "mixed6-pool";
+    storage_usb_stick: "storage" on "usb-stick";
+    storage_4kn: "storage" on "4kn";
+    storage_reprovision: "storage" on "reprovision";
 }

@@ -102,6 +102,8 @@ cases! { profile_case:
     bad_size = "bad-size" => "invalid size `10 potatoes`";
     min_size_above_max = "min-size-above-max" => "min-size 8T is larger than max-size 4T";
     proxmox_on_debian = "proxmox-on-debian" => "proxmox needs base = \"proxmox\"";
+    proxmox_without_key = "proxmox-without-key" => "needs a [proxmox] section with key-sha256";
+    proxmox_bad_key = "proxmox-bad-key" => "proxmox.key-sha256: must be 64 hexadecimal digits";
     dataset_unknown_pool = "dataset-unknown-pool" => "no pool `data` in storage.pools; allowed: rpool, tank";
     unknown_share_user = "unknown-share-user" => "no user `bob` in system.users; allowed: admin";
     bad_wireguard_key = "bad-wireguard-key" => "not a WireGuard key";

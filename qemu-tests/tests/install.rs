@@ -8,233 +8,305 @@ use std::time::Instant;
 
 use qemu_tests::accel;
 use qemu_tests::iso::{built, exclusive, kernel_of, unavailable};
-use qemu_tests::machine::{Builder, Disk, Firmware, Medium};
+use qemu_tests::machine::{Builder, Disk, Firmware, Machine, Medium};
 use qemu_tests::ssh;
 
 const ADMIN_HASH: &str = "$6$hearthfixture$IxW2YQ0gV1rMF7I/02h7yo9zfZKn5OEJETbpAPtpDwSkZo7FujFeoGSNYMFwLY2AkQvfS9.DVQDaq8lmNbjtr0";
 
-struct Installed {
+/// One scenario's folder, ISO, key pair and accelerator; machines run one
+/// at a time while it holds the guard.
+struct Scenario {
+    name: String,
     dir: PathBuf,
+    iso: PathBuf,
     key: PathBuf,
-    disks: Vec<Disk>,
+    public: String,
     accel: accel::Accel,
-    times: String,
+    times: Vec<String>,
+    _guard: MutexGuard<'static, ()>,
 }
 
-/// Builds the ISO, injects an answer for `profile` with a fresh key, boots
-/// it on `disks` blank disks, and waits for the install and the power-off.
-fn install(
-    name: &str,
-    profile: &str,
-    firmware: Firmware,
-    disks: usize,
-) -> Option<(Installed, MutexGuard<'static, ()>)> {
-    run_install(name, profile, firmware, disks, "", "HEARTH-INSTALL-DONE")
-}
-
-/// As `install`, with `extra` appended to the answer and `expected` as the outcome.
-fn run_install(
-    name: &str,
-    profile: &str,
-    firmware: Firmware,
-    disks: usize,
-    extra: &str,
-    expected: &str,
-) -> Option<(Installed, MutexGuard<'static, ()>)> {
-    if let Some(why) = unavailable() {
-        eprintln!("skipped {name}: {why}");
-        return None;
-    }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/qemu-tests")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scenario dir");
-    let started = Instant::now();
-    let iso = built("minimal").expect("the ISO builds");
-    let (key, public) = ssh::key_pair(&dir).expect("key pair");
-    let answer = dir.join("answer.toml");
-    let text = format!(
-        "profile = \"{profile}\"\nhostname = \"{name}\"\nroot-ssh-keys = [\"{public}\"]\nafter-install = \"poweroff\"\n\n[users.admin]\npassword = \"{ADMIN_HASH}\"\nssh-keys = [\"{public}\"]\n"
-    );
-    std::fs::write(&answer, text + extra).expect("answer");
-    let unattended = dir.join("unattended.iso");
-    image_builder::inject::inject(&iso, &answer, &unattended).expect("inject the answer");
-    let prepare = started.elapsed().as_secs_f64();
-
-    let guard = exclusive();
-    let accel = accel::choose(&kernel_of(&iso, &dir).expect("kernel"));
-    let disks: Vec<Disk> = (1..=disks)
-        .map(|i| Disk::blank(&dir, &format!("hearth-disk-{i}"), 8).expect("disk"))
-        .collect();
-    let started = Instant::now();
-    let mut builder = Builder::new("install", &dir)
-        .firmware(firmware)
-        .memory(3072)
-        .iso(&unattended, Medium::Cdrom);
-    for disk in &disks {
-        builder = builder.disk(disk);
-    }
-    let mut installer = builder.start(accel).expect("qemu");
-    let outcome = installer
-        .wait_for_console(r"HEARTH-INSTALL-(DONE|FAILED[^\n]*)", installer.scaled(150))
-        .expect("the install ends");
-    assert!(
-        outcome.starts_with(expected),
-        "{outcome}; see {}",
-        installer.log.display()
-    );
-    if expected == "HEARTH-INSTALL-DONE" {
-        installer
-            .wait_for_exit(installer.scaled(30))
-            .expect("powered off after the install");
-    }
-    installer.kill();
-    let install = started.elapsed().as_secs_f64();
-    let times = format!("prepare {prepare:.1}s, install {install:.1}s");
-    Some((
-        Installed {
+impl Scenario {
+    fn new(name: &str) -> Option<Scenario> {
+        if let Some(why) = unavailable() {
+            eprintln!("skipped {name}: {why}");
+            return None;
+        }
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/qemu-tests")
+            .join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scenario dir");
+        let started = Instant::now();
+        let iso = built("minimal").expect("the ISO builds");
+        let (key, public) = ssh::key_pair(&dir).expect("key pair");
+        let guard = exclusive();
+        let accel = accel::choose(&kernel_of(&iso, &dir).expect("kernel"));
+        Some(Scenario {
+            name: name.into(),
             dir,
+            iso,
             key,
-            disks,
+            public,
             accel,
-            times,
-        },
-        guard,
-    ))
-}
-
-/// Boots the installed system from `disks`, waits for ssh; returns the machine and its port.
-fn boot(
-    installed: &Installed,
-    name: &str,
-    firmware: Firmware,
-    disks: &[&Disk],
-) -> (qemu_tests::machine::Machine, u16) {
-    let port = ssh::free_port().expect("port");
-    let mut builder = Builder::new(name, &installed.dir)
-        .firmware(firmware)
-        .ssh_forward(port);
-    for disk in disks {
-        builder = builder.disk(disk);
+            times: vec![format!("prepare {:.1}s", started.elapsed().as_secs_f64())],
+            _guard: guard,
+        })
     }
-    let mut server = builder.start(installed.accel).expect("qemu");
-    server
-        .wait_for_console("login:", server.scaled(60))
-        .expect("the installed system boots to a login prompt");
-    ssh::wait(&installed.key, port, "root", server.scaled(20))
-        .expect("ssh as root with the answer's key");
-    (server, port)
+
+    fn disk(&self, serial: &str, gib: u64) -> Disk {
+        Disk::blank(&self.dir, serial, gib).expect("disk")
+    }
+
+    /// Boots the ISO with an answer for `profile` (plus `extra`) on `disks`
+    /// and waits for the outcome; a finished install powers off.
+    fn install(
+        &mut self,
+        profile: &str,
+        firmware: Firmware,
+        disks: &[&Disk],
+        extra: &str,
+        expected: &str,
+    ) {
+        let public = &self.public;
+        let answer = self.dir.join("answer.toml");
+        let text = format!(
+            "profile = \"{profile}\"\nhostname = \"{}\"\nroot-ssh-keys = [\"{public}\"]\nafter-install = \"poweroff\"\n\n[users.admin]\npassword = \"{ADMIN_HASH}\"\nssh-keys = [\"{public}\"]\n",
+            self.name
+        );
+        std::fs::write(&answer, text + extra).expect("answer");
+        let unattended = self.dir.join("unattended.iso");
+        image_builder::inject::inject(&self.iso, &answer, &unattended).expect("inject the answer");
+        let started = Instant::now();
+        let mut builder = Builder::new("install", &self.dir)
+            .firmware(firmware)
+            .memory(3072)
+            .iso(&unattended, Medium::Cdrom);
+        for disk in disks {
+            builder = builder.disk(disk);
+        }
+        let mut installer = builder.start(self.accel).expect("qemu");
+        let outcome = installer
+            .wait_for_console(r"HEARTH-INSTALL-(DONE|FAILED[^\n]*)", installer.scaled(150))
+            .expect("the install ends");
+        assert!(
+            outcome.starts_with(expected),
+            "{outcome}; see {}",
+            installer.log.display()
+        );
+        if expected == "HEARTH-INSTALL-DONE" {
+            installer
+                .wait_for_exit(installer.scaled(30))
+                .expect("powered off after the install");
+        }
+        installer.kill();
+        self.phase("install", started);
+    }
+
+    /// Boots the installed system from `disks`, waits for ssh; returns the machine and its port.
+    fn boot(&mut self, name: &str, firmware: Firmware, disks: &[&Disk]) -> (Machine, u16) {
+        let started = Instant::now();
+        let port = ssh::free_port().expect("port");
+        let mut builder = Builder::new(name, &self.dir)
+            .firmware(firmware)
+            .ssh_forward(port);
+        for disk in disks {
+            builder = builder.disk(disk);
+        }
+        let mut server = builder.start(self.accel).expect("qemu");
+        server
+            .wait_for_console("login:", server.scaled(60))
+            .expect("the installed system boots to a login prompt");
+        ssh::wait(&self.key, port, "root", server.scaled(20))
+            .expect("ssh as root with the answer's key");
+        self.phase(name, started);
+        (server, port)
+    }
+
+    fn root(&self, port: u16, command: &str) -> String {
+        ssh::run(&self.key, port, "root", command)
+            .unwrap_or_else(|e| panic!("`{command}` failed: {e:#}"))
+    }
+
+    fn phase(&mut self, name: &str, started: Instant) {
+        self.times
+            .push(format!("{name} {:.1}s", started.elapsed().as_secs_f64()));
+    }
+
+    /// Prints the phase times: the scenario's figures.
+    fn report(&self) {
+        eprintln!("{}: {}", self.name, self.times.join(", "));
+    }
 }
 
 #[test]
 fn uefi_single() {
-    let Some((installed, _guard)) = install("uefi-single", "minimal", Firmware::Uefi, 1) else {
+    let Some(mut scenario) = Scenario::new("uefi-single") else {
         return;
     };
-    let started = Instant::now();
-    let (mut server, port) = boot(
-        &installed,
-        "first-boot",
+    let disk = scenario.disk("hearth-disk-1", 8);
+    scenario.install(
+        "minimal",
         Firmware::Uefi,
-        &[&installed.disks[0]],
+        &[&disk],
+        "",
+        "HEARTH-INSTALL-DONE",
     );
-    let reboot = started.elapsed().as_secs_f64();
-    let key = &installed.key;
+    let (mut server, port) = scenario.boot("first-boot", Firmware::Uefi, &[&disk]);
     let started = Instant::now();
-    let health = ssh::run(key, port, "root", "zpool status -x").expect("zpool status");
-    assert_eq!(health.trim(), "all pools are healthy");
-    let root = ssh::run(key, port, "root", "findmnt -n -o SOURCE /").expect("findmnt");
-    assert_eq!(root.trim(), "rpool/ROOT/hearth");
-    let whoami = ssh::run(key, port, "admin", "id -un; hostname").expect("admin logs in");
+    assert_eq!(
+        scenario.root(port, "zpool status -x").trim(),
+        "all pools are healthy"
+    );
+    assert_eq!(
+        scenario.root(port, "findmnt -n -o SOURCE /").trim(),
+        "rpool/ROOT/hearth"
+    );
+    let whoami = ssh::run(&scenario.key, port, "admin", "id -un; hostname").expect("admin logs in");
     assert_eq!(
         whoami.split_whitespace().collect::<Vec<_>>(),
         ["admin", "uefi-single"]
     );
-    let log = ssh::run(
-        key,
-        port,
-        "root",
-        "test -s /var/log/hearth/install.log && echo kept",
-    )
-    .expect("install log");
+    let log = scenario.root(port, "test -s /var/log/hearth/install.log && echo kept");
     assert_eq!(log.trim(), "kept");
     server.kill();
-    eprintln!(
-        "uefi-single: {}, reboot {reboot:.1}s, checks {:.1}s",
-        installed.times,
-        started.elapsed().as_secs_f64()
-    );
+    scenario.phase("checks", started);
+    scenario.report();
 }
 
 #[test]
 fn bios_mirror() {
-    let Some((installed, _guard)) = install("bios-mirror", "mirror", Firmware::Bios, 2) else {
+    let Some(mut scenario) = Scenario::new("bios-mirror") else {
         return;
     };
-    let started = Instant::now();
-    let (mut server, port) = boot(
-        &installed,
-        "first-boot",
-        Firmware::Bios,
-        &[&installed.disks[0], &installed.disks[1]],
+    let disks = [
+        scenario.disk("hearth-disk-1", 8),
+        scenario.disk("hearth-disk-2", 8),
+    ];
+    let both = [&disks[0], &disks[1]];
+    scenario.install("mirror", Firmware::Bios, &both, "", "HEARTH-INSTALL-DONE");
+    let (mut server, port) = scenario.boot("first-boot", Firmware::Bios, &both);
+    assert_eq!(
+        scenario.root(port, "zpool status -x").trim(),
+        "all pools are healthy"
     );
-    let reboot = started.elapsed().as_secs_f64();
-    let key = &installed.key;
-    let health = ssh::run(key, port, "root", "zpool status -x").expect("zpool status");
-    assert_eq!(health.trim(), "all pools are healthy");
-    let layout = ssh::run(key, port, "root", "zpool list -v -H -P rpool").expect("zpool list");
+    let layout = scenario.root(port, "zpool list -v -H -P rpool");
     assert!(layout.contains("mirror-0"), "{layout}");
     assert_eq!(
         layout.matches("-part3").count(),
         2,
         "both disks in the mirror: {layout}"
     );
-    let esps = ssh::run(key, port, "root", "wc -l < /etc/hearth/esp-uuids").expect("ESP list");
+    let esps = scenario.root(port, "wc -l < /etc/hearth/esp-uuids");
     assert_eq!(esps.trim(), "2", "every root disk has its ESP");
     server.kill();
 
     // The second disk alone still boots (its own BIOS GRUB and ESP).
-    let started = Instant::now();
-    let (mut alone, port) = boot(
-        &installed,
-        "second-disk-alone",
-        Firmware::Bios,
-        &[&installed.disks[1]],
-    );
-    let alone_time = started.elapsed().as_secs_f64();
-    let state = ssh::run(key, port, "root", "zpool list -H -o health rpool").expect("pool health");
+    let (mut alone, port) = scenario.boot("second-disk-alone", Firmware::Bios, &[&disks[1]]);
+    let state = scenario.root(port, "zpool list -H -o health rpool");
     assert_eq!(state.trim(), "DEGRADED");
     alone.kill();
-    eprintln!(
-        "bios-mirror: {}, reboot {reboot:.1}s, second disk alone {alone_time:.1}s",
-        installed.times
+    scenario.report();
+}
+
+/// The homelab disk layout (root mirror on the two small disks, raidz1 data
+/// pool on three big ones), then the boot disks "die": a reinstall onto
+/// two blank disks with `keep` for tank imports it with its files intact.
+#[test]
+fn storage_reprovision() {
+    let Some(mut scenario) = Scenario::new("storage-reprovision") else {
+        return;
+    };
+    let root = [scenario.disk("root-1", 8), scenario.disk("root-2", 8)];
+    let data = [
+        scenario.disk("data-1", 16),
+        scenario.disk("data-2", 16),
+        scenario.disk("data-3", 16),
+    ];
+    let all = [&root[0], &root[1], &data[0], &data[1], &data[2]];
+    scenario.install("storage", Firmware::Uefi, &all, "", "HEARTH-INSTALL-DONE");
+    let (mut server, port) = scenario.boot("first-boot", Firmware::Uefi, &all);
+    assert_eq!(
+        scenario.root(port, "zpool status -x").trim(),
+        "all pools are healthy"
     );
+    let tank = scenario.root(port, "zpool list -v -H -P tank");
+    assert!(tank.contains("raidz1-0"), "{tank}");
+    assert_eq!(
+        tank.matches("-part1").count(),
+        3,
+        "three data disks: {tank}"
+    );
+    let rpool = scenario.root(port, "zpool list -v -H -P rpool");
+    assert!(rpool.contains("mirror-0"), "{rpool}");
+    assert_eq!(
+        scenario.root(port, "findmnt -n -o SOURCE /srv/data").trim(),
+        "tank/data"
+    );
+    let written = scenario.root(
+        port,
+        "head -c 1048576 /dev/urandom > /srv/data/precious && sync && sha256sum /srv/data/precious",
+    );
+    // The boot disks die without a clean shutdown: tank is never exported.
+    server.kill();
+
+    let fresh = [
+        scenario.disk("new-root-1", 8),
+        scenario.disk("new-root-2", 8),
+    ];
+    let all = [&fresh[0], &fresh[1], &data[0], &data[1], &data[2]];
+    scenario.install(
+        "storage",
+        Firmware::Uefi,
+        &all,
+        "\n[pools.tank]\nkeep = true\n",
+        "HEARTH-INSTALL-DONE",
+    );
+    let (mut server, port) = scenario.boot("reprovisioned", Firmware::Uefi, &all);
+    assert_eq!(
+        scenario.root(port, "zpool status -x").trim(),
+        "all pools are healthy"
+    );
+    assert_eq!(
+        scenario.root(port, "sha256sum /srv/data/precious"),
+        written,
+        "the kept pool's file is intact"
+    );
+    let log = scenario.root(
+        port,
+        "grep -c 'zpool create .* tank' /var/log/hearth/install.log || true",
+    );
+    assert_eq!(log.trim(), "0", "tank was imported, never created again");
+    server.kill();
+    scenario.report();
 }
 
 #[test]
 fn bad_answer() {
+    let Some(mut scenario) = Scenario::new("bad-answer") else {
+        return;
+    };
+    let disks = [
+        scenario.disk("hearth-disk-1", 8),
+        scenario.disk("hearth-disk-2", 8),
+    ];
     // Valid against the profile, impossible on this machine: the plan fails
     // before any disk is opened for writing.
     let extra = "\n[pools.rpool]\ndisks = [\"/dev/disk/by-id/virtio-no-such-disk\"]\n";
-    let Some((installed, _guard)) = run_install(
-        "bad-answer",
+    scenario.install(
         "minimal",
         Firmware::Bios,
-        2,
+        &[&disks[0], &disks[1]],
         extra,
         "HEARTH-INSTALL-FAILED",
-    ) else {
-        return;
-    };
-    let log = std::fs::read_to_string(installed.dir.join("install.serial.log")).unwrap_or_default();
+    );
+    let log = std::fs::read_to_string(scenario.dir.join("install.serial.log")).unwrap_or_default();
     assert!(
         log.contains("no disk `/dev/disk/by-id/virtio-no-such-disk`"),
         "the failure names the disk"
     );
-    let reference =
-        Disk::blank(&installed.dir.join("reference"), "blank", 8).expect("a blank disk");
-    for disk in &installed.disks {
+    let reference = Disk::blank(&scenario.dir.join("reference"), "blank", 8).expect("a blank disk");
+    for disk in &disks {
         let same = std::process::Command::new("qemu-img")
             .arg("compare")
             .arg(&disk.path)
@@ -243,5 +315,5 @@ fn bad_answer() {
             .expect("qemu-img compare");
         assert!(same.success(), "{} was written to", disk.serial);
     }
-    eprintln!("bad-answer: {}", installed.times);
+    scenario.report();
 }

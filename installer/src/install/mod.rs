@@ -4,7 +4,7 @@
 //! the runner; a failure leaves nothing mounted or imported.
 
 mod boot;
-mod mounts;
+pub mod mounts;
 mod pools;
 pub mod source;
 mod system;

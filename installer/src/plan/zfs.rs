@@ -104,7 +104,9 @@ pub fn pools(profile: &Profile, selection: &Selection) -> Vec<PoolPlan> {
     }
     for name in &selection.kept {
         let role = PoolRole::Data;
-        let command = ["zpool", "import", "-N", "-R", ALTROOT, name.as_str()]
+        // -f: after the boot disks died the pool was never exported, and it
+        // carries the old system's hostid. The answer's `keep` vouches for it.
+        let command = ["zpool", "import", "-f", "-N", "-R", ALTROOT, name.as_str()]
             .map(String::from)
             .to_vec();
         plans.push(PoolPlan {

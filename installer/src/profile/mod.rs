@@ -42,6 +42,39 @@ pub struct Profile {
     pub storage: Storage,
     #[serde(default)]
     pub services: Services,
+    /// The Proxmox VE repository; required when base = "proxmox".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxmox: Option<ProxmoxRepo>,
+}
+
+/// Where Proxmox VE packages come from. The signing key is downloaded when
+/// the image is built and must match `key-sha256`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ProxmoxRepo {
+    /// Repository URL.
+    #[serde(default = "default_pve_url")]
+    pub url: String,
+    /// Repository component: pve-no-subscription or pve-enterprise.
+    #[serde(default = "default_pve_component")]
+    pub component: String,
+    /// Where the repository's signing key (binary OpenPGP) is downloaded from.
+    #[serde(default = "default_pve_key_url")]
+    pub key_url: String,
+    /// SHA-256 of that key file, checked before it is trusted.
+    pub key_sha256: String,
+}
+
+fn default_pve_url() -> String {
+    "http://download.proxmox.com/debian/pve".into()
+}
+
+fn default_pve_component() -> String {
+    "pve-no-subscription".into()
+}
+
+fn default_pve_key_url() -> String {
+    "https://enterprise.proxmox.com/debian/proxmox-archive-keyring-trixie.gpg".into()
 }
 
 fn default_suite() -> String {

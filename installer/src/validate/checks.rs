@@ -133,6 +133,10 @@ pub fn is_ssh_key(text: &str) -> bool {
     types.contains(&kind) && body.len() >= 60 && is_base64(body)
 }
 
+pub fn is_sha256(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 pub fn is_base64(text: &str) -> bool {
     let trimmed = text.trim_end_matches('=');
     text.len() % 4 == 0

@@ -38,10 +38,45 @@ pub fn profile(profile: &Profile) -> Vec<Finding> {
     network(&mut out, &top.key("network"), &profile.network);
     storage::check(&mut out, profile);
     services::check(&mut out, profile);
+    proxmox(&mut out, profile);
+    out.0
+}
+
+fn proxmox(out: &mut Findings, profile: &Profile) {
+    let top = KeyPath::root();
+    match (&profile.base, &profile.proxmox) {
+        (Base::Proxmox, None) => out.push(
+            top.key("base"),
+            "base = \"proxmox\" needs a [proxmox] section with key-sha256, the SHA-256 of the repository key",
+        ),
+        (Base::Debian, Some(_)) => out.push(
+            top.key("proxmox"),
+            "[proxmox] is only used with base = \"proxmox\"",
+        ),
+        (Base::Proxmox, Some(repo)) => {
+            let key = top.key("proxmox");
+            if !checks::is_sha256(&repo.key_sha256) {
+                out.push(key.key("key-sha256"), "must be 64 hexadecimal digits");
+            }
+            for (name, url) in [("url", &repo.url), ("key-url", &repo.key_url)] {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    out.push(key.key(name), "must be an http:// or https:// URL");
+                }
+            }
+            if !["pve-no-subscription", "pve-enterprise", "pve-test"]
+                .contains(&repo.component.as_str())
+            {
+                out.push(
+                    key.key("component"),
+                    "allowed: pve-no-subscription, pve-enterprise, pve-test",
+                );
+            }
+        }
+        (Base::Debian, None) => {}
+    }
     if profile.base == Base::Proxmox && profile.suite != "trixie" {
         out.push(top.key("base"), "Proxmox VE 9 is built on trixie");
     }
-    out.0
 }
 
 fn system(out: &mut Findings, profile: &Profile) {

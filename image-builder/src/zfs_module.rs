@@ -1,0 +1,183 @@
+//! The zfs kernel module, built by DKMS once per kernel and zfs version.
+//!
+//! mmdebstrap installs zfs-dkms with DKMS's autoinstall switched off; then
+//! the package's own postinst step runs here. When a module for the same
+//! kernel and zfs version was built before (by any profile's base layer),
+//! DKMS's binary tarball is handed to that step, which loads it instead of
+//! compiling: the mechanism DKMS offers for prebuilt modules.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use hearth::install::mounts::{chroot, Binds};
+use hearth::runner::Runner;
+
+/// The file whose presence stops DKMS building during the bootstrap.
+pub const HOLD: &str = "etc/dkms/no-autoinstall";
+
+/// mmdebstrap hook that holds DKMS until `build_or_load` runs.
+pub fn hold_hook() -> String {
+    format!("--setup-hook=mkdir -p \"$1/etc/dkms\" && touch \"$1/{HOLD}\"")
+}
+
+pub struct ModuleCache {
+    dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Built,
+    Loaded,
+}
+
+impl ModuleCache {
+    pub fn new(dir: PathBuf) -> ModuleCache {
+        ModuleCache { dir }
+    }
+
+    /// Where the tarball for this kernel and zfs version lives.
+    pub fn tarball(&self, kernel: &str, version: &str) -> PathBuf {
+        self.dir.join(kernel).join(tarball_name(version))
+    }
+
+    /// Builds the module in `root` for `kernel`, or loads the cached one.
+    pub fn build_or_load(&self, root: &Path, kernel: &str, runner: &Runner) -> Result<Outcome> {
+        let version = dkms_version(root)?;
+        let cached = self.tarball(kernel, &version);
+        let share = root.join("usr/share/zfs-dkms");
+        let handed = share.join(tarball_name(&version));
+        let outcome = if cached.is_file() {
+            fs::create_dir_all(&share)?;
+            fs::copy(&cached, &handed).context("handing the cached zfs module to DKMS")?;
+            runner.note(&format!(
+                "zfs module: loading {} (kernel {kernel}, zfs {version})",
+                cached.display()
+            ));
+            Outcome::Loaded
+        } else {
+            runner.note(&format!(
+                "zfs module: none cached for kernel {kernel} and zfs {version}; building"
+            ));
+            Outcome::Built
+        };
+        fs::remove_file(root.join(HOLD)).context("releasing DKMS")?;
+        let mut binds = Binds::new(root, runner)?;
+        let result = self.postinst(root, kernel, &version, outcome, runner);
+        binds.close()?;
+        let _ = fs::remove_file(&handed);
+        result?;
+        Ok(outcome)
+    }
+
+    fn postinst(
+        &self,
+        root: &Path,
+        kernel: &str,
+        version: &str,
+        outcome: Outcome,
+        runner: &Runner,
+    ) -> Result<()> {
+        // The same call zfs-dkms's postinst makes.
+        chroot(
+            runner,
+            root,
+            &[
+                "/usr/lib/dkms/common.postinst",
+                "zfs",
+                version,
+                "/usr/share/zfs-dkms",
+                "",
+                "",
+            ],
+        )?;
+        let status = chroot(
+            runner,
+            root,
+            &["dkms", "status", "-m", "zfs", "-v", version, "-k", kernel],
+        )?;
+        if !status.contains(": installed") {
+            bail!("DKMS did not install zfs {version} for {kernel}: {status}");
+        }
+        if outcome == Outcome::Built {
+            let inside = format!("/tmp/{}", tarball_name(version));
+            chroot(
+                runner,
+                root,
+                &[
+                    "dkms",
+                    "mktarball",
+                    "-m",
+                    "zfs",
+                    "-v",
+                    version,
+                    "-k",
+                    kernel,
+                    "--archive",
+                    &inside,
+                ],
+            )?;
+            let made = root.join(inside.trim_start_matches('/'));
+            let cached = self.tarball(kernel, version);
+            fs::create_dir_all(cached.parent().unwrap_or(&self.dir))?;
+            let partial = cached.with_extension("partial");
+            fs::copy(&made, &partial)?;
+            fs::rename(&partial, &cached)?;
+            fs::remove_file(&made)?;
+        }
+        Ok(())
+    }
+}
+
+fn tarball_name(version: &str) -> String {
+    format!("zfs-{version}.dkms.tar.gz")
+}
+
+/// The DKMS version of the zfs source the package unpacked (/usr/src/zfs-V).
+pub fn dkms_version(root: &Path) -> Result<String> {
+    let src = root.join("usr/src");
+    let mut found: Vec<String> = fs::read_dir(&src)
+        .with_context(|| format!("reading {}", src.display()))?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let version = name.strip_prefix("zfs-")?.to_string();
+            e.path().join("dkms.conf").is_file().then_some(version)
+        })
+        .collect();
+    found.sort();
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => bail!("zfs-dkms left no source in {}", src.display()),
+        many => bail!("more than one zfs source in the image: {}", many.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_comes_from_the_source_folder_with_a_dkms_conf() {
+        let root = std::env::temp_dir().join(format!("hearth-zfs-src-{}", std::process::id()));
+        let src = root.join("usr/src");
+        fs::create_dir_all(src.join("zfs-2.3.9")).expect("test files");
+        fs::write(src.join("zfs-2.3.9/dkms.conf"), "PACKAGE_NAME=zfs\n").expect("test files");
+        fs::create_dir_all(src.join("linux-headers-6.12.117+deb13-amd64")).expect("test files");
+        assert_eq!(dkms_version(&root).expect("test files"), "2.3.9");
+        fs::create_dir_all(src.join("zfs-2.4.0")).expect("test files");
+        fs::write(src.join("zfs-2.4.0/dkms.conf"), "").expect("test files");
+        let err = dkms_version(&root).expect_err("two versions").to_string();
+        fs::remove_dir_all(&root).expect("test files");
+        assert!(err.contains("2.3.9, 2.4.0"), "{err}");
+    }
+
+    #[test]
+    fn tarballs_are_keyed_by_kernel_and_version() {
+        let cache = ModuleCache::new(PathBuf::from("/c"));
+        assert_eq!(
+            cache.tarball("6.12.117+deb13-amd64", "2.3.9"),
+            PathBuf::from("/c/6.12.117+deb13-amd64/zfs-2.3.9.dkms.tar.gz")
+        );
+    }
+}

@@ -25,12 +25,7 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-pub fn on_path(command: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(command).is_file()))
-        .unwrap_or(false)
-        || Path::new("/usr/sbin").join(command).is_file()
-}
+pub use hearth::runner::on_path;
 
 pub fn ensure(tools: &[(&str, &str)], runner: &Runner) -> Result<()> {
     if !is_root() {

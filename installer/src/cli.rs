@@ -83,6 +83,17 @@ pub enum Command {
         #[arg(long)]
         tty: Option<PathBuf>,
     },
+    /// On the installed system: carry out the plan's first-boot steps.
+    /// Idempotent: a second run changes nothing and says so.
+    Provision {
+        #[arg(long, default_value = crate::provision::PLAN)]
+        plan: PathBuf,
+        /// What was done and when.
+        #[arg(long, default_value = crate::provision::STATE)]
+        state: PathBuf,
+        #[arg(long, default_value = "/var/log/hearth/provision.log")]
+        log: PathBuf,
+    },
     /// Print the profile and answer file reference (Markdown).
     Reference,
 }
@@ -124,6 +135,21 @@ pub fn run(cli: Cli) -> Result<()> {
                 ));
             }
             result
+        }
+        Command::Provision { plan, state, log } => {
+            if let Some(dir) = log.parent() {
+                fs::create_dir_all(dir)?;
+            }
+            let runner = Runner::new(Some(&log), false)?;
+            let text =
+                fs::read_to_string(&plan).with_context(|| format!("reading {}", plan.display()))?;
+            let plan: Plan = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a Hearth plan", plan.display()))?;
+            let summary = crate::provision::run(&plan.first_boot, Path::new("/"), &state, &runner)?;
+            let report = summary.report();
+            runner.note(&report);
+            print!("{report}");
+            Ok(())
         }
         Command::Reference => {
             print!("{}", crate::reference::markdown());

@@ -13,6 +13,7 @@ pub mod live;
 pub mod load;
 pub mod plan;
 pub mod profile;
+pub mod provision;
 pub mod reference;
 pub mod runner;
 pub mod services;

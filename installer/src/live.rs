@@ -10,6 +10,7 @@ use std::process::Command;
 
 use anyhow::Result;
 
+use crate::answer::AfterInstall;
 use crate::runner::Runner;
 
 /// A kernel command-line value, e.g. `hearth.profile`.
@@ -125,15 +126,24 @@ fn install_if_answered(cmdline: &str, runner: &Runner) -> Result<()> {
     }
     mark("HEARTH-INSTALL-DONE");
     let answer = fs::read_to_string(&found.path).unwrap_or_default();
-    let action = if answer.contains("after-install = \"poweroff\"") {
-        "poweroff"
-    } else if answer.contains("after-install = \"stay\"") {
-        return Ok(());
-    } else {
-        "reboot"
-    };
-    let _ = runner.run("systemctl", &[action]);
-    Ok(())
+    match after_install(&answer) {
+        AfterInstall::Poweroff => runner.run("systemctl", &["poweroff"]).map(drop),
+        AfterInstall::Reboot => runner.run("systemctl", &["reboot"]).map(drop),
+        AfterInstall::Stay => Ok(()),
+    }
+}
+
+/// The answer's `after-install`, read on its own: the install has already
+/// validated the whole file.
+fn after_install(answer: &str) -> AfterInstall {
+    #[derive(serde::Deserialize)]
+    struct Only {
+        #[serde(default, rename = "after-install")]
+        after_install: AfterInstall,
+    }
+    toml::from_str::<Only>(answer)
+        .map(|only| only.after_install)
+        .unwrap_or_default()
 }
 
 /// A line on the kernel log, which reaches the serial console whoever owns it.
@@ -146,6 +156,19 @@ fn mark(text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn after_install_is_read_from_the_toml_not_matched_as_text() {
+        assert_eq!(
+            after_install("after-install='poweroff'\n"),
+            AfterInstall::Poweroff
+        );
+        assert_eq!(
+            after_install("profile = \"x\"\nafter-install   =   \"stay\""),
+            AfterInstall::Stay
+        );
+        assert_eq!(after_install("profile = \"x\"\n"), AfterInstall::Reboot);
+    }
 
     #[test]
     fn reads_kernel_arguments() {

@@ -97,6 +97,32 @@ impl Runner {
         Ok((code, stdout))
     }
 
+    /// Runs a command whose output is a secret (a private key): the command
+    /// and its status are logged, its output never is.
+    pub fn run_secret(&self, program: &str, args: &[&str], input: Option<&str>) -> Result<String> {
+        let line = shell_line(program, args);
+        let mut cmd = duct::cmd(program, args)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked();
+        if let Some(text) = input {
+            cmd = cmd.stdin_bytes(text.as_bytes().to_vec());
+        }
+        let output = cmd.run().with_context(|| format!("starting `{line}`"))?;
+        let code = output.status.code();
+        self.write_log(&format!(
+            "$ {line}\n[exit {}; output not logged: secret]\n",
+            code.map_or("killed".into(), |c| c.to_string())
+        ));
+        if !output.status.success() {
+            bail!(
+                "`{line}` failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).to_string())
+    }
+
     pub fn recorded(&self) -> Vec<String> {
         self.recorded.lock().map(|r| r.clone()).unwrap_or_default()
     }
@@ -118,6 +144,13 @@ fn capture(program: &str, args: &[&str], line: &str) -> Result<std::process::Out
         .unchecked()
         .run()
         .with_context(|| format!("starting `{line}`"))
+}
+
+/// Whether a program is on PATH (or in /usr/sbin, which a non-root PATH lacks).
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+        || Path::new("/usr/sbin").join(program).is_file()
 }
 
 fn shell_line(program: &str, args: &[&str]) -> String {

@@ -243,6 +243,20 @@ fn storage_reprovision() {
         scenario.root(port, "findmnt -n -o SOURCE /srv/data").trim(),
         "tank/data"
     );
+    // First boot: hearth-firstboot ran `installer provision`; a second run changes nothing.
+    assert_eq!(
+        scenario
+            .root(port, "systemctl is-active hearth-firstboot.service")
+            .trim(),
+        "active"
+    );
+    let allowed = scenario.root(port, "zfs allow tank/replica");
+    assert!(allowed.contains("user replica"), "{allowed}");
+    let again = scenario.root(port, "installer provision");
+    assert!(
+        again.contains("nothing changed: 1 step(s) already done"),
+        "{again}"
+    );
     let written = scenario.root(
         port,
         "head -c 1048576 /dev/urandom > /srv/data/precious && sync && sha256sum /srv/data/precious",

@@ -95,8 +95,30 @@ fn carry_installer(plan: &Plan, medium: &Medium, target: &Path) -> Result<()> {
     fs::create_dir_all(&etc)?;
     fs::write(etc.join("plan.json"), serde_json::to_string_pretty(plan)?)?;
     fs::set_permissions(etc.join("plan.json"), fs::Permissions::from_mode(0o600))?;
+    fs::write(
+        target.join("etc/systemd/system/hearth-firstboot.service"),
+        FIRSTBOOT_UNIT,
+    )?;
     Ok(())
 }
+
+/// Runs at every boot until it has nothing left to do: the provisioner is
+/// idempotent, and a step that failed (no network yet) is retried.
+const FIRSTBOOT_UNIT: &str = "\
+[Unit]
+Description=Hearth provisioning of the installed system (installer provision)
+Wants=network-online.target
+After=network-online.target zfs-mount.service
+ConditionPathExists=/etc/hearth/plan.json
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/installer provision
+RemainAfterExit=yes
+
+[Install]
+WantedBy=multi-user.target
+";
 
 fn account_setup(account: &Account, target: &Path, runner: &Runner) -> Result<()> {
     let hash = match account.password.as_str() {

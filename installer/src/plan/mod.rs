@@ -22,7 +22,7 @@ use crate::answer::Answer;
 use crate::inventory::{Disk, Inventory};
 use crate::keypath::KeyPath;
 use crate::profile::{PoolRole, Profile};
-use crate::services::{self, FirstBootStep};
+use crate::services::{self, FirstBootStep, Task};
 use crate::size::Bytes;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -174,6 +174,7 @@ pub struct FilePlan {
 pub struct FirstBootStepPlan {
     pub service: String,
     pub action: String,
+    pub task: Task,
 }
 
 impl From<FirstBootStep> for FirstBootStepPlan {
@@ -181,6 +182,7 @@ impl From<FirstBootStep> for FirstBootStepPlan {
         FirstBootStepPlan {
             service: step.service,
             action: step.action,
+            task: step.task,
         }
     }
 }

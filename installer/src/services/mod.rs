@@ -5,7 +5,9 @@ pub mod ports;
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
 
 use crate::profile::{Base, HypervisorKind, Profile};
 
@@ -40,6 +42,26 @@ const BASE_PACKAGES: &[&str] = &[
 pub struct FirstBootStep {
     pub service: String,
     pub action: String,
+    pub task: Task,
+}
+
+/// What a first-boot step does, as data the provisioner carries out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Task {
+    /// A WireGuard key pair: `<base>.key` (0600) and `<base>.pub`.
+    WireguardKey { base: PathBuf },
+    /// A random password in a file only root reads.
+    SecretFile { path: PathBuf },
+    /// A system user for `zfs receive` with its SSH keys, and the
+    /// delegation on its dataset (stored by uid, so made on the running system).
+    ZfsReceive {
+        user: String,
+        dataset: String,
+        ssh_keys: Vec<String>,
+    },
+    /// A step whose service module is not built yet.
+    NotBuilt,
 }
 
 pub fn packages(profile: &Profile) -> Vec<String> {
@@ -162,10 +184,11 @@ pub fn units(profile: &Profile) -> Vec<String> {
 /// Work that needs the installed system running, in order.
 pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
     let mut steps = Vec::new();
-    let mut add = |service: &str, action: String| {
+    let mut add = |service: &str, action: String, task: Task| {
         steps.push(FirstBootStep {
             service: service.into(),
             action,
+            task,
         });
     };
     let s = &profile.services;
@@ -173,6 +196,9 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
         add(
             "wireguard",
             "generate the server key pair in /etc/wireguard (mode 0600)".into(),
+            Task::WireguardKey {
+                base: "/etc/wireguard/wg0".into(),
+            },
         );
         for peer in wg.peers.iter().filter(|p| p.public_key.is_none()) {
             add(
@@ -181,6 +207,9 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
                     "generate a key pair for peer {} and write its client config and QR code",
                     peer.name
                 ),
+                Task::WireguardKey {
+                    base: format!("/etc/wireguard/peers/{}", peer.name).into(),
+                },
             );
         }
     }
@@ -196,13 +225,22 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
                     "initialise incus: storage pool on {}, guests on the bridge",
                     hypervisor.dataset
                 ),
+                Task::NotBuilt,
             );
         }
         for guest in &hypervisor.containers {
-            add(tool, format!("{ct} {} from {}", guest.name, guest.image));
+            add(
+                tool,
+                format!("{ct} {} from {}", guest.name, guest.image),
+                Task::NotBuilt,
+            );
         }
         for guest in &hypervisor.vms {
-            add(tool, format!("{vm} {} from {}", guest.name, guest.image));
+            add(
+                tool,
+                format!("{vm} {} from {}", guest.name, guest.image),
+                Task::NotBuilt,
+            );
         }
     }
     if let Some(docker) = &s.docker {
@@ -213,6 +251,7 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
                     "load the images of {} and start it with docker compose",
                     app.name
                 ),
+                Task::NotBuilt,
             );
         }
     }
@@ -224,26 +263,39 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
                     "create the configuration of {} with a folder on {}",
                     user.name, user.dataset
                 ),
+                Task::NotBuilt,
             );
         }
     }
     if s.cloud_backup.is_some() {
-        add("restic", "generate the repository password (root only) and initialise the repository if it is reachable".into());
+        add(
+            "restic",
+            "generate the repository password (root only)".into(),
+            Task::SecretFile {
+                path: "/etc/hearth/restic.password".into(),
+            },
+        );
     }
     if let Some(target) = &s.backup_target {
         if target.rest_server.is_some() {
             add(
                 "rest-server",
                 "create the htpasswd file for the clients".into(),
+                Task::NotBuilt,
             );
         }
         if let Some(receive) = &target.zfs_receive {
             add(
                 "zfs-receive",
                 format!(
-                    "zfs allow {} receive,create,mount on {}",
+                    "create user {} and zfs allow it receive,create,mount on {}",
                     receive.user, receive.dataset
                 ),
+                Task::ZfsReceive {
+                    user: receive.user.clone(),
+                    dataset: receive.dataset.clone(),
+                    ssh_keys: receive.ssh_keys.clone(),
+                },
             );
         }
     }

@@ -1,0 +1,320 @@
+//! `installer provision`: the plan's first-boot steps, carried out on the
+//! running system. Each task looks before it acts, so a second run changes
+//! nothing; what was done, and when, is recorded in a state file.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use crate::plan::FirstBootStepPlan;
+use crate::runner::Runner;
+use crate::services::Task;
+
+pub const STATE: &str = "/var/lib/hearth/provision.json";
+pub const PLAN: &str = "/etc/hearth/plan.json";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Changed(String),
+    Unchanged,
+    NotBuilt,
+}
+
+/// What the state file keeps per step: when it last changed something, and what.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    pub steps: BTreeMap<String, Record>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub done_at: u64,
+    pub what: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub changed: Vec<String>,
+    pub unchanged: Vec<String>,
+    pub not_built: Vec<String>,
+}
+
+impl Summary {
+    pub fn report(&self) -> String {
+        let mut out = String::new();
+        for line in &self.changed {
+            out.push_str(&format!("changed: {line}\n"));
+        }
+        for line in &self.not_built {
+            out.push_str(&format!("not built yet, skipped: {line}\n"));
+        }
+        if self.changed.is_empty() {
+            out.push_str(&format!(
+                "nothing changed: {} step(s) already done\n",
+                self.unchanged.len()
+            ));
+        }
+        out
+    }
+}
+
+/// Runs every step against the system rooted at `root` ("/" on the server).
+pub fn run(
+    steps: &[FirstBootStepPlan],
+    root: &Path,
+    state_file: &Path,
+    runner: &Runner,
+) -> Result<Summary> {
+    let mut state: State = match fs::read_to_string(state_file) {
+        Ok(text) => serde_json::from_str(&text)
+            .with_context(|| format!("reading {}", state_file.display()))?,
+        Err(_) => State::default(),
+    };
+    let mut summary = Summary::default();
+    for step in steps {
+        let id = format!("{}: {}", step.service, step.action);
+        let outcome = apply(&step.task, root, runner).with_context(|| id.clone())?;
+        match outcome {
+            Outcome::Changed(what) => {
+                state.steps.insert(
+                    id.clone(),
+                    Record {
+                        done_at: now(),
+                        what: what.clone(),
+                    },
+                );
+                summary.changed.push(format!("{id} ({what})"));
+            }
+            Outcome::Unchanged => summary.unchanged.push(id),
+            Outcome::NotBuilt => summary.not_built.push(id),
+        }
+    }
+    if let Some(dir) = state_file.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    fs::write(state_file, serde_json::to_string_pretty(&state)? + "\n")?;
+    Ok(summary)
+}
+
+fn apply(task: &Task, root: &Path, runner: &Runner) -> Result<Outcome> {
+    match task {
+        Task::WireguardKey { base } => wireguard_key(&under(root, base), runner),
+        Task::SecretFile { path } => secret_file(&under(root, path)),
+        Task::ZfsReceive {
+            user,
+            dataset,
+            ssh_keys,
+        } => zfs_receive(root, user, dataset, ssh_keys, runner),
+        Task::NotBuilt => Ok(Outcome::NotBuilt),
+    }
+}
+
+fn under(root: &Path, path: &Path) -> PathBuf {
+    root.join(path.strip_prefix("/").unwrap_or(path))
+}
+
+fn wireguard_key(base: &Path, runner: &Runner) -> Result<Outcome> {
+    let key = base.with_extension("key");
+    let public = base.with_extension("pub");
+    if key.is_file() && public.is_file() {
+        return Ok(Outcome::Unchanged);
+    }
+    let private = if key.is_file() {
+        fs::read_to_string(&key)?.trim().to_string()
+    } else {
+        runner
+            .run_secret("wg", &["genkey"], None)?
+            .trim()
+            .to_string()
+    };
+    let derived = runner.run_secret("wg", &["pubkey"], Some(&private))?;
+    write_private(&key, &format!("{private}\n"))?;
+    fs::write(&public, format!("{}\n", derived.trim()))?;
+    Ok(Outcome::Changed(format!(
+        "key pair {}",
+        key.with_extension("{key,pub}").display()
+    )))
+}
+
+fn secret_file(path: &Path) -> Result<Outcome> {
+    if path.is_file() {
+        return Ok(Outcome::Unchanged);
+    }
+    let mut bytes = [0u8; 32];
+    fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+    write_private(path, &format!("{text}\n"))?;
+    Ok(Outcome::Changed(format!("{} (mode 0600)", path.display())))
+}
+
+/// Written with mode 0600 before the secret goes in.
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    fs::write(path, "")?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
+    fs::write(path, text)?;
+    Ok(())
+}
+
+const RECEIVE_PERMISSIONS: &str = "receive,create,mount,compression,mountpoint,recordsize";
+
+fn zfs_receive(
+    root: &Path,
+    user: &str,
+    dataset: &str,
+    ssh_keys: &[String],
+    runner: &Runner,
+) -> Result<Outcome> {
+    let mut changed = Vec::new();
+    let passwd = fs::read_to_string(root.join("etc/passwd")).unwrap_or_default();
+    if !passwd.lines().any(|l| l.split(':').next() == Some(user)) {
+        runner.run(
+            "useradd",
+            &["--system", "--create-home", "--shell", "/bin/sh", user],
+        )?;
+        changed.push(format!("user {user}"));
+    }
+    if !ssh_keys.is_empty() {
+        let home = runner.run("getent", &["passwd", user])?;
+        let home = home
+            .trim()
+            .split(':')
+            .nth(5)
+            .unwrap_or_default()
+            .to_string();
+        let file = under(root, Path::new(&home)).join(".ssh/authorized_keys");
+        let wanted = ssh_keys.join("\n") + "\n";
+        if fs::read_to_string(&file).ok().as_deref() != Some(wanted.as_str()) {
+            fs::create_dir_all(file.parent().unwrap_or(root))?;
+            fs::write(&file, &wanted)?;
+            let owner = format!("{user}:");
+            runner.run(
+                "chown",
+                &[
+                    "-R",
+                    &owner,
+                    &file.parent().unwrap_or(root).display().to_string(),
+                ],
+            )?;
+            changed.push("authorized_keys".into());
+        }
+    }
+    let allowed = runner.run("zfs", &["allow", dataset])?;
+    let has = allowed
+        .lines()
+        .any(|l| l.trim().starts_with(&format!("user {user} ")) && l.contains("receive"));
+    if !has {
+        runner.run("zfs", &["allow", "-u", user, RECEIVE_PERMISSIONS, dataset])?;
+        changed.push(format!("zfs allow {RECEIVE_PERMISSIONS} on {dataset}"));
+    }
+    Ok(if changed.is_empty() {
+        Outcome::Unchanged
+    } else {
+        Outcome::Changed(changed.join(", "))
+    })
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("hearth-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("scratch");
+        dir
+    }
+
+    fn step(task: Task) -> FirstBootStepPlan {
+        FirstBootStepPlan {
+            service: "test".into(),
+            action: format!("{task:?}"),
+            task,
+        }
+    }
+
+    #[test]
+    fn a_secret_is_made_once_readable_by_root_only_and_recorded() {
+        let root = scratch("secret");
+        let state = root.join("state.json");
+        let runner = Runner::new(None, false).expect("runner");
+        let steps = [step(Task::SecretFile {
+            path: "/etc/hearth/restic.password".into(),
+        })];
+        let first = run(&steps, &root, &state, &runner).expect("first run");
+        assert_eq!(first.changed.len(), 1, "{first:?}");
+        let file = root.join("etc/hearth/restic.password");
+        let secret = fs::read_to_string(&file).expect("secret");
+        assert_eq!(secret.trim().len(), 44);
+        let mode = fs::metadata(&file).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let second = run(&steps, &root, &state, &runner).expect("second run");
+        assert!(second.changed.is_empty());
+        assert!(second
+            .report()
+            .contains("nothing changed: 1 step(s) already done"));
+        assert_eq!(fs::read_to_string(&file).expect("secret"), secret);
+        let recorded: State =
+            serde_json::from_str(&fs::read_to_string(&state).expect("state")).expect("json");
+        assert_eq!(recorded.steps.len(), 1);
+        fs::remove_dir_all(&root).expect("cleanup");
+    }
+
+    #[test]
+    fn wireguard_keys_are_made_on_the_target_and_match() {
+        if !crate::runner::on_path("wg") {
+            eprintln!("SKIP: wg (wireguard-tools) is not installed; .ci/run installs it");
+            return;
+        }
+        let root = scratch("wg");
+        let runner = Runner::new(None, false).expect("runner");
+        let steps = [step(Task::WireguardKey {
+            base: "/etc/wireguard/wg0".into(),
+        })];
+        let state = root.join("state.json");
+        run(&steps, &root, &state, &runner).expect("first run");
+        let private = fs::read_to_string(root.join("etc/wireguard/wg0.key")).expect("key");
+        let public = fs::read_to_string(root.join("etc/wireguard/wg0.pub")).expect("pub");
+        let derived = runner
+            .run_secret("wg", &["pubkey"], Some(private.trim()))
+            .expect("wg pubkey");
+        assert_eq!(derived.trim(), public.trim());
+        let second = run(&steps, &root, &state, &runner).expect("second run");
+        assert!(second.changed.is_empty());
+        assert_eq!(
+            fs::read_to_string(root.join("etc/wireguard/wg0.key")).expect("key"),
+            private
+        );
+        fs::remove_dir_all(&root).expect("cleanup");
+    }
+
+    #[test]
+    fn steps_not_built_are_reported_and_not_recorded() {
+        let root = scratch("notbuilt");
+        let state = root.join("state.json");
+        let runner = Runner::new(None, false).expect("runner");
+        let summary = run(&[step(Task::NotBuilt)], &root, &state, &runner).expect("run");
+        assert_eq!(summary.not_built.len(), 1);
+        assert!(summary.report().contains("not built yet, skipped"));
+        let recorded: State =
+            serde_json::from_str(&fs::read_to_string(&state).expect("state")).expect("json");
+        assert!(recorded.steps.is_empty());
+        fs::remove_dir_all(&root).expect("cleanup");
+    }
+}

@@ -2,6 +2,7 @@
 //! first-boot steps. The services' config renderers live beside this.
 
 pub mod ports;
+pub mod samba;
 
 use std::collections::BTreeSet;
 

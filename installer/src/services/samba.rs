@@ -1,0 +1,101 @@
+//! smb.conf from the profile's [services.samba]. Checked by `testparm -s`
+//! in the tests; passwords never appear here (Samba keeps its own hashes,
+//! set by `smbpasswd` from the answer's password at install).
+
+use std::fmt::Write;
+
+use crate::profile::{Samba, SambaShare};
+
+pub const PATH: &str = "/etc/samba/smb.conf";
+
+pub fn smb_conf(samba: &Samba, hostname: &str) -> String {
+    let mut out = String::from(
+        "# Written by the Hearth installer from the profile; `testparm -s` checks it.\n",
+    );
+    let guests = samba.shares.iter().any(|s| s.guest);
+    let macs = samba.shares.iter().any(|s| s.time_machine);
+    let _ = writeln!(out, "[global]");
+    line(&mut out, "workgroup", &samba.workgroup);
+    line(&mut out, "server string", &format!("{hostname} (Hearth)"));
+    line(&mut out, "server role", "standalone server");
+    line(&mut out, "passdb backend", "tdbsam");
+    line(&mut out, "server min protocol", "SMB2_10");
+    line(&mut out, "disable netbios", "yes");
+    line(&mut out, "smb ports", "445");
+    line(
+        &mut out,
+        "map to guest",
+        if guests { "Bad User" } else { "Never" },
+    );
+    line(&mut out, "logging", "file");
+    line(&mut out, "log file", "/var/log/samba/log.%m");
+    line(&mut out, "max log size", "1000");
+    line(&mut out, "load printers", "no");
+    line(&mut out, "printing", "bsd");
+    line(&mut out, "printcap name", "/dev/null");
+    line(&mut out, "disable spoolss", "yes");
+    if macs {
+        // Must be global: macOS asks for AAPL extensions on the first tree connect.
+        line(&mut out, "fruit:metadata", "stream");
+        line(&mut out, "fruit:model", "MacSamba");
+        line(&mut out, "fruit:nfs_aces", "no");
+        line(&mut out, "fruit:zero_file_id", "yes");
+    }
+    for share in &samba.shares {
+        out.push('\n');
+        share_section(&mut out, share, macs);
+    }
+    out
+}
+
+fn share_section(out: &mut String, share: &SambaShare, macs: bool) {
+    let _ = writeln!(out, "[{}]", share.name);
+    line(out, "path", &share.path.display().to_string());
+    line(out, "browseable", "yes");
+    line(out, "read only", if share.read_only { "yes" } else { "no" });
+    line(out, "guest ok", if share.guest { "yes" } else { "no" });
+    if !share.users.is_empty() {
+        line(out, "valid users", &share.users.join(" "));
+    }
+    line(out, "create mask", "0664");
+    line(out, "directory mask", "2775");
+    let mut vfs = Vec::new();
+    if macs {
+        vfs.extend(["catia", "fruit", "streams_xattr"]);
+    }
+    if share.previous_versions {
+        vfs.push("shadow_copy2");
+    }
+    if share.recycle_bin {
+        vfs.push("recycle");
+    }
+    if !vfs.is_empty() {
+        line(out, "vfs objects", &vfs.join(" "));
+    }
+    if share.previous_versions {
+        // sanoid's names: autosnap_2026-11-26_09:00:01_hourly.
+        line(out, "shadow:snapdir", ".zfs/snapshot");
+        line(out, "shadow:sort", "desc");
+        line(out, "shadow:snapprefix", "^autosnap");
+        line(out, "shadow:delimiter", "_20");
+        line(out, "shadow:format", "_%Y-%m-%d_%H:%M:%S");
+        line(out, "shadow:localtime", "yes");
+    }
+    if share.recycle_bin {
+        line(out, "recycle:repository", ".recycle/%U");
+        line(out, "recycle:keeptree", "yes");
+        line(out, "recycle:versions", "yes");
+        line(out, "recycle:touch", "yes");
+        line(out, "recycle:directory_mode", "0700");
+    }
+    if share.time_machine {
+        line(out, "fruit:time machine", "yes");
+        if let Some(max) = &share.time_machine_max_size {
+            line(out, "fruit:time machine max size", &max.to_string());
+        }
+    }
+}
+
+fn line(out: &mut String, key: &str, value: &str) {
+    let _ = writeln!(out, "   {key} = {value}");
+}

@@ -1,0 +1,79 @@
+//! Each service's generated config, for every shipped profile that enables
+//! the service, passes the service's own validator.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use hearth::load;
+use hearth::services::samba;
+
+fn shipped() -> Vec<(String, hearth::profile::Profile)> {
+    let mut out = Vec::new();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir("../profiles")
+        .expect("profiles folder")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let loaded = load::profile(&path).expect("a shipped profile loads");
+        out.push((path.display().to_string(), loaded.value));
+    }
+    out
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hearth-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch");
+    dir
+}
+
+fn tool(name: &str, package: &str) -> bool {
+    let found = hearth::runner::on_path(name);
+    if !found {
+        eprintln!("SKIP: {name} is not installed (package {package}; .ci/run installs it)");
+    }
+    found
+}
+
+#[test]
+fn samba_configs_pass_testparm() {
+    if !tool("testparm", "samba-common-bin") {
+        return;
+    }
+    let dir = scratch("testparm");
+    let mut checked = 0;
+    for (path, profile) in shipped() {
+        let Some(config) = &profile.services.samba else {
+            continue;
+        };
+        let file = dir.join(format!("{}.conf", profile.name));
+        std::fs::write(&file, samba::smb_conf(config, &profile.system.hostname)).expect("write");
+        let out = Command::new("testparm")
+            .args(["-s", "--suppress-prompt"])
+            .arg(&file)
+            .output()
+            .expect("testparm runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{path}: testparm failed:\n{stderr}");
+        for bad in ["Unknown parameter", "Ignoring unknown", "WARNING", "ERROR"] {
+            assert!(!stderr.contains(bad), "{path}: testparm says:\n{stderr}");
+        }
+        // testparm prints the shares it understood.
+        let parsed = String::from_utf8_lossy(&out.stdout);
+        for share in &config.shares {
+            assert!(
+                parsed.contains(&format!("[{}]", share.name)),
+                "{path}: share {} missing from testparm's output",
+                share.name
+            );
+        }
+        checked += 1;
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        checked >= 2,
+        "homelab and nas enable Samba; checked {checked}"
+    );
+}

@@ -94,6 +94,22 @@ pub enum Command {
         #[arg(long, default_value = "/var/log/hearth/provision.log")]
         log: PathBuf,
     },
+    /// On the installed system: put NEW in place of the failed mirror member
+    /// OLD (as `zpool status -P` names it), with bootloader for the root pool.
+    ReplaceDisk {
+        old: String,
+        new: String,
+        /// The pool; default: the one that has OLD.
+        #[arg(long)]
+        pool: Option<String>,
+        /// Use NEW even though it holds partitions or a pool.
+        #[arg(long)]
+        wipe: bool,
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, default_value = "/var/log/hearth/replace-disk.log")]
+        log: PathBuf,
+    },
     /// Print the profile and answer file reference (Markdown).
     Reference,
 }
@@ -150,6 +166,20 @@ pub fn run(cli: Cli) -> Result<()> {
             runner.note(&report);
             print!("{report}");
             Ok(())
+        }
+        Command::ReplaceDisk {
+            old,
+            new,
+            pool,
+            wipe,
+            dry_run,
+            log,
+        } => {
+            if let Some(dir) = log.parent() {
+                fs::create_dir_all(dir)?;
+            }
+            let runner = Runner::new(Some(&log), false)?;
+            crate::replace::run(&old, &new, pool.as_deref(), wipe, dry_run, &runner)
         }
         Command::Reference => {
             print!("{}", crate::reference::markdown());

@@ -15,6 +15,7 @@ pub mod plan;
 pub mod profile;
 pub mod provision;
 pub mod reference;
+pub mod replace;
 pub mod runner;
 pub mod services;
 pub mod size;

@@ -201,11 +201,32 @@ fn bios_mirror() {
     assert_eq!(esps.trim(), "2", "every root disk has its ESP");
     server.kill();
 
-    // The second disk alone still boots (its own BIOS GRUB and ESP).
-    let (mut alone, port) = scenario.boot("second-disk-alone", Firmware::Bios, &[&disks[1]]);
+    // The first disk dies: the second boots alone (its own BIOS GRUB and
+    // ESP), and `installer replace-disk` resilvers onto a blank third disk.
+    let fresh = scenario.disk("hearth-disk-3", 8);
+    let (mut alone, port) = scenario.boot("degraded", Firmware::Bios, &[&disks[1], &fresh]);
     let state = scenario.root(port, "zpool list -H -o health rpool");
     assert_eq!(state.trim(), "DEGRADED");
+    let started = Instant::now();
+    let replaced = scenario.root(
+        port,
+        "installer replace-disk /dev/disk/by-id/virtio-hearth-disk-1-part3 /dev/disk/by-id/virtio-hearth-disk-3",
+    );
+    assert!(replaced.contains("resilvered"), "{replaced}");
+    assert_eq!(
+        scenario.root(port, "zpool status -x").trim(),
+        "all pools are healthy"
+    );
+    let layout = scenario.root(port, "zpool list -v -H -P rpool");
+    assert!(layout.contains("virtio-hearth-disk-3-part3"), "{layout}");
+    scenario.phase("replace-disk", started);
     alone.kill();
+
+    // The new disk boots alone: it got GRUB and an ESP of its own.
+    let (mut new_alone, port) = scenario.boot("new-disk-alone", Firmware::Bios, &[&fresh]);
+    let root = scenario.root(port, "findmnt -n -o SOURCE /");
+    assert_eq!(root.trim(), "rpool/ROOT/hearth");
+    new_alone.kill();
     scenario.report();
 }
 

@@ -27,12 +27,17 @@ pub struct Options {
 
 /// Partitions every disk the plan erases, one after the other.
 pub fn partition(plan: &Plan, runner: &Runner, options: &Options) -> Result<()> {
+    partition_disks(&plan.erase, runner, options)
+}
+
+/// Partitions planned disks, one after the other.
+pub fn partition_disks(disks: &[DiskPlan], runner: &Runner, options: &Options) -> Result<()> {
     // Every disk is checked before any is written: a refusal leaves all untouched.
     let mut targets = Vec::new();
-    for disk in &plan.erase {
+    for disk in disks {
         targets.push(check(disk, runner)?);
     }
-    for (disk, path) in plan.erase.iter().zip(targets) {
+    for (disk, path) in disks.iter().zip(targets) {
         let started = Instant::now();
         write_disk(disk, &path, runner, options)
             .with_context(|| format!("partitioning {}", path.display()))?;

@@ -9,62 +9,20 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use super::mounts::chroot;
-use crate::plan::Plan;
+use crate::plan::{BootDisk, Plan};
 use crate::runner::Runner;
 
 const ESP_SYNC: &str = include_str!("esp-sync.sh");
 
 pub fn install(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
-    let (kernel, initrd) = newest_kernel(target)?;
-    let esp_dir = target.join("boot/efi");
-    fs::create_dir_all(&esp_dir)?;
     let mut uuids = Vec::new();
     for disk in &plan.boot.disks {
-        let esp = disk.esp.display().to_string();
-        let uuid = runner
-            .run("blkid", &["-s", "UUID", "-o", "value", &esp])?
-            .trim()
-            .to_string();
-        runner.run(
-            "mount",
-            &["-t", "vfat", &esp, &esp_dir.display().to_string()],
-        )?;
-        let result = (|| -> Result<()> {
-            let device = disk.disk.display().to_string();
-            chroot(
-                runner,
-                target,
-                &[
-                    "grub-install",
-                    "--target=i386-pc",
-                    "--boot-directory=/boot/efi",
-                    &device,
-                ],
-            )?;
-            chroot(
-                runner,
-                target,
-                &[
-                    "grub-install",
-                    "--target=x86_64-efi",
-                    "--efi-directory=/boot/efi",
-                    "--boot-directory=/boot/efi",
-                    "--removable",
-                    "--no-nvram",
-                ],
-            )?;
-            fs::copy(&kernel, esp_dir.join("vmlinuz")).context("copying the kernel to the ESP")?;
-            fs::copy(&initrd, esp_dir.join("initrd.img"))
-                .context("copying the initrd to the ESP")?;
-            fs::write(
-                esp_dir.join("grub/grub.cfg"),
-                grub_cfg(&uuid, &plan.boot.kernel_cmdline),
-            )?;
-            Ok(())
-        })();
-        runner.run("umount", &[&esp_dir.display().to_string()])?;
-        result.with_context(|| format!("bootloader on {}", disk.disk.display()))?;
-        uuids.push(uuid);
+        uuids.push(install_disk(
+            target,
+            disk,
+            &plan.boot.kernel_cmdline,
+            runner,
+        )?);
     }
     fs::create_dir_all(target.join("etc/hearth"))?;
     fs::write(target.join("etc/hearth/esp-uuids"), uuids.join("\n") + "\n")?;
@@ -75,6 +33,64 @@ pub fn install(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
         fs::set_permissions(&hook, fs::Permissions::from_mode(0o755))?;
     }
     Ok(())
+}
+
+/// GRUB for BIOS and UEFI, kernel, initrd and grub.cfg on one disk; the
+/// system is at `target` ("/" for a disk replaced on the running system).
+/// Returns the ESP's UUID.
+pub fn install_disk(
+    target: &Path,
+    disk: &BootDisk,
+    kernel_cmdline: &str,
+    runner: &Runner,
+) -> Result<String> {
+    let (kernel, initrd) = newest_kernel(target)?;
+    let esp_dir = target.join("boot/efi");
+    fs::create_dir_all(&esp_dir)?;
+    let esp = disk.esp.display().to_string();
+    let uuid = runner
+        .run("blkid", &["-s", "UUID", "-o", "value", &esp])?
+        .trim()
+        .to_string();
+    runner.run(
+        "mount",
+        &["-t", "vfat", &esp, &esp_dir.display().to_string()],
+    )?;
+    let result = (|| -> Result<()> {
+        let device = disk.disk.display().to_string();
+        chroot(
+            runner,
+            target,
+            &[
+                "grub-install",
+                "--target=i386-pc",
+                "--boot-directory=/boot/efi",
+                &device,
+            ],
+        )?;
+        chroot(
+            runner,
+            target,
+            &[
+                "grub-install",
+                "--target=x86_64-efi",
+                "--efi-directory=/boot/efi",
+                "--boot-directory=/boot/efi",
+                "--removable",
+                "--no-nvram",
+            ],
+        )?;
+        fs::copy(&kernel, esp_dir.join("vmlinuz")).context("copying the kernel to the ESP")?;
+        fs::copy(&initrd, esp_dir.join("initrd.img")).context("copying the initrd to the ESP")?;
+        fs::write(
+            esp_dir.join("grub/grub.cfg"),
+            grub_cfg(&uuid, kernel_cmdline),
+        )?;
+        Ok(())
+    })();
+    runner.run("umount", &[&esp_dir.display().to_string()])?;
+    result.with_context(|| format!("bootloader on {}", disk.disk.display()))?;
+    Ok(uuid)
 }
 
 /// Each ESP's own menu: it finds itself by UUID and boots the root dataset.

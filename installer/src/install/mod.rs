@@ -3,7 +3,7 @@
 //! every root disk, then the pools exported. Each step is logged through
 //! the runner; a failure leaves nothing mounted or imported.
 
-mod boot;
+pub mod boot;
 pub mod mounts;
 mod pools;
 pub mod source;

@@ -3,7 +3,7 @@
 //! prints it; the executor carries it out step by step.
 
 mod effective;
-mod layout;
+pub mod layout;
 mod render;
 mod select;
 mod system;

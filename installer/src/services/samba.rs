@@ -73,26 +73,41 @@ fn share_section(out: &mut String, share: &SambaShare, macs: bool) {
         line(out, "vfs objects", &vfs.join(" "));
     }
     if share.previous_versions {
-        // sanoid's names: autosnap_2026-11-26_09:00:01_hourly.
-        line(out, "shadow:snapdir", ".zfs/snapshot");
-        line(out, "shadow:sort", "desc");
-        line(out, "shadow:snapprefix", "^autosnap");
-        line(out, "shadow:delimiter", "_20");
-        line(out, "shadow:format", "_%Y-%m-%d_%H:%M:%S");
-        line(out, "shadow:localtime", "yes");
+        lines(out, SHADOW_COPY);
     }
     if share.recycle_bin {
-        line(out, "recycle:repository", ".recycle/%U");
-        line(out, "recycle:keeptree", "yes");
-        line(out, "recycle:versions", "yes");
-        line(out, "recycle:touch", "yes");
-        line(out, "recycle:directory_mode", "0700");
+        lines(out, RECYCLE);
     }
     if share.time_machine {
         line(out, "fruit:time machine", "yes");
         if let Some(max) = &share.time_machine_max_size {
             line(out, "fruit:time machine max size", &max.to_string());
         }
+    }
+}
+
+/// Snapshots as "Previous Versions"; sanoid names them
+/// autosnap_2026-11-26_09:00:01_hourly.
+const SHADOW_COPY: &[(&str, &str)] = &[
+    ("shadow:snapdir", ".zfs/snapshot"),
+    ("shadow:sort", "desc"),
+    ("shadow:snapprefix", "^autosnap"),
+    ("shadow:delimiter", "_20"),
+    ("shadow:format", "_%Y-%m-%d_%H:%M:%S"),
+    ("shadow:localtime", "yes"),
+];
+
+const RECYCLE: &[(&str, &str)] = &[
+    ("recycle:repository", ".recycle/%U"),
+    ("recycle:keeptree", "yes"),
+    ("recycle:versions", "yes"),
+    ("recycle:touch", "yes"),
+    ("recycle:directory_mode", "0700"),
+];
+
+fn lines(out: &mut String, pairs: &[(&str, &str)]) {
+    for (key, value) in pairs {
+        line(out, key, value);
     }
 }
 

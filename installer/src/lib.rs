@@ -7,6 +7,7 @@ pub mod cli;
 pub mod datasets;
 pub mod disk;
 pub mod install;
+pub mod interactive;
 pub mod inventory;
 pub mod keypath;
 pub mod live;

@@ -1,6 +1,7 @@
 //! What the installer does on the booted ISO's consoles (tty1, ttyS0):
 //! report what this live system is (installer version, profile, whether the
-//! zfs module loads), then hand over the console.
+//! zfs module loads), install (from an answer file, or by asking), then hand
+//! over the console.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -54,15 +55,16 @@ pub fn run(tty: Option<&Path>) -> Result<()> {
         let _ = kmsg.write_all(line.as_bytes());
     }
     if cmdline_value(&cmdline, "hearth.mode").as_deref() != Some("shell") {
-        install_if_answered(&cmdline, &runner)?;
+        install_here(&cmdline, &runner)?;
     }
     let err = Command::new("/bin/bash").arg("--login").exec();
     Err(anyhow::anyhow!("starting a shell: {err}"))
 }
 
 /// With an answer file, installs unattended (one console does it, the other
-/// waits) and then powers off or reboots as the answer says.
-fn install_if_answered(cmdline: &str, runner: &Runner) -> Result<()> {
+/// waits); without one, asks on the console where Enter is pressed. Then
+/// powers off or reboots as the answer says.
+fn install_here(cmdline: &str, runner: &Runner) -> Result<()> {
     let work = Path::new("/run/hearth");
     let found = match crate::install::source::discover(
         cmdline,
@@ -78,27 +80,26 @@ fn install_if_answered(cmdline: &str, runner: &Runner) -> Result<()> {
             return Ok(());
         }
     };
-    let Some(found) = found else {
-        println!("No answer file found: interactive installation is not built yet; a root shell follows.");
-        return Ok(());
+    let answer = match found {
+        Some(found) => {
+            if !claim(work) {
+                println!(
+                    "Installing from {} on another console; the log is /run/hearth/install.log",
+                    found.origin
+                );
+                return Ok(());
+            }
+            println!(
+                "Installing unattended with the answer from {}",
+                found.origin
+            );
+            found.path
+        }
+        None => match interactive(work)? {
+            Some(path) => path,
+            None => return Ok(()),
+        },
     };
-    // The first console to claim the install does it.
-    if OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(work.join("install.lock"))
-        .is_err()
-    {
-        println!(
-            "Installing from {} on another console; the log is /run/hearth/install.log",
-            found.origin
-        );
-        return Ok(());
-    }
-    println!(
-        "Installing unattended with the answer from {}",
-        found.origin
-    );
     mark("HEARTH-INSTALL-START");
     let log = work.join("install.log");
     // A mount namespace of its own: the target's mounts must not propagate
@@ -109,7 +110,7 @@ fn install_if_answered(cmdline: &str, runner: &Runner) -> Result<()> {
         .arg(&exe)
         .arg("install")
         .arg("--answer")
-        .arg(&found.path)
+        .arg(&answer)
         .arg("--log")
         .arg(&log)
         .status();
@@ -125,11 +126,43 @@ fn install_if_answered(cmdline: &str, runner: &Runner) -> Result<()> {
         return Ok(());
     }
     mark("HEARTH-INSTALL-DONE");
-    let answer = fs::read_to_string(&found.path).unwrap_or_default();
+    let answer = fs::read_to_string(&answer).unwrap_or_default();
     match after_install(&answer) {
         AfterInstall::Poweroff => runner.run("systemctl", &["poweroff"]).map(drop),
         AfterInstall::Reboot => runner.run("systemctl", &["reboot"]).map(drop),
         AfterInstall::Stay => Ok(()),
+    }
+}
+
+/// The first console to claim the install does it.
+fn claim(work: &Path) -> bool {
+    let _ = fs::create_dir_all(work);
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(work.join("install.lock"))
+        .is_ok()
+}
+
+/// Without an answer file: Enter starts the questions, `shell` gives a shell.
+fn interactive(work: &Path) -> Result<Option<std::path::PathBuf>> {
+    let share = Path::new("/usr/share/hearth");
+    loop {
+        println!("\nNo answer file was found. Press Enter to install interactively, or type `shell` for a root shell.");
+        let mut line = String::new();
+        if std::io::stdin().read_line(&mut line)? == 0 || line.trim() == "shell" {
+            return Ok(None);
+        }
+        if !claim(work) {
+            println!("The installer is already running on another console.");
+            return Ok(None);
+        }
+        match crate::interactive::ask(share, &work.join("interactive")) {
+            Ok(Some(path)) => return Ok(Some(path)),
+            Ok(None) => {}
+            Err(err) => println!("\n{err:#}"),
+        }
+        let _ = fs::remove_file(work.join("install.lock"));
     }
 }
 

@@ -316,6 +316,68 @@ fn storage_reprovision() {
     scenario.report();
 }
 
+/// No answer file: the questions are answered over the serial console, the
+/// plan is confirmed by typing the host name, and the result boots.
+#[test]
+fn interactive() {
+    let Some(mut scenario) = Scenario::new("interactive") else {
+        return;
+    };
+    let disk = scenario.disk("hearth-disk-1", 8);
+    let started = Instant::now();
+    let mut machine = Builder::new("install", &scenario.dir)
+        .firmware(Firmware::Bios)
+        .memory(3072)
+        .iso(&scenario.iso, Medium::Cdrom)
+        .disk(&disk)
+        .start(scenario.accel)
+        .expect("qemu");
+    let wait = machine.scaled(120);
+    let answer = |machine: &mut Machine, prompt: &str, keys: &str| {
+        machine
+            .wait_for_console(prompt, wait)
+            .unwrap_or_else(|e| panic!("waiting for `{prompt}`: {e:#}"));
+        machine.send(keys).expect("keys");
+    };
+    answer(&mut machine, "Press Enter to install interactively", "\r");
+    answer(&mut machine, "Profile", "\r");
+    answer(&mut machine, "Disks for pool rpool", "\r");
+    answer(&mut machine, "Host name", "interactive\r");
+    answer(&mut machine, "Password for root", "hunter2-root\r");
+    answer(&mut machine, "Again", "hunter2-root\r");
+    answer(&mut machine, "Password for admin", "hunter2-admin\r");
+    answer(&mut machine, "Again", "hunter2-admin\r");
+    let key = format!("{}\r", scenario.public);
+    answer(&mut machine, "SSH public key", &key);
+    answer(&mut machine, "Network", "\r");
+    answer(&mut machine, "Type the host name", "interactive\r");
+    let outcome = machine
+        .wait_for_console(r"HEARTH-INSTALL-(DONE|FAILED[^\n]*)", machine.scaled(150))
+        .expect("the install ends");
+    assert!(outcome.starts_with("HEARTH-INSTALL-DONE"), "{outcome}");
+    machine.kill();
+    scenario.phase("interactive install", started);
+
+    let (mut server, port) = scenario.boot("first-boot", Firmware::Bios, &[&disk]);
+    assert_eq!(scenario.root(port, "hostname").trim(), "interactive");
+    assert_eq!(
+        scenario.root(port, "zpool status -x").trim(),
+        "all pools are healthy"
+    );
+    let shadow = scenario.root(port, "getent shadow admin | cut -d: -f2");
+    assert!(
+        shadow.starts_with("$6$"),
+        "admin's password is stored as a hash"
+    );
+    let leaked = scenario.root(
+        port,
+        "grep -rl -e hunter2-root -e hunter2-admin /etc /var/log /root 2>/dev/null | wc -l",
+    );
+    assert_eq!(leaked.trim(), "0", "the typed passwords are kept nowhere");
+    server.kill();
+    scenario.report();
+}
+
 #[test]
 fn bad_answer() {
     let Some(mut scenario) = Scenario::new("bad-answer") else {

@@ -5,7 +5,7 @@ mod checks;
 mod services;
 mod storage;
 
-pub use checks::{is_crypt_hash, is_ssh_key};
+pub use checks::{is_cidr, is_crypt_hash, is_hostname, is_ssh_key, HOSTNAME_RULE};
 
 use crate::answer::Answer;
 use crate::keypath::KeyPath;

@@ -1,0 +1,352 @@
+//! The interactive install, on tty1 or the serial console: the questions
+//! become an answer file, and from there the install is the unattended one.
+//! Nothing is written before the full plan is shown and the person types
+//! the host name to confirm.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use dialoguer::theme::SimpleTheme;
+use dialoguer::{Confirm, Input, MultiSelect, Password, Select};
+
+use crate::answer::{AfterInstall, Answer, DiskAnswer, PoolAnswer, UserAnswer};
+use crate::inventory::{Disk, Inventory};
+use crate::plan::Plan;
+use crate::profile::{Addressing, Network, Profile};
+use crate::validate::{is_cidr, is_hostname, is_ssh_key, HOSTNAME_RULE};
+
+/// What the person chose; `answer` turns it into an answer file.
+#[derive(Debug, Clone, Default)]
+pub struct Choices {
+    pub profile: String,
+    pub hostname: String,
+    /// Crypt hashes; None leaves the account as the profile says.
+    pub root_password: Option<String>,
+    pub user_passwords: BTreeMap<String, String>,
+    pub ssh_key: Option<String>,
+    /// Per pool, the disks (stable paths) its data vdevs get.
+    pub pools: BTreeMap<String, Vec<String>>,
+    /// Disks that hold something and may be erased.
+    pub wipe: Vec<String>,
+    pub network: Option<Network>,
+}
+
+pub fn answer(choices: &Choices) -> Answer {
+    let mut answer = Answer {
+        profile: Some(choices.profile.clone()),
+        hostname: Some(choices.hostname.clone()),
+        root_password: choices.root_password.clone(),
+        root_ssh_keys: choices.ssh_key.iter().cloned().collect(),
+        network: choices.network.clone(),
+        after_install: AfterInstall::Reboot,
+        ..Answer::default()
+    };
+    for (user, hash) in &choices.user_passwords {
+        answer.users.insert(
+            user.clone(),
+            UserAnswer {
+                password: Some(hash.clone()),
+                ssh_keys: choices.ssh_key.iter().cloned().collect(),
+            },
+        );
+    }
+    for (pool, disks) in &choices.pools {
+        answer.pools.insert(
+            pool.clone(),
+            PoolAnswer {
+                keep: false,
+                disks: disks.clone(),
+            },
+        );
+    }
+    for disk in &choices.wipe {
+        answer.disks.insert(disk.clone(), DiskAnswer { wipe: true });
+    }
+    answer
+}
+
+/// SHA-512 crypt, which libxcrypt verifies; the password itself is kept nowhere.
+pub fn hash(password: &str) -> Result<String> {
+    let params = sha_crypt::Sha512Params::new(100_000).map_err(|e| anyhow!("{e:?}"))?;
+    sha_crypt::sha512_simple(password, &params).map_err(|e| anyhow!("{e:?}"))
+}
+
+/// Asks, shows the plan, and returns the answer file once confirmed.
+pub fn ask(share: &Path, work: &Path) -> Result<Option<PathBuf>> {
+    let theme = SimpleTheme;
+    let inventory = crate::inventory::probe()?;
+    println!("\nHearth interactive install. Disks on this machine:");
+    for disk in &inventory.disks {
+        println!("  {}", describe(disk));
+    }
+    println!();
+    let names = shipped(share)?;
+    let default = fs::read_to_string(share.join("default-profile"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let items: Vec<String> = names.iter().map(|(n, d)| format!("{n}: {d}")).collect();
+    let picked = Select::with_theme(&theme)
+        .with_prompt("Profile")
+        .items(&items)
+        .default(names.iter().position(|(n, _)| *n == default).unwrap_or(0))
+        .interact()?;
+    let profile_name = names[picked].0.clone();
+    let profile_path = share.join("profiles").join(format!("{profile_name}.toml"));
+    let profile = crate::load::profile(&profile_path)
+        .map_err(|p| anyhow!("{p}"))?
+        .value;
+
+    let mut choices = Choices {
+        profile: profile_name,
+        ..Choices::default()
+    };
+    choose_disks(&theme, &profile, &inventory, &mut choices)?;
+    choices.hostname = Input::with_theme(&theme)
+        .with_prompt("Host name")
+        .default(profile.system.hostname.clone())
+        .validate_with(|h: &String| {
+            if is_hostname(h) {
+                Ok(())
+            } else {
+                Err(HOSTNAME_RULE)
+            }
+        })
+        .interact_text()?;
+    choices.root_password = ask_password(&theme, "root")?;
+    for user in profile.system.users.iter().filter(|u| u.password == "ask") {
+        if let Some(hash) = ask_password(&theme, &user.name)? {
+            choices.user_passwords.insert(user.name.clone(), hash);
+        }
+    }
+    let key: String = Input::with_theme(&theme)
+        .with_prompt("SSH public key for root and the users (empty: none)")
+        .allow_empty(true)
+        .validate_with(|k: &String| {
+            if k.is_empty() || is_ssh_key(k) {
+                Ok(())
+            } else {
+                Err("not an OpenSSH public key (ssh-ed25519 AAAA... comment)")
+            }
+        })
+        .interact_text()?;
+    choices.ssh_key = (!key.is_empty()).then_some(key);
+    choices.network = ask_network(&theme, &profile.network)?;
+
+    let answer_path = work.join("answer.toml");
+    fs::create_dir_all(work)?;
+    fs::write(&answer_path, toml::to_string(&answer(&choices))?)?;
+    let plan = crate::cli::plan_from_files(&profile_path, Some(&answer_path), &inventory)
+        .map_err(|p| anyhow!("{p}"))?;
+    println!("\n{}", crate::plan::render(&plan));
+    confirm(&theme, &plan, &choices.hostname).map(|yes| yes.then_some(answer_path))
+}
+
+fn shipped(share: &Path) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(share.join("profiles")).context("reading the shipped profiles")? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            if let Ok(loaded) = crate::load::profile(&path) {
+                out.push((loaded.value.name.clone(), loaded.value.description.clone()));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn describe(disk: &Disk) -> String {
+    let holds = disk.contents().unwrap_or_else(|| "blank".into());
+    format!(
+        "{}  {}  {}  serial {}  {:?}  holds {holds}{}",
+        disk.stable_path().display(),
+        disk.size.decimal(),
+        disk.model.as_deref().unwrap_or("unknown model"),
+        disk.serial.as_deref().unwrap_or("none"),
+        disk.transport,
+        if disk.live_medium {
+            "  (runs this installer)"
+        } else {
+            ""
+        }
+    )
+}
+
+/// Per pool: the disks the profile's filters would take, pre-ticked.
+fn choose_disks(
+    theme: &SimpleTheme,
+    profile: &Profile,
+    inventory: &Inventory,
+    choices: &mut Choices,
+) -> Result<()> {
+    let automatic = crate::plan::build(profile, &Answer::default(), inventory).ok();
+    let usable: Vec<&Disk> = inventory.disks.iter().filter(|d| !d.live_medium).collect();
+    let mut taken: Vec<String> = Vec::new();
+    for pool in &profile.storage.pools {
+        let pre: Vec<bool> = usable
+            .iter()
+            .map(|d| {
+                automatic
+                    .as_ref()
+                    .is_some_and(|plan| chosen_for(plan, &pool.name, d))
+            })
+            .collect();
+        let items: Vec<String> = usable.iter().map(|d| describe(d)).collect();
+        let picked = MultiSelect::with_theme(theme)
+            .with_prompt(format!(
+                "Disks for pool {} ({:?}; space toggles, enter accepts)",
+                pool.name, pool.topology
+            ))
+            .items(&items)
+            .defaults(&pre)
+            .interact()?;
+        let mut disks = Vec::new();
+        for index in picked {
+            let disk = usable[index];
+            let path = disk.stable_path().display().to_string();
+            if taken.contains(&path) {
+                bail!("{path} is already in another pool");
+            }
+            if let Some(holding) = disk.contents() {
+                let erase = Confirm::with_theme(theme)
+                    .with_prompt(format!("{path} holds {holding}. Erase it?"))
+                    .default(false)
+                    .interact()?;
+                if !erase {
+                    bail!("{path} was not erased; start again and choose other disks");
+                }
+                choices.wipe.push(path.clone());
+            }
+            taken.push(path.clone());
+            disks.push(path);
+        }
+        choices.pools.insert(pool.name.clone(), disks);
+    }
+    Ok(())
+}
+
+fn chosen_for(plan: &Plan, pool: &str, disk: &Disk) -> bool {
+    plan.erase.iter().any(|d| {
+        d.disk.stable_path == disk.stable_path() && d.role.starts_with(&format!("{pool} "))
+    })
+}
+
+fn ask_password(theme: &SimpleTheme, account: &str) -> Result<Option<String>> {
+    let password = Password::with_theme(theme)
+        .with_prompt(format!("Password for {account} (empty: locked)"))
+        .with_confirmation("Again", "The two passwords differ")
+        .allow_empty_password(true)
+        .interact()?;
+    if password.is_empty() {
+        return Ok(None);
+    }
+    hash(&password).map(Some)
+}
+
+fn ask_network(theme: &SimpleTheme, profile: &Network) -> Result<Option<Network>> {
+    let choice = Select::with_theme(theme)
+        .with_prompt("Network")
+        .items(["DHCP (as the profile says)", "Static address"])
+        .default(0)
+        .interact()?;
+    if choice == 0 {
+        return Ok(None);
+    }
+    let address: String = Input::with_theme(theme)
+        .with_prompt("Address with prefix (e.g. 192.168.1.10/24)")
+        .validate_with(|a: &String| {
+            if is_cidr(a) {
+                Ok(())
+            } else {
+                Err("an IPv4 or IPv6 address with /prefix")
+            }
+        })
+        .interact_text()?;
+    let gateway: String = Input::with_theme(theme)
+        .with_prompt("Gateway")
+        .validate_with(|g: &String| {
+            g.parse::<std::net::IpAddr>()
+                .map(drop)
+                .map_err(|_| "an IP address")
+        })
+        .interact_text()?;
+    let dns: String = Input::with_theme(theme)
+        .with_prompt("DNS servers (comma separated)")
+        .default(gateway.clone())
+        .interact_text()?;
+    Ok(Some(Network {
+        addressing: Addressing::Static,
+        address: Some(address),
+        gateway: Some(gateway),
+        dns: dns.split(',').map(|s| s.trim().to_string()).collect(),
+        ..profile.clone()
+    }))
+}
+
+fn confirm(theme: &SimpleTheme, plan: &Plan, hostname: &str) -> Result<bool> {
+    let erased = plan.erase.len();
+    let typed: String = Input::with_theme(theme)
+        .with_prompt(format!(
+            "{erased} disk(s) listed above will be ERASED. Type the host name ({hostname}) to install, anything else to stop"
+        ))
+        .allow_empty(true)
+        .interact_text()?;
+    if typed.trim() == hostname {
+        Ok(true)
+    } else {
+        println!("Stopped: nothing was written.");
+        Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_become_an_answer_the_planner_accepts() {
+        let hash = hash("correct horse").expect("hash");
+        assert!(hash.starts_with("$6$rounds=100000$"), "{hash}");
+        assert!(sha_crypt::sha512_check("correct horse", &hash).is_ok());
+        let mut choices = Choices {
+            profile: "mirror".into(),
+            hostname: "box".into(),
+            root_password: Some(hash.clone()),
+            ssh_key: Some("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJkpnHva2X8411OC5FAZWn7JQfmhDA6+/qPR8EcLJsa5 admin@laptop".into()),
+            ..Choices::default()
+        };
+        choices.user_passwords.insert("admin".into(), hash);
+        choices.pools.insert(
+            "rpool".into(),
+            vec![
+                "/dev/disk/by-id/ata-Samsung_SSD_870_EVO_500GB_S6PXNS0T100001A".into(),
+                "/dev/disk/by-id/ata-Samsung_SSD_870_EVO_500GB_S6PXNS0T100002B".into(),
+            ],
+        );
+        let text = toml::to_string(&answer(&choices)).expect("toml");
+        let dir = std::env::temp_dir().join(format!("hearth-interactive-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("answer.toml");
+        fs::write(&path, &text).expect("write");
+        let inventory = crate::cli::read_inventory(Path::new(
+            "tests/fixtures/machines/ssd2-hdd4/inventory.json",
+        ))
+        .expect("fixture");
+        let plan = crate::cli::plan_from_files(
+            Path::new("../profiles/mirror.toml"),
+            Some(&path),
+            &inventory,
+        )
+        .unwrap_or_else(|p| panic!("{p}\n{text}"));
+        fs::remove_dir_all(&dir).expect("cleanup");
+        assert_eq!(plan.erase.len(), 2);
+        assert!(plan.erase.iter().all(|d| d
+            .disk
+            .stable_path
+            .display()
+            .to_string()
+            .contains("Samsung")));
+    }
+}

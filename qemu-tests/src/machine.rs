@@ -26,11 +26,26 @@ pub enum Medium {
     UsbStick,
 }
 
+/// How a disk is attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bus {
+    Virtio,
+    /// On the q35 machine's AHCI controller.
+    Sata,
+    Nvme,
+}
+
 /// A virtual disk: a qcow2 file made with qemu-img, kept across boots.
 #[derive(Debug, Clone)]
 pub struct Disk {
     pub path: PathBuf,
     pub serial: String,
+    pub bus: Bus,
+    /// Logical (and physical) sector size: 512 or 4096.
+    pub sector: u32,
+    /// Spinning (SATA only: virtio says nothing, NVMe never spins).
+    pub rotational: bool,
+    pub model: Option<String>,
 }
 
 impl Disk {
@@ -51,7 +66,57 @@ impl Disk {
         Ok(Disk {
             path,
             serial: serial.into(),
+            bus: Bus::Virtio,
+            sector: 512,
+            rotational: false,
+            model: None,
         })
+    }
+
+    pub fn on(mut self, bus: Bus) -> Disk {
+        self.bus = bus;
+        self
+    }
+
+    pub fn sector(mut self, bytes: u32) -> Disk {
+        self.sector = bytes;
+        self
+    }
+
+    pub fn spinning(mut self) -> Disk {
+        self.rotational = true;
+        self
+    }
+
+    pub fn model(mut self, model: &str) -> Disk {
+        self.model = Some(model.into());
+        self
+    }
+
+    /// The -device argument for this disk as drive `id`.
+    fn device(&self, id: &str, boot: &str) -> String {
+        let serial = &self.serial;
+        let sectors = format!(
+            "logical_block_size={0},physical_block_size={0}",
+            self.sector
+        );
+        match self.bus {
+            Bus::Virtio => format!("virtio-blk-pci,drive={id},serial={serial},{sectors}{boot}"),
+            Bus::Nvme => format!("nvme,drive={id},serial={serial},{sectors}{boot}"),
+            Bus::Sata => {
+                let rate = if self.rotational { 7200 } else { 1 };
+                let model = self
+                    .model
+                    .as_deref()
+                    .map(|m| format!(",model={m}"))
+                    .unwrap_or_default();
+                // IDE/AHCI disks have 512-byte logical sectors; 4096 is physical only.
+                format!(
+                    "ide-hd,drive={id},serial={serial}{model},rotation_rate={rate},physical_block_size={}{boot}",
+                    self.sector
+                )
+            }
+        }
     }
 }
 
@@ -191,10 +256,7 @@ impl Builder {
             } else {
                 format!(",bootindex={}", i + 1)
             };
-            args.push(format!(
-                "virtio-blk-pci,drive=disk{i},serial={}{boot}",
-                disk.serial
-            ));
+            args.push(disk.device(&format!("disk{i}"), &boot));
         }
         if let Some(port) = self.ssh_port {
             args.extend([

@@ -5,15 +5,29 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use hearth::inventory::Inventory;
+use hearth::profile::DiskKind;
 use qemu_tests::accel;
 use qemu_tests::iso::{built, exclusive, kernel_of, unavailable};
-use qemu_tests::machine::{Builder, Firmware, Medium};
+use qemu_tests::machine::{Builder, Bus, Disk, Firmware, Medium};
 
 fn profile() -> String {
     std::env::var("HEARTH_TEST_PROFILE").unwrap_or_else(|_| "homelab".into())
 }
 
 fn boots_to_live_system(name: &str, firmware: Firmware, medium: Medium) {
+    boots_with_disks(name, firmware, medium, &[]);
+}
+
+/// The disks each live boot gets, and what `installer disks` must make of them.
+struct Expect {
+    serial: &'static str,
+    /// None: as the kernel says (virtio-blk has no rotation rate).
+    kind: Option<DiskKind>,
+    logical_sector: u32,
+}
+
+fn boots_with_disks(name: &str, firmware: Firmware, medium: Medium, disks: &[(Disk, Expect)]) {
     if let Some(why) = unavailable() {
         eprintln!("skipped {name}: {why}");
         return;
@@ -27,11 +41,13 @@ fn boots_to_live_system(name: &str, firmware: Firmware, medium: Medium) {
         .join(name);
     let accel = accel::choose(&kernel_of(&iso, dir.parent().expect("parent")).expect("kernel"));
     let boot_started = Instant::now();
-    let mut machine = Builder::new("live", &dir)
+    let mut builder = Builder::new("live", &dir)
         .firmware(firmware)
-        .iso(&iso, medium)
-        .start(accel)
-        .expect("qemu starts");
+        .iso(&iso, medium);
+    for (disk, _) in disks {
+        builder = builder.disk(disk);
+    }
+    let mut machine = builder.start(accel).expect("qemu starts");
     machine
         .wait_for_console("Hearth live system, root shell", machine.scaled(60))
         .expect("the GRUB menu on the serial console");
@@ -72,6 +88,23 @@ fn boots_to_live_system(name: &str, firmware: Firmware, medium: Medium) {
         "bios"
     };
     assert_eq!(firmware_seen.trim(), expected);
+    if !disks.is_empty() {
+        let json = machine
+            .succeed("installer disks --json", machine.scaled(60))
+            .expect("installer disks");
+        let inventory: Inventory = serde_json::from_str(&json).expect("inventory JSON");
+        for (_, expect) in disks {
+            let disk = inventory
+                .disks
+                .iter()
+                .find(|d| d.serial.as_deref() == Some(expect.serial))
+                .unwrap_or_else(|| panic!("no disk with serial {}: {json}", expect.serial));
+            if let Some(kind) = expect.kind {
+                assert_eq!(disk.kind(), kind, "{disk:?}");
+            }
+            assert_eq!(disk.logical_sector, expect.logical_sector, "{disk:?}");
+        }
+    }
     let checks_time = checks_started.elapsed().as_secs_f64();
     machine.kill();
     eprintln!(
@@ -79,9 +112,48 @@ fn boots_to_live_system(name: &str, firmware: Firmware, medium: Medium) {
     );
 }
 
+/// Also: SATA SSD and HDD, a 4Kn NVMe disk and a 4Kn virtio disk, as the
+/// inventory must see them.
 #[test]
 fn live_iso_bios_cdrom() {
-    boots_to_live_system("live-bios-cdrom", Firmware::Bios, Medium::Cdrom);
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/qemu-tests/live-bios-cdrom");
+    let disk = |serial: &str| Disk::blank(&dir, serial, 2).expect("disk");
+    let disks = [
+        (
+            disk("sata-ssd-0001").on(Bus::Sata).model("Hearth SSD"),
+            Expect {
+                serial: "sata-ssd-0001",
+                kind: Some(DiskKind::Ssd),
+                logical_sector: 512,
+            },
+        ),
+        (
+            disk("sata-hdd-0002").on(Bus::Sata).spinning().sector(4096),
+            Expect {
+                serial: "sata-hdd-0002",
+                kind: Some(DiskKind::Hdd),
+                logical_sector: 512,
+            },
+        ),
+        (
+            disk("nvme-4kn-0003").on(Bus::Nvme).sector(4096),
+            Expect {
+                serial: "nvme-4kn-0003",
+                kind: Some(DiskKind::Nvme),
+                logical_sector: 4096,
+            },
+        ),
+        (
+            disk("virtio-4kn-0004").sector(4096),
+            Expect {
+                serial: "virtio-4kn-0004",
+                kind: None,
+                logical_sector: 4096,
+            },
+        ),
+    ];
+    boots_with_disks("live-bios-cdrom", Firmware::Bios, Medium::Cdrom, &disks);
 }
 
 #[test]

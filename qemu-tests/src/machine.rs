@@ -401,6 +401,40 @@ impl Machine {
         Ok(output)
     }
 
+    /// Runs `command`, which must fail; returns its output.
+    pub fn fail(&mut self, command: &str, timeout: Duration) -> Result<String> {
+        let (code, output) = self.execute(command, timeout)?;
+        if code == 0 {
+            bail!("`{command}` succeeded but should have failed:\n{output}");
+        }
+        Ok(output)
+    }
+
+    /// Runs `command` every second until it succeeds, up to `timeout`.
+    pub fn wait_until_succeeds(&mut self, command: &str, timeout: Duration) -> Result<String> {
+        let started = Instant::now();
+        loop {
+            let left = timeout.saturating_sub(started.elapsed());
+            let (code, output) = self.execute(command, left.max(Duration::from_secs(5)))?;
+            if code == 0 {
+                return Ok(output);
+            }
+            if started.elapsed() >= timeout {
+                bail!(
+                    "`{command}` still fails after {}s:\n{output}",
+                    timeout.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+
+    /// Waits until a systemd unit is active.
+    pub fn wait_for_unit(&mut self, unit: &str, timeout: Duration) -> Result<()> {
+        self.wait_until_succeeds(&format!("systemctl is-active --quiet {unit}"), timeout)
+            .map(drop)
+    }
+
     /// Waits until QEMU exits by itself (power-off), up to `timeout`.
     pub fn wait_for_exit(&mut self, timeout: Duration) -> Result<()> {
         let started = Instant::now();

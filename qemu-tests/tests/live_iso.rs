@@ -76,6 +76,12 @@ fn boots_with_disks(name: &str, firmware: Firmware, medium: Medium, disks: &[(Di
         zfs.chars().next().is_some_and(|c| c.is_ascii_digit()),
         "zfs version: {zfs}"
     );
+    machine
+        .wait_for_unit("systemd-udevd.service", machine.scaled(30))
+        .expect("udev runs in the live system");
+    machine
+        .fail("test -e /etc/hearth/plan.json", machine.scaled(30))
+        .expect("the live system is not an installed one");
     let firmware_seen = machine
         .succeed(
             "test -d /sys/firmware/efi && echo uefi || echo bios",

@@ -3,6 +3,7 @@
 //! serial console.
 
 pub mod accel;
+pub mod budget;
 pub mod iso;
 pub mod machine;
 pub mod ssh;

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::MutexGuard;
 use std::time::Instant;
 
-use qemu_tests::accel;
 use qemu_tests::iso::{built, exclusive, kernel_of, unavailable};
 use qemu_tests::machine::{Builder, Disk, Firmware, Machine, Medium};
 use qemu_tests::ssh;
+use qemu_tests::{accel, budget};
 
 const ADMIN_HASH: &str = "$6$hearthfixture$IxW2YQ0gV1rMF7I/02h7yo9zfZKn5OEJETbpAPtpDwSkZo7FujFeoGSNYMFwLY2AkQvfS9.DVQDaq8lmNbjtr0";
 
@@ -27,7 +27,8 @@ struct Scenario {
 }
 
 impl Scenario {
-    fn new(name: &str) -> Option<Scenario> {
+    /// `minutes`: about how long it takes under TCG here, for the CI budget.
+    fn new(name: &str, minutes: u64) -> Option<Scenario> {
         if let Some(why) = unavailable() {
             eprintln!("skipped {name}: {why}");
             return None;
@@ -41,6 +42,10 @@ impl Scenario {
         let iso = built("minimal").expect("the ISO builds");
         let (key, public) = ssh::key_pair(&dir).expect("key pair");
         let guard = exclusive();
+        if let Some(why) = budget::refuse(name, minutes) {
+            eprintln!("skipped {name}: {why}");
+            return None;
+        }
         let accel = accel::choose(&kernel_of(&iso, &dir).expect("kernel"));
         Some(Scenario {
             name: name.into(),
@@ -141,7 +146,7 @@ impl Scenario {
 
 #[test]
 fn uefi_single() {
-    let Some(mut scenario) = Scenario::new("uefi-single") else {
+    let Some(mut scenario) = Scenario::new("uefi-single", 7) else {
         return;
     };
     let disk = scenario.disk("hearth-disk-1", 8);
@@ -176,7 +181,7 @@ fn uefi_single() {
 
 #[test]
 fn bios_mirror() {
-    let Some(mut scenario) = Scenario::new("bios-mirror") else {
+    let Some(mut scenario) = Scenario::new("bios-mirror", 14) else {
         return;
     };
     let disks = [
@@ -235,7 +240,7 @@ fn bios_mirror() {
 /// two blank disks with `keep` for tank imports it with its files intact.
 #[test]
 fn storage_reprovision() {
-    let Some(mut scenario) = Scenario::new("storage-reprovision") else {
+    let Some(mut scenario) = Scenario::new("storage-reprovision", 13) else {
         return;
     };
     let root = [scenario.disk("root-1", 8), scenario.disk("root-2", 8)];
@@ -320,7 +325,7 @@ fn storage_reprovision() {
 /// plan is confirmed by typing the host name, and the result boots.
 #[test]
 fn interactive() {
-    let Some(mut scenario) = Scenario::new("interactive") else {
+    let Some(mut scenario) = Scenario::new("interactive", 8) else {
         return;
     };
     let disk = scenario.disk("hearth-disk-1", 8);
@@ -380,7 +385,7 @@ fn interactive() {
 
 #[test]
 fn bad_answer() {
-    let Some(mut scenario) = Scenario::new("bad-answer") else {
+    let Some(mut scenario) = Scenario::new("bad-answer", 3) else {
         return;
     };
     let disks = [

@@ -36,6 +36,10 @@ fn boots_with_disks(name: &str, firmware: Firmware, medium: Medium, disks: &[(Di
     let iso = built(&profile()).expect("the ISO builds");
     let build_time = started.elapsed().as_secs_f64();
     let _one_at_a_time = exclusive();
+    if let Some(why) = qemu_tests::budget::refuse(name, 3) {
+        eprintln!("skipped {name}: {why}");
+        return;
+    }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../target/qemu-tests")
         .join(name);

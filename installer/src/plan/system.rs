@@ -66,6 +66,12 @@ pub fn files(profile: &Profile) -> Vec<FilePlan> {
     for (name, content) in network_files(&profile.network) {
         files.push(file(&format!("/etc/systemd/network/{name}"), content));
     }
+    if let Some(nfs) = &profile.services.nfs {
+        files.push(file(
+            crate::services::nfs::PATH,
+            crate::services::nfs::exports(nfs),
+        ));
+    }
     if let Some(samba) = &profile.services.samba {
         files.push(file(
             crate::services::samba::PATH,

@@ -1,6 +1,7 @@
 //! What each enabled service adds to the system: packages, units and
 //! first-boot steps. The services' config renderers live beside this.
 
+pub mod nfs;
 pub mod ports;
 pub mod samba;
 

@@ -7,7 +7,6 @@ use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use base64::Engine;
@@ -86,7 +85,7 @@ pub fn run(
                 state.steps.insert(
                     id.clone(),
                     Record {
-                        done_at: now(),
+                        done_at: crate::runner::epoch_seconds(),
                         what: what.clone(),
                     },
                 );
@@ -221,13 +220,6 @@ fn zfs_receive(
     } else {
         Outcome::Changed(changed.join(", "))
     })
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -146,6 +146,14 @@ fn capture(program: &str, args: &[&str], line: &str) -> Result<std::process::Out
         .with_context(|| format!("starting `{line}`"))
 }
 
+/// Seconds since the Unix epoch.
+pub fn epoch_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
 /// Whether a program is on PATH (or in /usr/sbin, which a non-root PATH lacks).
 pub fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")

@@ -3,8 +3,6 @@
 //! skipped with the figures that say why. The CI subset (uefi-single and
 //! bad-answer) always runs.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 /// Scenarios that run whatever the budget says.
 pub const SUBSET: &[&str] = &["uefi-single", "bad-answer"];
 
@@ -13,7 +11,7 @@ pub const SUBSET: &[&str] = &["uefi-single", "bad-answer"];
 /// prints (cargo test hides a passing test's output).
 pub fn refuse(name: &str, minutes: u64) -> Option<String> {
     let deadline: u64 = std::env::var("HEARTH_CI_DEADLINE").ok()?.parse().ok()?;
-    let why = refusal(name, minutes, deadline, now())?;
+    let why = refusal(name, minutes, deadline, hearth::runner::epoch_seconds())?;
     let list = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/qemu-tests");
     let _ = std::fs::create_dir_all(&list);
     if let Ok(mut file) = std::fs::OpenOptions::new()
@@ -37,13 +35,6 @@ fn refusal(name: &str, minutes: u64, deadline: u64, now: u64) -> Option<String> 
             "it takes about {minutes} min under TCG and {left} min are left of the CI budget (HEARTH_CI_DEADLINE)"
         )
     })
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -94,7 +94,7 @@ impl Disk {
     }
 
     /// The -device argument for this disk as drive `id`.
-    fn device(&self, id: &str, boot: &str) -> String {
+    fn device(&self, id: &str, boot: &str, sata_port: usize) -> String {
         let serial = &self.serial;
         let sectors = format!(
             "logical_block_size={0},physical_block_size={0}",
@@ -112,7 +112,7 @@ impl Disk {
                     .unwrap_or_default();
                 // IDE/AHCI disks have 512-byte logical sectors; 4096 is physical only.
                 format!(
-                    "ide-hd,drive={id},serial={serial}{model},rotation_rate={rate},physical_block_size={}{boot}",
+                    "ide-hd,drive={id},bus=ide.{sata_port},serial={serial}{model},rotation_rate={rate},physical_block_size={}{boot}",
                     self.sector
                 )
             }
@@ -224,7 +224,9 @@ impl Builder {
                         "if=none,id=cd,media=cdrom,readonly=on,format=raw,file={}",
                         iso.display()
                     ));
-                    args.extend(["-device", "ide-cd,drive=cd,bootindex=0"].map(String::from));
+                    args.extend(
+                        ["-device", "ide-cd,drive=cd,bus=ide.0,bootindex=0"].map(String::from),
+                    );
                 }
                 Medium::UsbStick => {
                     args.push("-drive".into());
@@ -256,7 +258,12 @@ impl Builder {
             } else {
                 format!(",bootindex={}", i + 1)
             };
-            args.push(disk.device(&format!("disk{i}"), &boot));
+            // One disk per AHCI port; port 0 is the CD's.
+            let port = 1 + self.disks[..i]
+                .iter()
+                .filter(|d| d.bus == Bus::Sata)
+                .count();
+            args.push(disk.device(&format!("disk{i}"), &boot, port));
         }
         if let Some(port) = self.ssh_port {
             args.extend([
@@ -276,11 +283,12 @@ impl Builder {
             );
         }
         let log_path = self.dir.join(format!("{}.serial.log", self.name));
+        let errors = self.dir.join(format!("{}.qemu.log", self.name));
         let mut child = Command::new("qemu-system-x86_64")
             .args(&args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(File::create(&errors)?)
             .spawn()
             .context(
                 "starting qemu-system-x86_64 (apt install -t bookworm-backports qemu-system-x86)",
@@ -343,9 +351,13 @@ impl Machine {
                 return Ok(matched);
             }
             if let Ok(Some(status)) = self.child.try_wait() {
+                let errors =
+                    fs::read_to_string(self.log.with_extension("").with_extension("qemu.log"))
+                        .unwrap_or_default();
                 bail!(
-                    "qemu exited ({status}) before the console printed /{pattern}/; see {}",
-                    self.log.display()
+                    "qemu exited ({status}) before the console printed /{pattern}/; see {}\n{}",
+                    self.log.display(),
+                    errors.trim()
                 );
             }
             if started.elapsed() > timeout {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::profile::Network;
+use crate::profile::{Network, Topology};
 
 /// Per-machine values. Everything is optional; what the profile leaves as
 /// "ask" and the answer does not give is asked interactively (or, unattended,
@@ -75,9 +75,13 @@ pub struct PoolAnswer {
     #[serde(default)]
     pub keep: bool,
     /// Use exactly these disks for the pool's data vdevs instead of the
-    /// profile's filter.
+    /// profile's filter; their number replaces the profile's count.
     #[serde(default)]
     pub disks: Vec<String>,
+    /// This machine's layout for the pool instead of the profile's
+    /// (e.g. raidz1 where the profile says mirror).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology: Option<Topology>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]

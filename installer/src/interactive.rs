@@ -14,7 +14,7 @@ use dialoguer::{Confirm, Input, MultiSelect, Password, Select};
 use crate::answer::{AfterInstall, Answer, DiskAnswer, PoolAnswer, UserAnswer};
 use crate::inventory::{Disk, Inventory};
 use crate::plan::Plan;
-use crate::profile::{Addressing, Network, Profile};
+use crate::profile::{Addressing, Network, Profile, Topology};
 use crate::validate::{is_cidr, is_hostname, is_ssh_key, HOSTNAME_RULE};
 
 /// What the person chose; `answer` turns it into an answer file.
@@ -28,6 +28,8 @@ pub struct Choices {
     pub ssh_key: Option<String>,
     /// Per pool, the disks (stable paths) its data vdevs get.
     pub pools: BTreeMap<String, Vec<String>>,
+    /// Per pool, a layout other than the profile's.
+    pub topologies: BTreeMap<String, Topology>,
     /// Disks that hold something and may be erased.
     pub wipe: Vec<String>,
     pub network: Option<Network>,
@@ -58,6 +60,7 @@ pub fn answer(choices: &Choices) -> Answer {
             PoolAnswer {
                 keep: false,
                 disks: disks.clone(),
+                topology: choices.topologies.get(pool).copied(),
             },
         );
     }
@@ -222,6 +225,19 @@ fn choose_disks(
             taken.push(path.clone());
             disks.push(path);
         }
+        let fits: Vec<Topology> = Topology::ALL
+            .into_iter()
+            .filter(|t| t.min_disks() as usize <= disks.len().max(1))
+            .collect();
+        let names: Vec<&str> = fits.iter().map(|t| t.name()).collect();
+        let layout = Select::with_theme(theme)
+            .with_prompt(format!("Layout of pool {}", pool.name))
+            .items(&names)
+            .default(fits.iter().position(|t| *t == pool.topology).unwrap_or(0))
+            .interact()?;
+        if fits[layout] != pool.topology {
+            choices.topologies.insert(pool.name.clone(), fits[layout]);
+        }
         choices.pools.insert(pool.name.clone(), disks);
     }
     Ok(())
@@ -342,6 +358,7 @@ mod tests {
         .unwrap_or_else(|p| panic!("{p}\n{text}"));
         fs::remove_dir_all(&dir).expect("cleanup");
         assert_eq!(plan.erase.len(), 2);
+        assert_eq!(plan.pools[0].vdevs[0].topology, "mirror");
         assert!(plan.erase.iter().all(|d| d
             .disk
             .stable_path

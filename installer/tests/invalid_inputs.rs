@@ -123,6 +123,7 @@ cases! { answer_case:
     unknown_key = "unknown-key" => "disks.\"/dev/sda\".erase: unknown key; allowed: wipe";
     bad_hostname = "bad-hostname" => "hostname: must be 1 to 63 letters";
     same_disk_two_pools = "same-disk-two-pools" => "disk `/dev/sdb` is also given to pool `rpool`";
+    topology_too_wide = "topology-too-wide" => "pools.rpool.topology: a raidz2 vdev needs at least 4 disks; this pool would get 2";
 }
 
 cases! { plan_case:

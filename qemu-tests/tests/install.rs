@@ -347,6 +347,7 @@ fn interactive() {
     answer(&mut machine, "Press Enter to install interactively", "\r");
     answer(&mut machine, "Profile", "\r");
     answer(&mut machine, "Disks for pool rpool", "\r");
+    answer(&mut machine, "Layout of pool rpool", "\r");
     answer(&mut machine, "Host name", "interactive\r");
     answer(&mut machine, "Password for root", "hunter2-root\r");
     answer(&mut machine, "Again", "hunter2-root\r");

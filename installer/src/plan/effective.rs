@@ -33,6 +33,18 @@ pub fn effective(profile: &Profile, answer: &Answer) -> Profile {
         }
         user.ssh_keys.extend(given.ssh_keys.iter().cloned());
     }
+    for pool in &mut out.storage.pools {
+        let Some(given) = answer.pools.get(&pool.name) else {
+            continue;
+        };
+        if let Some(topology) = given.topology {
+            pool.topology = topology;
+            pool.vdev_width = None;
+        }
+        if !given.disks.is_empty() {
+            pool.disks.count = given.disks.len() as u32;
+        }
+    }
     if let Some(network) = &answer.network {
         out.network = network.clone();
     }

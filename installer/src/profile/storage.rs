@@ -76,6 +76,14 @@ pub enum Topology {
 }
 
 impl Topology {
+    pub const ALL: [Topology; 5] = [
+        Topology::Stripe,
+        Topology::Mirror,
+        Topology::Raidz1,
+        Topology::Raidz2,
+        Topology::Raidz3,
+    ];
+
     /// Fewest disks one vdev of this kind may have.
     pub fn min_disks(self) -> u32 {
         match self {

@@ -306,6 +306,34 @@ pub fn answer_pools(out: &mut Findings, answer: &Answer, profile: &Profile) {
         if !pool.keep && !names.contains(&name.as_str()) {
             out.push(at.clone(), format!("no pool `{name}` in profile `{}`; allowed: {} (or keep = true for an existing pool)", profile.name, list(&names)));
         }
+        if let Some(planned) = profile.storage.pools.iter().find(|p| &p.name == name) {
+            let topology = pool.topology.unwrap_or(planned.topology);
+            let count = if pool.disks.is_empty() {
+                planned.disks.count
+            } else {
+                pool.disks.len() as u32
+            };
+            let width = if pool.topology.is_some() {
+                count
+            } else {
+                planned.vdev_width.unwrap_or(count)
+            };
+            if width < topology.min_disks() {
+                let key = if pool.topology.is_some() {
+                    at.key("topology")
+                } else {
+                    at.key("disks")
+                };
+                out.push(
+                    key,
+                    format!(
+                        "a {} vdev needs at least {} disks; this pool would get {width}",
+                        topology.name(),
+                        topology.min_disks()
+                    ),
+                );
+            }
+        }
         let is_root = profile
             .storage
             .pools

@@ -152,6 +152,13 @@ fn live_build(dir: &Path, workspace: &Path, profile: &str) -> Result<f64> {
             "grub-efi",
             "--mirror-bootstrap",
             "http://deb.debian.org/debian",
+            "--mirror-chroot",
+            "http://deb.debian.org/debian",
+            "--mirror-binary",
+            "http://deb.debian.org/debian",
+            // Only Debian's main archive is reachable from build machines here.
+            "--security",
+            "false",
         ])
         .status()
         .context("lb config")?;

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
 use hearth::runner::Runner;
+use hearth::steps::Steps;
 use serde_json::json;
 
 use crate::cache::{hash_file, Cache};
 use crate::iso::Graft;
 use crate::manifest::{write_sums, Manifest};
-use crate::step::Steps;
 use crate::zfs_module::ModuleCache;
 use crate::{boot, host, iso, live, proxmox, rootfs};
 
@@ -35,7 +35,7 @@ pub struct Built {
 pub fn build(options: &Options) -> Result<Built> {
     fs::create_dir_all(&options.out)?;
     let runner = Runner::new(Some(&options.out.join("build.log")), false)?;
-    let mut steps = Steps::default();
+    let mut steps = Steps::new(&runner);
     host::ensure(host::BUILD_TOOLS, &runner)?;
     let profile = hearth::load::profile(&options.profile)
         .map_err(|p| anyhow!("{p}"))?
@@ -45,7 +45,7 @@ pub fn build(options: &Options) -> Result<Built> {
     }
     let cache = Cache::new(options.cache.clone());
 
-    let installer = steps.run("installer (release build)", || {
+    let installer = steps.run_cached("installer (release build)", || {
         Ok((installer_binary(options, &runner)?, false))
     })?;
 
@@ -69,7 +69,7 @@ pub fn build(options: &Options) -> Result<Built> {
     };
     let tools = tool_versions(&runner);
     let base_inputs = request.inputs(tools.get("mmdebstrap").map_or("", String::as_str));
-    let base = steps.run(
+    let base = steps.run_cached(
         "base: mmdebstrap, packages, zfs (DKMS), GRUB, squashfs",
         || {
             let hit = cache.lookup("base", &base_inputs).is_some();
@@ -94,7 +94,7 @@ pub fn build(options: &Options) -> Result<Built> {
         installer,
     };
     let hearth_inputs = sources.inputs()?;
-    let hearth_layer = steps.run("hearth layer: overlays, installer, profiles", || {
+    let hearth_layer = steps.run_cached("hearth layer: overlays, installer, profiles", || {
         let layer = cache.layer("hearth", &hearth_inputs, |dir| {
             let tree = dir.join("tree");
             live::assemble(&sources, &tree)?;
@@ -107,7 +107,7 @@ pub fn build(options: &Options) -> Result<Built> {
 
     let efi_inputs =
         json!({ "grub": hash_file(&base.path.join("grub/BOOTX64.EFI"))?, "recipe": 1 });
-    let efi = steps.run("EFI boot image (fatfs)", || {
+    let efi = steps.run_cached("EFI boot image (fatfs)", || {
         let layer = cache.layer("efi", &efi_inputs, |dir| {
             boot::efi_image(
                 &base.path.join("grub/BOOTX64.EFI"),
@@ -155,7 +155,7 @@ pub fn build(options: &Options) -> Result<Built> {
         grafts.push(Graft::new("hearth/answer.toml", answer.clone()));
     }
     let volume = format!("HEARTH_{}", profile.name.to_uppercase().replace('-', "_"));
-    steps.run("ISO (xorriso)", || {
+    steps.run_cached("ISO (xorriso)", || {
         let _ = fs::remove_file(&iso_path);
         iso::write(
             &iso_path,

@@ -13,5 +13,4 @@ pub mod live;
 pub mod manifest;
 pub mod proxmox;
 pub mod rootfs;
-pub mod step;
 pub mod zfs_module;

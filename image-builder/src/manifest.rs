@@ -9,7 +9,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cache::hash_file;
-use crate::step::StepTime;
+use hearth::steps::StepTime;
 
 #[derive(Debug, Serialize)]
 pub struct Manifest {

@@ -21,4 +21,5 @@ pub mod runner;
 pub mod services;
 pub mod size;
 pub mod source;
+pub mod steps;
 pub mod validate;

@@ -10,7 +10,7 @@ pub mod source;
 mod system;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 
@@ -18,6 +18,7 @@ use crate::disk;
 use crate::plan::Plan;
 use crate::plan::ALTROOT;
 use crate::runner::Runner;
+use crate::steps::Steps;
 
 /// Where the live system's pieces are.
 pub struct Medium {
@@ -87,39 +88,6 @@ pub fn install(plan: &Plan, medium: &Medium, runner: &Runner) -> Result<()> {
         step.total().as_secs_f64()
     ));
     Ok(())
-}
-
-struct Steps<'a> {
-    runner: &'a Runner,
-    started: Instant,
-    count: usize,
-}
-
-impl<'a> Steps<'a> {
-    fn new(runner: &'a Runner) -> Self {
-        Steps {
-            runner,
-            started: Instant::now(),
-            count: 0,
-        }
-    }
-
-    fn run(&mut self, name: &str, work: impl FnOnce() -> Result<()>) -> Result<()> {
-        self.count += 1;
-        self.runner.note(&format!("[{}] {name}", self.count));
-        let started = Instant::now();
-        work().with_context(|| format!("step {}: {name}", self.count))?;
-        self.runner.note(&format!(
-            "[{}] {name}: done in {:.1}s",
-            self.count,
-            started.elapsed().as_secs_f64()
-        ));
-        Ok(())
-    }
-
-    fn total(&self) -> Duration {
-        self.started.elapsed()
-    }
 }
 
 /// An unattended install from an answer file: the profile it names (or the

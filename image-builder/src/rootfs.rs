@@ -15,7 +15,7 @@ use crate::proxmox::{self, Repository};
 use crate::zfs_module::{self, ModuleCache, Outcome};
 
 /// Bump when the recipe below changes what a layer holds.
-const RECIPE: u32 = 2;
+const RECIPE: u32 = 3;
 
 /// What every live image needs besides the profile's own packages.
 pub const LIVE_PACKAGES: &[&str] = &[

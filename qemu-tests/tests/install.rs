@@ -174,6 +174,8 @@ fn uefi_single() {
     );
     let log = scenario.root(port, "test -s /var/log/hearth/install.log && echo kept");
     assert_eq!(log.trim(), "kept");
+    let shared = scenario.root(port, "ls /var/lib/dkms/mok.key 2>/dev/null | wc -l");
+    assert_eq!(shared.trim(), "0", "no module-signing key from the image");
     server.kill();
     scenario.phase("checks", started);
     scenario.report();

@@ -59,6 +59,11 @@ pub fn configure(plan: &Plan, medium: &Medium, target: &Path, runner: &Runner) -
         }
     }
     chroot(runner, target, &["ssh-keygen", "-A"])?;
+    // DKMS's module-signing key was made when the image was built, so every
+    // install would share it; DKMS makes a new one on its next build.
+    for file in ["var/lib/dkms/mok.key", "var/lib/dkms/mok.pub"] {
+        let _ = fs::remove_file(target.join(file));
+    }
     for account in &plan.accounts {
         account_setup(account, target, runner)?;
     }

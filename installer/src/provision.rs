@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -146,8 +145,7 @@ fn secret_file(path: &Path) -> Result<Outcome> {
     if path.is_file() {
         return Ok(Outcome::Unchanged);
     }
-    let mut bytes = [0u8; 32];
-    fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    let bytes = crate::runner::random_bytes::<32>()?;
     let text = base64::engine::general_purpose::STANDARD.encode(bytes);
     write_private(path, &format!("{text}\n"))?;
     Ok(Outcome::Changed(format!("{} (mode 0600)", path.display())))

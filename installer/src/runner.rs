@@ -146,6 +146,14 @@ fn capture(program: &str, args: &[&str], line: &str) -> Result<std::process::Out
         .with_context(|| format!("starting `{line}`"))
 }
 
+/// `N` bytes from the kernel's random source (host ids, secrets).
+pub fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    use std::io::Read;
+    let mut bytes = [0u8; N];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// Seconds since the Unix epoch.
 pub fn epoch_seconds() -> u64 {
     std::time::SystemTime::now()

@@ -2,7 +2,7 @@
 //! blank disks, installs, powers off; the machine then boots from its disks
 //! and is checked from outside over ssh with the answer's key.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::MutexGuard;
 use std::time::Instant;
 
@@ -83,17 +83,8 @@ impl Scenario {
         let unattended = self.dir.join("unattended.iso");
         image_builder::inject::inject(&self.iso, &answer, &unattended).expect("inject the answer");
         let started = Instant::now();
-        let mut builder = Builder::new("install", &self.dir)
-            .firmware(firmware)
-            .memory(3072)
-            .iso(&unattended, Medium::Cdrom);
-        for disk in disks {
-            builder = builder.disk(disk);
-        }
-        let mut installer = builder.start(self.accel).expect("qemu");
-        let outcome = installer
-            .wait_for_console(r"HEARTH-INSTALL-(DONE|FAILED[^\n]*)", installer.scaled(150))
-            .expect("the install ends");
+        let mut installer = self.start_iso(&unattended, firmware, disks);
+        let outcome = install_outcome(&mut installer);
         assert!(
             outcome.starts_with(expected),
             "{outcome}; see {}",
@@ -106,6 +97,18 @@ impl Scenario {
         }
         installer.kill();
         self.phase("install", started);
+    }
+
+    /// The machine that boots `iso` (as a CD) on `disks` to install.
+    fn start_iso(&self, iso: &Path, firmware: Firmware, disks: &[&Disk]) -> Machine {
+        let mut builder = Builder::new("install", &self.dir)
+            .firmware(firmware)
+            .memory(3072)
+            .iso(iso, Medium::Cdrom);
+        for disk in disks {
+            builder = builder.disk(disk);
+        }
+        builder.start(self.accel).expect("qemu")
     }
 
     /// Boots the installed system from `disks`, waits for ssh; returns the machine and its port.
@@ -142,6 +145,14 @@ impl Scenario {
     fn report(&self) {
         eprintln!("{}: {}", self.name, self.times.join(", "));
     }
+}
+
+/// The live system's verdict on the install: DONE, or FAILED with the error.
+fn install_outcome(machine: &mut Machine) -> String {
+    let timeout = machine.scaled(150);
+    machine
+        .wait_for_console(r"HEARTH-INSTALL-(DONE|FAILED[^\n]*)", timeout)
+        .expect("the install ends")
 }
 
 #[test]
@@ -332,13 +343,7 @@ fn interactive() {
     };
     let disk = scenario.disk("hearth-disk-1", 8);
     let started = Instant::now();
-    let mut machine = Builder::new("install", &scenario.dir)
-        .firmware(Firmware::Bios)
-        .memory(3072)
-        .iso(&scenario.iso, Medium::Cdrom)
-        .disk(&disk)
-        .start(scenario.accel)
-        .expect("qemu");
+    let mut machine = scenario.start_iso(&scenario.iso, Firmware::Bios, &[&disk]);
     let wait = machine.scaled(120);
     let answer = |machine: &mut Machine, prompt: &str, keys: &str| {
         machine
@@ -359,9 +364,7 @@ fn interactive() {
     answer(&mut machine, "SSH public key", &key);
     answer(&mut machine, "Network", "\r");
     answer(&mut machine, "Type the host name", "interactive\r");
-    let outcome = machine
-        .wait_for_console(r"HEARTH-INSTALL-(DONE|FAILED[^\n]*)", machine.scaled(150))
-        .expect("the install ends");
+    let outcome = install_outcome(&mut machine);
     assert!(outcome.starts_with("HEARTH-INSTALL-DONE"), "{outcome}");
     machine.kill();
     scenario.phase("interactive install", started);

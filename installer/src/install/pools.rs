@@ -89,8 +89,6 @@ impl Imported {
 }
 
 fn new_hostid() -> Result<String> {
-    let mut bytes = [0u8; 4];
-    use std::io::Read;
-    fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    let bytes = crate::runner::random_bytes::<4>()?;
     Ok(format!("{:08x}", u32::from_be_bytes(bytes)))
 }

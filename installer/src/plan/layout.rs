@@ -110,6 +110,11 @@ pub fn boot(profile: &Profile, selection: &Selection) -> BootPlan {
         .collect();
     BootPlan {
         disks,
-        kernel_cmdline: format!("root=ZFS={root}/ROOT/{BOOT_ENV} boot=zfs"),
+        kernel_cmdline: kernel_cmdline(&format!("{root}/ROOT/{BOOT_ENV}")),
     }
+}
+
+/// What the kernel is told to boot: the root dataset, by the zfs initramfs.
+pub fn kernel_cmdline(root_dataset: &str) -> String {
+    format!("root=ZFS={root_dataset} boot=zfs")
 }

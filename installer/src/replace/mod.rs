@@ -162,7 +162,8 @@ pub fn run(
         bail!("no pool has a member `{old}`; `zpool status -P` lists them");
     };
     let root = runner.run("findmnt", &["-n", "-o", "SOURCE", "/"])?;
-    let root_pool = root.trim().split('/').next() == Some(pool.as_str());
+    let root = root.trim();
+    let root_pool = root.split('/').next() == Some(pool.as_str());
     let inventory = crate::inventory::probe_with(false)?;
     let plan = plan(&pool, &text, &inventory, old, new, root_pool, wipe)?;
     println!(
@@ -187,15 +188,8 @@ pub fn run(
         println!("dry run: nothing written");
         return Ok(());
     }
-    execute(&plan, &kernel_cmdline(), runner)
-}
-
-fn kernel_cmdline() -> String {
-    fs::read_to_string(crate::provision::PLAN)
-        .ok()
-        .and_then(|text| serde_json::from_str::<crate::plan::Plan>(&text).ok())
-        .map(|plan| plan.boot.kernel_cmdline)
-        .unwrap_or_else(|| "root=ZFS=rpool/ROOT/hearth boot=zfs".into())
+    // The new disk boots what is running now.
+    execute(&plan, &layout::kernel_cmdline(root), runner)
 }
 
 /// Partitions the new disk, installs the bootloader, replaces, reports the resilver.

@@ -119,8 +119,10 @@ fn under(root: &Path, path: &Path) -> PathBuf {
 }
 
 fn wireguard_key(base: &Path, runner: &Runner) -> Result<Outcome> {
-    let key = base.with_extension("key");
-    let public = base.with_extension("pub");
+    // Appended, not with_extension: a peer named "phone.anna" keeps its dot.
+    let suffixed = |suffix: &str| PathBuf::from(format!("{}.{suffix}", base.display()));
+    let key = suffixed("key");
+    let public = suffixed("pub");
     if key.is_file() && public.is_file() {
         return Ok(Outcome::Unchanged);
     }
@@ -137,7 +139,7 @@ fn wireguard_key(base: &Path, runner: &Runner) -> Result<Outcome> {
     fs::write(&public, format!("{}\n", derived.trim()))?;
     Ok(Outcome::Changed(format!(
         "key pair {}",
-        key.with_extension("{key,pub}").display()
+        suffixed("{key,pub}").display()
     )))
 }
 
@@ -274,9 +276,14 @@ mod tests {
         }
         let root = scratch("wg");
         let runner = Runner::new(None, false).expect("runner");
-        let steps = [step(Task::WireguardKey {
-            base: "/etc/wireguard/wg0".into(),
-        })];
+        let steps = [
+            step(Task::WireguardKey {
+                base: "/etc/wireguard/wg0".into(),
+            }),
+            step(Task::WireguardKey {
+                base: "/etc/wireguard/peers/phone.anna".into(),
+            }),
+        ];
         let state = root.join("state.json");
         run(&steps, &root, &state, &runner).expect("first run");
         let private = fs::read_to_string(root.join("etc/wireguard/wg0.key")).expect("key");
@@ -285,6 +292,8 @@ mod tests {
             .run_secret("wg", &["pubkey"], Some(private.trim()))
             .expect("wg pubkey");
         assert_eq!(derived.trim(), public.trim());
+        let peer = root.join("etc/wireguard/peers/phone.anna.key");
+        assert!(peer.is_file(), "a dotted peer name keeps its dot");
         let second = run(&steps, &root, &state, &runner).expect("second run");
         assert!(second.changed.is_empty());
         assert_eq!(

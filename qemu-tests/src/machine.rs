@@ -384,6 +384,14 @@ impl Machine {
         Ok(())
     }
 
+    /// Takes the serial root shell for commands: no echo, and no kernel or
+    /// systemd status lines, which would land inside command output.
+    pub fn take_shell(&mut self, timeout: Duration) -> Result<()> {
+        self.wait_for_console(r"(?m)[#$] $", timeout)?;
+        self.send("stty -echo; dmesg -n 1; kill -s RTMIN+21 1\n")?;
+        Ok(())
+    }
+
     /// Runs `command` in the serial root shell; returns (exit code, output).
     pub fn execute(&mut self, command: &str, timeout: Duration) -> Result<(i32, String)> {
         self.counter += 1;

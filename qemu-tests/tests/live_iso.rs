@@ -62,9 +62,8 @@ fn boots_with_disks(name: &str, firmware: Firmware, medium: Medium, disks: &[(Di
     let boot_time = boot_started.elapsed().as_secs_f64();
     assert!(!marker.contains("zfs=missing"), "{marker}");
     machine
-        .wait_for_console(r"(?m)[#$] $", machine.scaled(30))
+        .take_shell(machine.scaled(30))
         .expect("a shell prompt");
-    machine.send("stty -echo\n").expect("quiet input");
     let checks_started = Instant::now();
     let version = machine
         .succeed("installer --version", machine.scaled(30))

@@ -112,6 +112,10 @@ pub enum Command {
     },
     /// Print the profile and answer file reference (Markdown).
     Reference,
+    /// Ask for a password (typed twice) and print the lines an answer file
+    /// takes for a user: its crypt hash and Samba's NT hash. With stdin not a
+    /// terminal, the password is the first line read.
+    HashPassword,
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -185,7 +189,31 @@ pub fn run(cli: Cli) -> Result<()> {
             print!("{}", crate::reference::markdown());
             Ok(())
         }
+        Command::HashPassword => hash_password(),
     }
+}
+
+fn hash_password() -> Result<()> {
+    use std::io::IsTerminal;
+    let password = if std::io::stdin().is_terminal() {
+        dialoguer::Password::new()
+            .with_prompt("Password")
+            .with_confirmation("Again", "The two passwords differ")
+            .interact()?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    if password.is_empty() {
+        anyhow::bail!("an empty password is not hashed; leave `password` out to lock the account");
+    }
+    println!("password = \"{}\"", crate::interactive::hash(&password)?);
+    println!(
+        "samba-nt-hash = \"{}\"",
+        crate::interactive::nt_hash(&password)
+    );
+    Ok(())
 }
 
 fn disks(json: bool, loops: bool) -> Result<()> {

@@ -24,7 +24,7 @@ pub struct Choices {
     pub hostname: String,
     /// Crypt hashes; None leaves the account as the profile says.
     pub root_password: Option<String>,
-    pub user_passwords: BTreeMap<String, String>,
+    pub user_passwords: BTreeMap<String, Hashes>,
     pub ssh_key: Option<String>,
     /// Per pool, the disks (stable paths) its data vdevs get.
     pub pools: BTreeMap<String, Vec<String>>,
@@ -45,12 +45,13 @@ pub fn answer(choices: &Choices) -> Answer {
         after_install: AfterInstall::Reboot,
         ..Answer::default()
     };
-    for (user, hash) in &choices.user_passwords {
+    for (user, hashes) in &choices.user_passwords {
         answer.users.insert(
             user.clone(),
             UserAnswer {
-                password: Some(hash.clone()),
+                password: Some(hashes.crypt.clone()),
                 ssh_keys: choices.ssh_key.iter().cloned().collect(),
+                samba_nt_hash: hashes.samba.clone(),
             },
         );
     }
@@ -68,6 +69,24 @@ pub fn answer(choices: &Choices) -> Answer {
         answer.disks.insert(disk.clone(), DiskAnswer { wipe: true });
     }
     answer
+}
+
+/// A typed password as the system and Samba store it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hashes {
+    pub crypt: String,
+    /// Only where the profile shares with Samba.
+    pub samba: Option<String>,
+}
+
+/// Samba's NT hash: MD4 of the UTF-16LE password, as 32 hex digits.
+pub fn nt_hash(password: &str) -> String {
+    use md4::{Digest, Md4};
+    let utf16: Vec<u8> = password.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    Md4::digest(&utf16)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
 }
 
 /// SHA-512 crypt, which libxcrypt verifies; the password itself is kept nowhere.
@@ -117,10 +136,14 @@ pub fn ask(share: &Path, work: &Path) -> Result<Option<PathBuf>> {
             }
         })
         .interact_text()?;
-    choices.root_password = ask_password(&theme, "root")?;
+    choices.root_password = ask_password(&theme, "root")?.map(|(crypt, _)| crypt);
+    let samba = profile.services.samba.is_some();
     for user in profile.system.users.iter().filter(|u| u.password == "ask") {
-        if let Some(hash) = ask_password(&theme, &user.name)? {
-            choices.user_passwords.insert(user.name.clone(), hash);
+        if let Some((crypt, nt)) = ask_password(&theme, &user.name)? {
+            let samba = samba.then_some(nt);
+            choices
+                .user_passwords
+                .insert(user.name.clone(), Hashes { crypt, samba });
         }
     }
     let key: String = Input::with_theme(&theme)
@@ -249,7 +272,8 @@ fn chosen_for(plan: &Plan, pool: &str, disk: &Disk) -> bool {
     })
 }
 
-fn ask_password(theme: &SimpleTheme, account: &str) -> Result<Option<String>> {
+/// The password's crypt and NT hashes, or None for a locked account.
+fn ask_password(theme: &SimpleTheme, account: &str) -> Result<Option<(String, String)>> {
     let password = Password::with_theme(theme)
         .with_prompt(format!("Password for {account} (empty: locked)"))
         .with_confirmation("Again", "The two passwords differ")
@@ -258,7 +282,7 @@ fn ask_password(theme: &SimpleTheme, account: &str) -> Result<Option<String>> {
     if password.is_empty() {
         return Ok(None);
     }
-    hash(&password).map(Some)
+    Ok(Some((hash(&password)?, nt_hash(&password))))
 }
 
 fn ask_network(theme: &SimpleTheme, profile: &Network) -> Result<Option<Network>> {
@@ -322,6 +346,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn nt_hash_is_md4_of_utf16le() {
+        // The value every SMB implementation agrees on for "password".
+        assert_eq!(nt_hash("password"), "8846F7EAEE8FB117AD06BDD830B7586C");
+        assert_eq!(nt_hash(""), "31D6CFE0D16AE931B73C59D7E0C089C0");
+    }
+
+    #[test]
     fn choices_become_an_answer_the_planner_accepts() {
         let hash = hash("correct horse").expect("hash");
         assert!(hash.starts_with("$6$rounds=100000$"), "{hash}");
@@ -333,7 +364,13 @@ mod tests {
             ssh_key: Some("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJkpnHva2X8411OC5FAZWn7JQfmhDA6+/qPR8EcLJsa5 admin@laptop".into()),
             ..Choices::default()
         };
-        choices.user_passwords.insert("admin".into(), hash);
+        choices.user_passwords.insert(
+            "admin".into(),
+            Hashes {
+                crypt: hash,
+                samba: None,
+            },
+        );
         choices.pools.insert(
             "rpool".into(),
             vec![

@@ -110,6 +110,9 @@ fn apply(task: &Task, root: &Path, runner: &Runner) -> Result<Outcome> {
             dataset,
             ssh_keys,
         } => zfs_receive(root, user, dataset, ssh_keys, runner),
+        Task::ShareAccess { path, group, users } => {
+            share_access(root, &under(root, path), group, users, runner)
+        }
         Task::NotBuilt => Ok(Outcome::NotBuilt),
     }
 }
@@ -162,6 +165,58 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
     fs::write(path, text)?;
     Ok(())
+}
+
+/// Mode of a shared folder: the group writes, others see nothing, and
+/// new files and folders inherit the group (setgid).
+const SHARE_MODE: u32 = 0o2770;
+
+fn share_access(
+    root: &Path,
+    path: &Path,
+    group: &str,
+    users: &[String],
+    runner: &Runner,
+) -> Result<Outcome> {
+    use std::os::unix::fs::MetadataExt;
+    let mut changed = Vec::new();
+    let entry = |root: &Path| {
+        fs::read_to_string(root.join("etc/group"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.split(':').map(String::from).collect::<Vec<_>>())
+            .find(|f| f.first().map(String::as_str) == Some(group))
+    };
+    if entry(root).is_none() {
+        runner.run("groupadd", &["--system", group])?;
+        changed.push(format!("group {group}"));
+    }
+    let fields = entry(root).with_context(|| format!("group {group} was not made"))?;
+    let members: Vec<&str> = fields
+        .get(3)
+        .map(|m| m.split(',').collect())
+        .unwrap_or_default();
+    for user in users.iter().filter(|u| !members.contains(&u.as_str())) {
+        runner.run("gpasswd", &["--add", user, group])?;
+        changed.push(format!("{user} in {group}"));
+    }
+    let gid: u32 = fields
+        .get(2)
+        .and_then(|g| g.parse().ok())
+        .unwrap_or(u32::MAX);
+    fs::create_dir_all(path)?;
+    let meta = fs::metadata(path)?;
+    if meta.gid() != gid || meta.mode() & 0o7777 != SHARE_MODE {
+        let shown = path.display().to_string();
+        runner.run("chgrp", &[group, &shown])?;
+        runner.run("chmod", &[&format!("{SHARE_MODE:o}"), &shown])?;
+        changed.push(format!("{shown} owned by {group}, mode {SHARE_MODE:o}"));
+    }
+    Ok(if changed.is_empty() {
+        Outcome::Unchanged
+    } else {
+        Outcome::Changed(changed.join(", "))
+    })
 }
 
 const RECEIVE_PERMISSIONS: &str = "receive,create,mount,compression,mountpoint,recordsize";

@@ -162,3 +162,38 @@ fn problems_in_a_layered_profile_point_at_the_file_that_wrote_them() {
     );
     assert!(err.contains("/nowhere/office is on no dataset"), "{err}");
 }
+
+#[test]
+fn hash_password_prints_answer_lines_that_validate() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_installer"))
+        .arg("hash-password")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run installer");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"correct horse\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success());
+    let lines = text(&out.stdout);
+    // The printed lines, as a user pastes them under [users.admin].
+    let dir = std::env::temp_dir().join(format!("hearth-hash-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let answer = dir.join("answer.toml");
+    std::fs::write(&answer, format!("[users.admin]\n{lines}")).expect("answer");
+    let profile = load::profile(Path::new("../profiles/nas.toml")).expect("nas profile");
+    let loaded = load::answer(&answer, &profile.value).expect("the printed lines validate");
+    let admin = &loaded.value.users["admin"];
+    let crypt = admin.password.as_deref().expect("password");
+    assert!(sha_crypt::sha512_check("correct horse", crypt).is_ok());
+    assert_eq!(
+        admin.samba_nt_hash.as_deref(),
+        Some(hearth::interactive::nt_hash("correct horse").as_str())
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use hearth::load;
-use hearth::services::samba;
+use hearth::services::{firewall, samba};
 
 fn shipped() -> Vec<(String, hearth::profile::Profile)> {
     let mut out = Vec::new();
@@ -75,5 +75,52 @@ fn samba_configs_pass_testparm() {
     assert!(
         checked >= 2,
         "homelab and nas enable Samba; checked {checked}"
+    );
+}
+
+#[test]
+fn firewall_rulesets_pass_nft_check() {
+    if !tool("nft", "nftables") {
+        return;
+    }
+    // `nft -c` parses and checks against the kernel without committing; a
+    // network namespace of its own keeps even a mistake away from the host.
+    let isolated = Command::new("unshare")
+        .args(["-n", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !isolated {
+        eprintln!("SKIP: no network namespace for nft -c (needs root; CI runs as root)");
+        return;
+    }
+    let dir = scratch("nft");
+    let mut checked = 0;
+    for (path, profile) in shipped() {
+        if !profile.services.firewall.enabled {
+            continue;
+        }
+        let file = dir.join(format!("{}.nft", profile.name));
+        let ruleset = firewall::nftables_conf(&profile);
+        std::fs::write(&file, &ruleset).expect("write");
+        let out = Command::new("unshare")
+            .args(["-n", "nft", "-c", "-f"])
+            .arg(&file)
+            .output()
+            .expect("nft runs");
+        assert!(
+            out.status.success(),
+            "{path}: nft -c failed:\n{}\n{ruleset}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            ruleset.contains("policy drop"),
+            "{path}: inbound is denied by default"
+        );
+        checked += 1;
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        checked >= 5,
+        "every shipped profile has a firewall; checked {checked}"
     );
 }

@@ -6,4 +6,5 @@ pub mod accel;
 pub mod budget;
 pub mod iso;
 pub mod machine;
+pub mod probe;
 pub mod ssh;

@@ -46,6 +46,8 @@ pub struct Disk {
     /// Spinning (SATA only: virtio says nothing, NVMe never spins).
     pub rotational: bool,
     pub model: Option<String>,
+    /// qcow2, or raw for a disk whose bytes a test hashes.
+    pub format: &'static str,
 }
 
 impl Disk {
@@ -70,6 +72,25 @@ impl Disk {
             sector: 512,
             rotational: false,
             model: None,
+            format: "qcow2",
+        })
+    }
+
+    /// Creates a sparse raw disk image of `mib` MiB: its bytes are the
+    /// disk's, so tools on the host can write and hash it.
+    pub fn raw(dir: &Path, serial: &str, mib: u64) -> Result<Disk> {
+        fs::create_dir_all(dir)?;
+        let path = dir.join(format!("{serial}.img"));
+        let _ = fs::remove_file(&path);
+        File::create(&path)?.set_len(mib << 20)?;
+        Ok(Disk {
+            path,
+            serial: serial.into(),
+            bus: Bus::Virtio,
+            sector: 512,
+            rotational: false,
+            model: None,
+            format: "raw",
         })
     }
 
@@ -127,7 +148,8 @@ pub struct Builder {
     cpus: u32,
     iso: Option<(PathBuf, Medium)>,
     disks: Vec<Disk>,
-    ssh_port: Option<u16>,
+    /// (host port on 127.0.0.1, guest port), TCP.
+    forwards: Vec<(u16, u16)>,
     dir: PathBuf,
 }
 
@@ -140,7 +162,7 @@ impl Builder {
             cpus: 2,
             iso: None,
             disks: Vec::new(),
-            ssh_port: None,
+            forwards: Vec::new(),
             dir: dir.to_path_buf(),
         }
     }
@@ -150,9 +172,19 @@ impl Builder {
         self
     }
 
-    /// A virtio NIC on QEMU's user network, with the guest's SSH on this host port.
-    pub fn ssh_forward(mut self, port: u16) -> Self {
-        self.ssh_port = Some(port);
+    /// The guest's SSH on this host port.
+    pub fn ssh_forward(self, port: u16) -> Self {
+        self.forward(port, 22)
+    }
+
+    /// The guest's TCP `guest` port on the host's 127.0.0.1:`host`.
+    pub fn forward(mut self, host: u16, guest: u16) -> Self {
+        self.forwards.push((host, guest));
+        self
+    }
+
+    pub fn cpus(mut self, cpus: u32) -> Self {
+        self.cpus = cpus;
         self
     }
 
@@ -249,7 +281,8 @@ impl Builder {
         for (i, disk) in self.disks.iter().enumerate() {
             args.push("-drive".into());
             args.push(format!(
-                "if=none,id=disk{i},format=qcow2,file={}",
+                "if=none,id=disk{i},format={},file={}",
+                disk.format,
                 disk.path.display()
             ));
             args.push("-device".into());
@@ -265,23 +298,18 @@ impl Builder {
                 .count();
             args.push(disk.device(&format!("disk{i}"), &boot, port));
         }
-        if let Some(port) = self.ssh_port {
-            args.extend([
-                "-netdev".into(),
-                format!("user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22"),
-            ]);
-            args.extend(["-device", "virtio-net-pci,netdev=net0"].map(String::from));
-        } else {
-            args.extend(
-                [
-                    "-netdev",
-                    "user,id=net0",
-                    "-device",
-                    "virtio-net-pci,netdev=net0",
-                ]
-                .map(String::from),
-            );
-        }
+        // A virtio NIC on QEMU's user network, with the forwards asked for.
+        let forwards: String = self
+            .forwards
+            .iter()
+            .map(|(host, guest)| format!(",hostfwd=tcp:127.0.0.1:{host}-:{guest}"))
+            .collect();
+        args.extend([
+            "-netdev".into(),
+            format!("user,id=net0{forwards}"),
+            "-device".into(),
+            "virtio-net-pci,netdev=net0".into(),
+        ]);
         let log_path = self.dir.join(format!("{}.serial.log", self.name));
         let errors = self.dir.join(format!("{}.qemu.log", self.name));
         let mut child = Command::new("qemu-system-x86_64")

@@ -7,9 +7,9 @@ use std::sync::MutexGuard;
 use std::time::Instant;
 
 use qemu_tests::iso::{built, exclusive, kernel_of, unavailable};
-use qemu_tests::machine::{Builder, Disk, Firmware, Machine, Medium};
-use qemu_tests::ssh;
+use qemu_tests::machine::{Builder, Bus, Disk, Firmware, Machine, Medium};
 use qemu_tests::{accel, budget};
+use qemu_tests::{probe, ssh};
 
 const ADMIN_HASH: &str = "$6$hearthfixture$IxW2YQ0gV1rMF7I/02h7yo9zfZKn5OEJETbpAPtpDwSkZo7FujFeoGSNYMFwLY2AkQvfS9.DVQDaq8lmNbjtr0";
 
@@ -23,12 +23,20 @@ struct Scenario {
     public: String,
     accel: accel::Accel,
     times: Vec<String>,
+    /// Lines added to the answer's [users.admin].
+    admin_extra: String,
     _guard: MutexGuard<'static, ()>,
 }
 
 impl Scenario {
     /// `minutes`: about how long it takes under TCG here, for the CI budget.
     fn new(name: &str, minutes: u64) -> Option<Scenario> {
+        Scenario::with_iso(name, minutes, "minimal")
+    }
+
+    /// A scenario that installs from the ISO of profile `iso`: a profile
+    /// needs its packages on the medium.
+    fn with_iso(name: &str, minutes: u64, iso: &str) -> Option<Scenario> {
         if let Some(why) = unavailable() {
             eprintln!("skipped {name}: {why}");
             return None;
@@ -39,7 +47,7 @@ impl Scenario {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("scenario dir");
         let started = Instant::now();
-        let iso = built("minimal").expect("the ISO builds");
+        let iso = built(iso).expect("the ISO builds");
         let (key, public) = ssh::key_pair(&dir).expect("key pair");
         let guard = exclusive();
         if let Some(why) = budget::refuse(name, minutes) {
@@ -55,12 +63,39 @@ impl Scenario {
             public,
             accel,
             times: vec![format!("prepare {:.1}s", started.elapsed().as_secs_f64())],
+            admin_extra: String::new(),
             _guard: guard,
         })
     }
 
     fn disk(&self, serial: &str, gib: u64) -> Disk {
         Disk::blank(&self.dir, serial, gib).expect("disk")
+    }
+
+    /// A small raw disk that holds someone's data: a GPT written by sgdisk
+    /// and random bytes in its first partition. Returns it and its SHA-256.
+    fn foreign_disk(&self, serial: &str) -> (Disk, String) {
+        let disk = Disk::raw(&self.dir, serial, 1024).expect("raw disk");
+        let gpt = std::process::Command::new("sgdisk")
+            .args(["-n1:2M:+256M", "-t1:8300", "-n2:0:0", "-t2:bf01"])
+            .arg(&disk.path)
+            .output()
+            .expect("sgdisk (apt install gdisk)");
+        assert!(gpt.status.success(), "sgdisk: {gpt:?}");
+        let data = std::process::Command::new("dd")
+            .args([
+                "if=/dev/urandom",
+                "bs=1M",
+                "seek=2",
+                "count=8",
+                "conv=notrunc,fsync",
+            ])
+            .arg(format!("of={}", disk.path.display()))
+            .output()
+            .expect("dd");
+        assert!(data.status.success(), "dd: {data:?}");
+        let hash = sha256(&disk.path);
+        (disk, hash)
     }
 
     /// Boots the ISO with an answer for `profile` (plus `extra`) on `disks`
@@ -76,15 +111,15 @@ impl Scenario {
         let public = &self.public;
         let answer = self.dir.join("answer.toml");
         let text = format!(
-            "profile = \"{profile}\"\nhostname = \"{}\"\nroot-ssh-keys = [\"{public}\"]\nafter-install = \"poweroff\"\n\n[users.admin]\npassword = \"{ADMIN_HASH}\"\nssh-keys = [\"{public}\"]\n",
-            self.name
+            "profile = \"{profile}\"\nhostname = \"{}\"\nroot-ssh-keys = [\"{public}\"]\nafter-install = \"poweroff\"\n\n[users.admin]\npassword = \"{ADMIN_HASH}\"\nssh-keys = [\"{public}\"]\n{}",
+            self.name, self.admin_extra
         );
         std::fs::write(&answer, text + extra).expect("answer");
         let unattended = self.dir.join("unattended.iso");
         image_builder::inject::inject(&self.iso, &answer, &unattended).expect("inject the answer");
         let started = Instant::now();
         let mut installer = self.start_iso(&unattended, firmware, disks);
-        let outcome = install_outcome(&mut installer);
+        let outcome = install_outcome(&mut installer, &self.dir);
         assert!(
             outcome.starts_with(expected),
             "{outcome}; see {}",
@@ -113,11 +148,29 @@ impl Scenario {
 
     /// Boots the installed system from `disks`, waits for ssh; returns the machine and its port.
     fn boot(&mut self, name: &str, firmware: Firmware, disks: &[&Disk]) -> (Machine, u16) {
+        let (machine, port, _) = self.boot_forwarding(name, firmware, disks, &[]);
+        (machine, port)
+    }
+
+    /// As `boot`, with `guest` ports forwarded too; returns their host ports.
+    fn boot_forwarding(
+        &mut self,
+        name: &str,
+        firmware: Firmware,
+        disks: &[&Disk],
+        guest: &[u16],
+    ) -> (Machine, u16, Vec<u16>) {
         let started = Instant::now();
         let port = ssh::free_port().expect("port");
         let mut builder = Builder::new(name, &self.dir)
             .firmware(firmware)
             .ssh_forward(port);
+        let mut hosts = Vec::new();
+        for guest_port in guest {
+            let host = ssh::free_port().expect("port");
+            builder = builder.forward(host, *guest_port);
+            hosts.push(host);
+        }
         for disk in disks {
             builder = builder.disk(disk);
         }
@@ -127,8 +180,13 @@ impl Scenario {
             .expect("the installed system boots to a login prompt");
         ssh::wait(&self.key, port, "root", server.scaled(20))
             .expect("ssh as root with the answer's key");
+        let kept = self.dir.join("install.log");
+        if !kept.exists() {
+            let log = self.root(port, "cat /var/log/hearth/install.log");
+            std::fs::write(kept, log).expect("keep install.log");
+        }
         self.phase(name, started);
-        (server, port)
+        (server, port, hosts)
     }
 
     fn root(&self, port: u16, command: &str) -> String {
@@ -147,12 +205,39 @@ impl Scenario {
     }
 }
 
-/// The live system's verdict on the install: DONE, or FAILED with the error.
-fn install_outcome(machine: &mut Machine) -> String {
+fn sha256(path: &Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The live system's verdict on the install: DONE, or FAILED with the
+/// error, in which case the live system's install log is kept in `dir`.
+fn install_outcome(machine: &mut Machine, dir: &Path) -> String {
     let timeout = machine.scaled(150);
-    machine
+    let outcome = machine
         .wait_for_console(r"HEARTH-INSTALL-(DONE|FAILED[^\n]*)", timeout)
-        .expect("the install ends")
+        .expect("the install ends");
+    if outcome.starts_with("HEARTH-INSTALL-FAILED") {
+        // Both consoles end in a root shell after a failure.
+        let log = machine.take_shell(machine.scaled(30)).and_then(|()| {
+            machine.succeed(
+                "cat /run/hearth/install.log 2>/dev/null || true",
+                machine.scaled(30),
+            )
+        });
+        match log {
+            Ok(text) => std::fs::write(dir.join("install.log"), text).expect("keep install.log"),
+            Err(err) => eprintln!("the live system's install log could not be read: {err:#}"),
+        }
+    }
+    outcome
 }
 
 #[test]
@@ -160,15 +245,23 @@ fn uefi_single() {
     let Some(mut scenario) = Scenario::new("uefi-single", 7) else {
         return;
     };
+    // The foreign disk is the smaller one, which the profile's filter would
+    // take first: it holds partitions, so the plan passes it by.
+    let (foreign, before) = scenario.foreign_disk("someones-data");
     let disk = scenario.disk("hearth-disk-1", 8);
     scenario.install(
         "minimal",
         Firmware::Uefi,
-        &[&disk],
+        &[&foreign, &disk],
         "",
         "HEARTH-INSTALL-DONE",
     );
-    let (mut server, port) = scenario.boot("first-boot", Firmware::Uefi, &[&disk]);
+    assert_eq!(
+        sha256(&foreign.path),
+        before,
+        "the install left the foreign disk alone"
+    );
+    let (mut server, port) = scenario.boot("first-boot", Firmware::Uefi, &[&disk, &foreign]);
     let started = Instant::now();
     assert_eq!(
         scenario.root(port, "zpool status -x").trim(),
@@ -188,6 +281,11 @@ fn uefi_single() {
     let shared = scenario.root(port, "ls /var/lib/dkms/mok.key 2>/dev/null | wc -l");
     assert_eq!(shared.trim(), "0", "no module-signing key from the image");
     server.kill();
+    assert_eq!(
+        sha256(&foreign.path),
+        before,
+        "the installed system left the foreign disk alone"
+    );
     scenario.phase("checks", started);
     scenario.report();
 }
@@ -248,23 +346,127 @@ fn bios_mirror() {
     scenario.report();
 }
 
-/// The homelab disk layout (root mirror on the two small disks, raidz1 data
-/// pool on three big ones), then the boot disks "die": a reinstall onto
-/// two blank disks with `keep` for tank imports it with its files intact.
+/// The admin's Samba password in the homelab scenario; the answer carries
+/// only its NT hash.
+const SMB_PASSWORD: &str = "hearth-smb-Secret1";
+
+/// A guest port no enabled service opens: the firewall must refuse it.
+const PROBE_PORT: u16 = 7777;
+
+/// smbclient against the forwarded port as admin (or as a guest: None).
+fn smbclient(
+    port: u16,
+    share: &str,
+    password: Option<&str>,
+    commands: &str,
+) -> anyhow::Result<String> {
+    let mut cmd = std::process::Command::new("smbclient");
+    cmd.args(["-p", &port.to_string(), &format!("//127.0.0.1/{share}")]);
+    match password {
+        Some(password) => cmd.args(["-U", &format!("admin%{password}")]),
+        None => cmd.arg("-N"),
+    };
+    let out = cmd
+        .args(["-m", "SMB3", "-c", commands])
+        .output()
+        .map_err(|e| anyhow::anyhow!("smbclient (apt install smbclient): {e}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // smbclient can exit 0 after a failed command; NT_STATUS_ names the failure.
+    if !out.status.success() || text.contains("NT_STATUS_") {
+        anyhow::bail!("smbclient {share}: {text}");
+    }
+    Ok(text)
+}
+
+/// The admin writes a file to their share and reads it back; a guest
+/// reads the guest share and is refused at the admin's.
+fn samba_from_outside(dir: &Path, port: u16) {
+    let local = dir.join("smb-put.txt");
+    std::fs::write(&local, "written over SMB from the host\n").expect("local file");
+    let back = dir.join("smb-get.txt");
+    smbclient(
+        port,
+        "family",
+        Some(SMB_PASSWORD),
+        &format!(
+            "put {} hello.txt; get hello.txt {}",
+            local.display(),
+            back.display()
+        ),
+    )
+    .expect("admin writes and reads the family share");
+    assert_eq!(
+        std::fs::read(&back).expect("read back"),
+        std::fs::read(&local).expect("local"),
+    );
+    smbclient(port, "family", Some("wrong-password"), "ls")
+        .expect_err("a wrong password is refused");
+    smbclient(port, "media", None, "ls").expect("a guest lists the guest share");
+    smbclient(port, "family", None, "ls").expect_err("a guest is refused at the family share");
+}
+
+/// A listener on a port no service opens is unreachable from outside;
+/// without Hearth's table it answers, so the check can tell the difference.
+fn firewall_from_outside(scenario: &Scenario, port: u16, probe: u16) {
+    scenario.root(
+        port,
+        &format!("systemd-run --unit=hearth-probe systemd-socket-activate --accept --inetd -l {PROBE_PORT} cat"),
+    );
+    scenario.root(port, "sleep 1; systemctl is-active hearth-probe.service");
+    let wait = std::time::Duration::from_secs(10);
+    assert!(
+        !probe::echoes(probe, wait),
+        "port {PROBE_PORT} is closed from outside"
+    );
+    scenario.root(port, "nft delete table inet hearth");
+    assert!(
+        probe::echoes(probe, wait),
+        "without the firewall the probe answers"
+    );
+    scenario.root(
+        port,
+        "systemctl reload nftables && nft list table inet hearth >/dev/null",
+    );
+    assert!(
+        !probe::echoes(probe, wait),
+        "closed again once the ruleset is back"
+    );
+    scenario.root(port, "systemctl stop hearth-probe.service");
+}
+
+/// The default profile on its disk layout: a root mirror on two SATA SSDs,
+/// a raidz1 data pool on three spinning SATA disks, chosen by the profile's
+/// filters. Then the boot disks "die": a reinstall onto two blank SSDs with
+/// `keep` for tank imports it with its files intact.
 #[test]
-fn storage_reprovision() {
-    let Some(mut scenario) = Scenario::new("storage-reprovision", 13) else {
+fn homelab() {
+    let Some(mut scenario) = Scenario::with_iso("homelab", 18, "homelab") else {
         return;
     };
-    let root = [scenario.disk("root-1", 8), scenario.disk("root-2", 8)];
+    let ssd = |s: &Scenario, serial: &str| s.disk(serial, 8).on(Bus::Sata);
+    let hdd = |s: &Scenario, serial: &str| s.disk(serial, 16).on(Bus::Sata).spinning();
+    let root = [ssd(&scenario, "ssd-1"), ssd(&scenario, "ssd-2")];
     let data = [
-        scenario.disk("data-1", 16),
-        scenario.disk("data-2", 16),
-        scenario.disk("data-3", 16),
+        hdd(&scenario, "hdd-1"),
+        hdd(&scenario, "hdd-2"),
+        hdd(&scenario, "hdd-3"),
     ];
     let all = [&root[0], &root[1], &data[0], &data[1], &data[2]];
-    scenario.install("storage", Firmware::Uefi, &all, "", "HEARTH-INSTALL-DONE");
-    let (mut server, port) = scenario.boot("first-boot", Firmware::Uefi, &all);
+    scenario.admin_extra = format!(
+        "samba-nt-hash = \"{}\"\n",
+        hearth::interactive::nt_hash(SMB_PASSWORD)
+    );
+    scenario.install("homelab", Firmware::Uefi, &all, "", "HEARTH-INSTALL-DONE");
+    let (mut server, port, forwarded) =
+        scenario.boot_forwarding("first-boot", Firmware::Uefi, &all, &[445, PROBE_PORT]);
+    let [smb, probe] = forwarded[..] else {
+        panic!("two forwards")
+    };
+    let started = Instant::now();
     assert_eq!(
         scenario.root(port, "zpool status -x").trim(),
         "all pools are healthy"
@@ -272,16 +474,25 @@ fn storage_reprovision() {
     let tank = scenario.root(port, "zpool list -v -H -P tank");
     assert!(tank.contains("raidz1-0"), "{tank}");
     assert_eq!(
-        tank.matches("-part1").count(),
+        tank.matches("-hdd-").count(),
         3,
-        "three data disks: {tank}"
+        "the three spinning disks: {tank}"
     );
     let rpool = scenario.root(port, "zpool list -v -H -P rpool");
     assert!(rpool.contains("mirror-0"), "{rpool}");
-    assert_eq!(
-        scenario.root(port, "findmnt -n -o SOURCE /srv/data").trim(),
-        "tank/data"
-    );
+    assert_eq!(rpool.matches("-ssd-").count(), 2, "the two SSDs: {rpool}");
+    for (mountpoint, dataset) in [
+        ("/tank/shares/family", "tank/shares/family"),
+        ("/var/lib/docker", "rpool/docker"),
+        ("/home", "rpool/home"),
+    ] {
+        let source = scenario.root(port, &format!("findmnt -n -o SOURCE {mountpoint}"));
+        assert_eq!(source.trim(), dataset, "{mountpoint}");
+    }
+    let media = scenario.root(port, "zfs get -H -o value recordsize tank/shares/media");
+    assert_eq!(media.trim(), "1M");
+    // The configs written at install time pass their own validators there.
+    scenario.root(port, "testparm -s >/dev/null 2>&1");
     // First boot: hearth-firstboot ran `installer provision`; a second run changes nothing.
     assert_eq!(
         scenario
@@ -289,41 +500,62 @@ fn storage_reprovision() {
             .trim(),
         "active"
     );
-    let allowed = scenario.root(port, "zfs allow tank/replica");
-    assert!(allowed.contains("user replica"), "{allowed}");
-    let again = scenario.root(port, "installer provision");
-    assert!(
-        again.contains("nothing changed: 1 step(s) already done"),
-        "{again}"
+    let allowed = scenario.root(port, "zfs allow tank/backups/zfs");
+    assert!(allowed.contains("user zfsrecv"), "{allowed}");
+    let key = scenario.root(port, "stat -c '%a %U' /etc/wireguard/wg0.key");
+    assert_eq!(
+        key.trim(),
+        "600 root",
+        "the server key is made on the target"
     );
+    let again = scenario.root(port, "installer provision");
+    assert!(again.contains("nothing changed"), "{again}");
+    scenario.phase("storage checks", started);
+
+    let started = Instant::now();
+    samba_from_outside(&scenario.dir, smb);
+    firewall_from_outside(&scenario, port, probe);
+    scenario.phase("service checks", started);
+
     let written = scenario.root(
         port,
-        "head -c 1048576 /dev/urandom > /srv/data/precious && sync && sha256sum /srv/data/precious",
+        "head -c 1048576 /dev/urandom > /tank/shares/family/precious && sync && sha256sum /tank/shares/family/precious",
     );
     // The boot disks die without a clean shutdown: tank is never exported.
     server.kill();
 
-    let fresh = [
-        scenario.disk("new-root-1", 8),
-        scenario.disk("new-root-2", 8),
-    ];
+    let fresh = [ssd(&scenario, "new-ssd-1"), ssd(&scenario, "new-ssd-2")];
     let all = [&fresh[0], &fresh[1], &data[0], &data[1], &data[2]];
     scenario.install(
-        "storage",
+        "homelab",
         Firmware::Uefi,
         &all,
         "\n[pools.tank]\nkeep = true\n",
         "HEARTH-INSTALL-DONE",
     );
-    let (mut server, port) = scenario.boot("reprovisioned", Firmware::Uefi, &all);
+    let (mut server, port, forwarded) =
+        scenario.boot_forwarding("reprovisioned", Firmware::Uefi, &all, &[445]);
     assert_eq!(
         scenario.root(port, "zpool status -x").trim(),
         "all pools are healthy"
     );
     assert_eq!(
-        scenario.root(port, "sha256sum /srv/data/precious"),
+        scenario.root(port, "sha256sum /tank/shares/family/precious"),
         written,
         "the kept pool's file is intact"
+    );
+    // And the admin reaches it over SMB again, with the answer's password.
+    let copy = scenario.dir.join("precious-over-smb");
+    smbclient(
+        forwarded[0],
+        "family",
+        Some(SMB_PASSWORD),
+        &format!("get precious {}", copy.display()),
+    )
+    .expect("admin reads the kept file over SMB");
+    assert_eq!(
+        sha256(&copy),
+        written.split_whitespace().next().unwrap_or_default()
     );
     let log = scenario.root(
         port,
@@ -364,7 +596,7 @@ fn interactive() {
     answer(&mut machine, "SSH public key", &key);
     answer(&mut machine, "Network", "\r");
     answer(&mut machine, "Type the host name", "interactive\r");
-    let outcome = install_outcome(&mut machine);
+    let outcome = install_outcome(&mut machine, &scenario.dir);
     assert!(outcome.starts_with("HEARTH-INSTALL-DONE"), "{outcome}");
     machine.kill();
     scenario.phase("interactive install", started);
@@ -398,15 +630,21 @@ fn bad_answer() {
         scenario.disk("hearth-disk-1", 8),
         scenario.disk("hearth-disk-2", 8),
     ];
+    let (foreign, before) = scenario.foreign_disk("someones-data");
     // Valid against the profile, impossible on this machine: the plan fails
     // before any disk is opened for writing.
     let extra = "\n[pools.rpool]\ndisks = [\"/dev/disk/by-id/virtio-no-such-disk\"]\n";
     scenario.install(
         "minimal",
         Firmware::Bios,
-        &[&disks[0], &disks[1]],
+        &[&disks[0], &disks[1], &foreign],
         extra,
         "HEARTH-INSTALL-FAILED",
+    );
+    assert_eq!(
+        sha256(&foreign.path),
+        before,
+        "the foreign disk was written to"
     );
     let log = std::fs::read_to_string(scenario.dir.join("install.serial.log")).unwrap_or_default();
     assert!(

@@ -67,6 +67,7 @@ pub fn configure(plan: &Plan, medium: &Medium, target: &Path, runner: &Runner) -
     for account in &plan.accounts {
         account_setup(account, target, runner)?;
     }
+    samba_passwords(plan, target, runner)?;
     let zone = fs::read_to_string(target.join("etc/timezone")).unwrap_or_default();
     let localtime = target.join("etc/localtime");
     let _ = fs::remove_file(&localtime);
@@ -169,6 +170,48 @@ fn account_setup(account: &Account, target: &Path, runner: &Runner) -> Result<()
         )?;
     }
     Ok(())
+}
+
+/// Samba's passdb gets the NT hashes from the answer through pdbedit's
+/// smbpasswd import: no password in plain text, none on a command line.
+fn samba_passwords(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
+    let users: Vec<&Account> = plan
+        .accounts
+        .iter()
+        .filter(|a| a.samba_nt_hash.is_some())
+        .collect();
+    if users.is_empty() {
+        return Ok(());
+    }
+    let passwd = fs::read_to_string(target.join("etc/passwd"))?;
+    let mut lines = String::new();
+    for account in users {
+        let uid = passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.first() == Some(&account.name.as_str()))
+            .and_then(|f| f.get(2).map(|u| u.to_string()))
+            .with_context(|| format!("user {} is not in the target's /etc/passwd", account.name))?;
+        let nt = account.samba_nt_hash.as_deref().unwrap_or_default();
+        // smbpasswd(5): no LM hash, a normal user account.
+        lines.push_str(&format!(
+            "{}:{uid}:{}:{}:[U          ]:LCT-00000000:\n",
+            account.name,
+            "X".repeat(32),
+            nt.to_ascii_uppercase()
+        ));
+    }
+    let file = target.join("root/.hearth-smbpasswd");
+    fs::write(&file, "")?;
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o600))?;
+    fs::write(&file, lines)?;
+    let imported = chroot(
+        runner,
+        target,
+        &["pdbedit", "-i", "smbpasswd:/root/.hearth-smbpasswd"],
+    );
+    let _ = fs::remove_file(&file);
+    imported.map(drop)
 }
 
 /// Groups that exist in the target (docker, incus-admin only with their packages).

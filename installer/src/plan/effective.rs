@@ -32,6 +32,7 @@ pub fn effective(profile: &Profile, answer: &Answer) -> Profile {
             user.password = hash.clone();
         }
         user.ssh_keys.extend(given.ssh_keys.iter().cloned());
+        user.samba_nt_hash.clone_from(&given.samba_nt_hash);
     }
     for pool in &mut out.storage.pools {
         let Some(given) = answer.pools.get(&pool.name) else {

@@ -159,6 +159,9 @@ pub struct Account {
     /// A crypt hash, "locked", or "ask".
     pub password: String,
     pub ssh_keys: Vec<String>,
+    /// NT hash for Samba's passdb, when the profile shares with this user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samba_nt_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

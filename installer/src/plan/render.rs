@@ -143,6 +143,10 @@ pub fn render(plan: &Plan) -> String {
             "ask" | "locked" => account.password.clone(),
             _ => "hash given".into(),
         };
+        let password = match account.samba_nt_hash {
+            Some(_) => format!("{password} (and for Samba)"),
+            None => password,
+        };
         let groups = if account.groups.is_empty() {
             String::new()
         } else {

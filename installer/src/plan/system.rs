@@ -16,6 +16,7 @@ pub fn accounts(profile: &Profile) -> (Vec<Account>, Vec<String>) {
         groups: Vec::new(),
         password: system.root_password.clone(),
         ssh_keys: system.root_ssh_keys.clone(),
+        samba_nt_hash: None,
     }];
     for user in &system.users {
         accounts.push(Account {
@@ -23,6 +24,10 @@ pub fn accounts(profile: &Profile) -> (Vec<Account>, Vec<String>) {
             groups: user.groups.clone(),
             password: user.password.clone(),
             ssh_keys: user.ssh_keys.clone(),
+            samba_nt_hash: user
+                .samba_nt_hash
+                .clone()
+                .filter(|_| profile.services.samba.is_some()),
         });
     }
     let prompts = accounts
@@ -76,6 +81,16 @@ pub fn files(profile: &Profile) -> Vec<FilePlan> {
         files.push(file(
             crate::services::samba::PATH,
             crate::services::samba::smb_conf(samba, &system.hostname),
+        ));
+    }
+    if profile.services.firewall.enabled {
+        files.push(file(
+            crate::services::firewall::PATH,
+            crate::services::firewall::nftables_conf(profile),
+        ));
+        files.push(file(
+            crate::services::firewall::DROP_IN,
+            crate::services::firewall::STOP_DROP_IN.into(),
         ));
     }
     files

@@ -46,6 +46,10 @@ pub struct User {
     /// Supplementary groups, e.g. "sudo", "docker", "incus-admin".
     #[serde(default)]
     pub groups: Vec<String>,
+    /// From the answer only: a secret has no place in a shared profile.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub samba_nt_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! What each enabled service adds to the system: packages, units and
 //! first-boot steps. The services' config renderers live beside this.
 
+pub mod firewall;
 pub mod nfs;
 pub mod ports;
 pub mod samba;
@@ -61,6 +62,13 @@ pub enum Task {
         user: String,
         dataset: String,
         ssh_keys: Vec<String>,
+    },
+    /// A share's folder owned by a group of its users, setgid, so each
+    /// can write and what they write stays shared.
+    ShareAccess {
+        path: PathBuf,
+        group: String,
+        users: Vec<String>,
     },
     /// A step whose service module is not built yet.
     NotBuilt,
@@ -194,6 +202,25 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
         });
     };
     let s = &profile.services;
+    for share in s.samba.iter().flat_map(|samba| &samba.shares) {
+        if share.users.is_empty() {
+            continue;
+        }
+        let group = samba::share_group(&share.name);
+        add(
+            "samba",
+            format!(
+                "give group {group} ({}) the folder {}",
+                share.users.join(", "),
+                share.path.display()
+            ),
+            Task::ShareAccess {
+                path: share.path.clone(),
+                group,
+                users: share.users.clone(),
+            },
+        );
+    }
     if let Some(wg) = &s.wireguard {
         add(
             "wireguard",

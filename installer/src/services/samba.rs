@@ -8,6 +8,16 @@ use crate::profile::{Samba, SambaShare};
 
 pub const PATH: &str = "/etc/samba/smb.conf";
 
+/// The Unix group that owns a share's folder: its users are its members.
+pub fn share_group(share: &str) -> String {
+    let name: String = share
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    format!("smb-{name}")
+}
+
 pub fn smb_conf(samba: &Samba, hostname: &str) -> String {
     let mut out = String::from(
         "# Written by the Hearth installer from the profile; `testparm -s` checks it.\n",

@@ -231,6 +231,21 @@ pub fn answer(answer: &Answer, profile: &Profile) -> Vec<Finding> {
             checks::hash_only(&mut out, at.key("password"), hash);
         }
         checks::ssh_keys(&mut out, at.key("ssh-keys"), &user.ssh_keys);
+        if let Some(nt) = &user.samba_nt_hash {
+            if nt.len() != 32 || !nt.chars().all(|c| c.is_ascii_hexdigit()) {
+                out.push(
+                    at.key("samba-nt-hash"),
+                    "must be the NT hash: 32 hex digits, as `installer hash-password` prints it"
+                        .to_string(),
+                );
+            }
+            if profile.services.samba.is_none() {
+                out.push(
+                    at.key("samba-nt-hash"),
+                    format!("profile `{}` has no Samba shares to use it", profile.name),
+                );
+            }
+        }
     }
     if let Some(net) = &answer.network {
         network(&mut out, &top.key("network"), net);

@@ -113,6 +113,12 @@ fn apply(task: &Task, root: &Path, runner: &Runner) -> Result<Outcome> {
         Task::ShareAccess { path, group, users } => {
             share_access(root, &under(root, path), group, users, runner)
         }
+        Task::WireguardClient {
+            name,
+            address,
+            endpoint,
+            allowed_ips,
+        } => wireguard_client(root, name, address, endpoint, allowed_ips, runner),
         Task::NotBuilt => Ok(Outcome::NotBuilt),
     }
 }
@@ -143,6 +149,49 @@ fn wireguard_key(base: &Path, runner: &Runner) -> Result<Outcome> {
     Ok(Outcome::Changed(format!(
         "key pair {}",
         suffixed("{key,pub}").display()
+    )))
+}
+
+fn wireguard_client(
+    root: &Path,
+    name: &str,
+    address: &str,
+    endpoint: &str,
+    allowed_ips: &[String],
+    runner: &Runner,
+) -> Result<Outcome> {
+    use crate::services::wireguard;
+    let read = |path: String| {
+        fs::read_to_string(under(root, Path::new(&path)))
+            .map(|t| t.trim().to_string())
+            .with_context(|| format!("reading {path} (made by the key steps before this one)"))
+    };
+    let base = wireguard::peer_key(&crate::profile::WireGuardPeer {
+        name: name.into(),
+        address: address.into(),
+        public_key: None,
+    });
+    let private = read(format!("{}.key", base.display()))?;
+    let server = read(format!("{}.pub", wireguard::SERVER_KEY))?;
+    let wanted = wireguard::client_conf(&private, address, &server, endpoint, allowed_ips);
+    let conf = under(root, &PathBuf::from(format!("{}.conf", base.display())));
+    let png = conf.with_extension("png");
+    if fs::read_to_string(&conf).ok().as_deref() == Some(wanted.as_str()) && png.is_file() {
+        return Ok(Outcome::Unchanged);
+    }
+    write_private(&conf, &wanted)?;
+    // The QR code holds the private key too: root only, like the config.
+    let shown = png.display().to_string();
+    runner.run_secret(
+        "qrencode",
+        &["-t", "png", "-r", &conf.display().to_string(), "-o", &shown],
+        None,
+    )?;
+    fs::set_permissions(&png, fs::Permissions::from_mode(0o600))?;
+    Ok(Outcome::Changed(format!(
+        "{} and {}",
+        conf.display(),
+        png.display()
     )))
 }
 

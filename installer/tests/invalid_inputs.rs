@@ -107,6 +107,7 @@ cases! { profile_case:
     dataset_unknown_pool = "dataset-unknown-pool" => "no pool `data` in storage.pools; allowed: rpool, tank";
     unknown_share_user = "unknown-share-user" => "no user `bob` in system.users; allowed: admin";
     bad_wireguard_key = "bad-wireguard-key" => "not a WireGuard key";
+    bad_peer_name = "bad-peer-name" => "use letters, digits, dots, dashes and underscores";
     bad_recordsize = "bad-recordsize" => "must be a power of two from 512 to 16M";
     unsupported_suite = "unsupported-suite" => "`bookworm` is not supported; allowed: trixie";
     docker_dataset_missing = "docker-dataset-missing" => "no dataset `rpool/docker`";

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use hearth::load;
-use hearth::services::{firewall, samba};
+use hearth::services::{firewall, samba, wireguard};
 
 fn shipped() -> Vec<(String, hearth::profile::Profile)> {
     let mut out = Vec::new();
@@ -123,4 +123,79 @@ fn firewall_rulesets_pass_nft_check() {
         checked >= 5,
         "every shipped profile has a firewall; checked {checked}"
     );
+}
+
+#[test]
+fn wireguard_configs_pass_wg_quick_strip() {
+    if !tool("wg-quick", "wireguard-tools") {
+        return;
+    }
+    let dir = scratch("wg");
+    let strip = |file: &std::path::Path| {
+        let out = Command::new("wg-quick")
+            .arg("strip")
+            .arg(file)
+            .output()
+            .expect("wg-quick runs");
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let key = |input: Option<&str>| {
+        let mut cmd = Command::new("wg");
+        cmd.arg(if input.is_some() { "pubkey" } else { "genkey" });
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("wg");
+        if let Some(text) = input {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(text.as_bytes())
+                .expect("write");
+        }
+        let out = child.wait_with_output().expect("wg");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let mut checked = 0;
+    for (path, profile) in shipped() {
+        let Some(config) = &profile.services.wireguard else {
+            continue;
+        };
+        let server = dir.join("wg0.conf");
+        std::fs::write(&server, wireguard::server_conf(config)).expect("write");
+        let stripped = strip(&server);
+        assert!(
+            stripped.contains(&format!("ListenPort = {}", config.listen_port)),
+            "{path}: {stripped}"
+        );
+        let private = key(None);
+        let server_public = key(Some(&key(None)));
+        let client = dir.join("phone.conf");
+        let endpoint = wireguard::endpoint(&profile, config);
+        let allowed = wireguard::client_allowed_ips(&profile, config);
+        std::fs::write(
+            &client,
+            wireguard::client_conf(&private, "10.8.0.2/32", &server_public, &endpoint, &allowed),
+        )
+        .expect("write");
+        let stripped = strip(&client);
+        assert!(
+            stripped.contains(&format!("PrivateKey = {private}")),
+            "{path}"
+        );
+        assert!(
+            stripped.contains(&format!("Endpoint = {endpoint}")),
+            "{path}"
+        );
+        checked += 1;
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(checked >= 1, "homelab has WireGuard; checked {checked}");
 }

@@ -8,3 +8,4 @@ pub mod iso;
 pub mod machine;
 pub mod probe;
 pub mod ssh;
+pub mod wg_peer;

@@ -148,8 +148,8 @@ pub struct Builder {
     cpus: u32,
     iso: Option<(PathBuf, Medium)>,
     disks: Vec<Disk>,
-    /// (host port on 127.0.0.1, guest port), TCP.
-    forwards: Vec<(u16, u16)>,
+    /// (protocol, host port on 127.0.0.1, guest port).
+    forwards: Vec<(&'static str, u16, u16)>,
     dir: PathBuf,
 }
 
@@ -179,7 +179,13 @@ impl Builder {
 
     /// The guest's TCP `guest` port on the host's 127.0.0.1:`host`.
     pub fn forward(mut self, host: u16, guest: u16) -> Self {
-        self.forwards.push((host, guest));
+        self.forwards.push(("tcp", host, guest));
+        self
+    }
+
+    /// The guest's UDP `guest` port on the host's 127.0.0.1:`host`.
+    pub fn forward_udp(mut self, host: u16, guest: u16) -> Self {
+        self.forwards.push(("udp", host, guest));
         self
     }
 
@@ -302,7 +308,7 @@ impl Builder {
         let forwards: String = self
             .forwards
             .iter()
-            .map(|(host, guest)| format!(",hostfwd=tcp:127.0.0.1:{host}-:{guest}"))
+            .map(|(proto, host, guest)| format!(",hostfwd={proto}:127.0.0.1:{host}-:{guest}"))
             .collect();
         args.extend([
             "-netdev".into(),

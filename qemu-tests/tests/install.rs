@@ -9,7 +9,7 @@ use std::time::Instant;
 use qemu_tests::iso::{built, exclusive, kernel_of, unavailable};
 use qemu_tests::machine::{Builder, Bus, Disk, Firmware, Machine, Medium};
 use qemu_tests::{accel, budget};
-use qemu_tests::{probe, ssh};
+use qemu_tests::{probe, ssh, wg_peer};
 
 const ADMIN_HASH: &str = "$6$hearthfixture$IxW2YQ0gV1rMF7I/02h7yo9zfZKn5OEJETbpAPtpDwSkZo7FujFeoGSNYMFwLY2AkQvfS9.DVQDaq8lmNbjtr0";
 
@@ -158,7 +158,7 @@ impl Scenario {
         name: &str,
         firmware: Firmware,
         disks: &[&Disk],
-        guest: &[u16],
+        guest: &[(&str, u16)],
     ) -> (Machine, u16, Vec<u16>) {
         let started = Instant::now();
         let port = ssh::free_port().expect("port");
@@ -166,9 +166,12 @@ impl Scenario {
             .firmware(firmware)
             .ssh_forward(port);
         let mut hosts = Vec::new();
-        for guest_port in guest {
+        for (proto, guest_port) in guest {
             let host = ssh::free_port().expect("port");
-            builder = builder.forward(host, *guest_port);
+            builder = match *proto {
+                "udp" => builder.forward_udp(host, *guest_port),
+                _ => builder.forward(host, *guest_port),
+            };
             hosts.push(host);
         }
         for disk in disks {
@@ -438,6 +441,40 @@ fn firewall_from_outside(scenario: &Scenario, port: u16, probe: u16) {
     scenario.root(port, "systemctl stop hearth-probe.service");
 }
 
+/// The guest made the keys and phone's client config at first boot; the
+/// host, as the phone, completes a handshake and pings through the tunnel.
+fn wireguard_from_outside(scenario: &Scenario, port: u16, udp: u16) {
+    let server_conf = scenario.root(port, "cat /etc/wireguard/wg0.conf");
+    assert!(!server_conf.contains("PrivateKey"), "{server_conf}");
+    let modes = scenario.root(
+        port,
+        "stat -c '%a %n' /etc/wireguard/wg0.key /etc/wireguard/peers/phone.conf /etc/wireguard/peers/phone.png",
+    );
+    assert_eq!(modes.matches("600 ").count(), 3, "{modes}");
+    assert_eq!(
+        scenario
+            .root(port, "systemctl is-active wg-quick@wg0")
+            .trim(),
+        "active"
+    );
+    if let Some(why) = wg_peer::unavailable() {
+        eprintln!("SKIP the WireGuard handshake from the host: {why}");
+        return;
+    }
+    let conf = scenario.root(port, "cat /etc/wireguard/peers/phone.conf");
+    let peer = wg_peer::Peer::up(&conf, udp, "10.8.0.1", &scenario.dir).expect("a host peer");
+    assert!(peer.ping("10.8.0.1"), "ping through the tunnel");
+    let phone = scenario.root(port, "cat /etc/wireguard/peers/phone.pub");
+    let handshakes = scenario.root(port, "wg show wg0 latest-handshakes");
+    let at = handshakes
+        .lines()
+        .find(|l| l.starts_with(phone.trim()))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|t| t.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(at > 0, "the server saw phone's handshake: {handshakes}");
+}
+
 /// The default profile on its disk layout: a root mirror on two SATA SSDs,
 /// a raidz1 data pool on three spinning SATA disks, chosen by the profile's
 /// filters. Then the boot disks "die": a reinstall onto two blank SSDs with
@@ -461,10 +498,14 @@ fn homelab() {
         hearth::interactive::nt_hash(SMB_PASSWORD)
     );
     scenario.install("homelab", Firmware::Uefi, &all, "", "HEARTH-INSTALL-DONE");
-    let (mut server, port, forwarded) =
-        scenario.boot_forwarding("first-boot", Firmware::Uefi, &all, &[445, PROBE_PORT]);
-    let [smb, probe] = forwarded[..] else {
-        panic!("two forwards")
+    let (mut server, port, forwarded) = scenario.boot_forwarding(
+        "first-boot",
+        Firmware::Uefi,
+        &all,
+        &[("tcp", 445), ("tcp", PROBE_PORT), ("udp", 51820)],
+    );
+    let [smb, probe, wireguard] = forwarded[..] else {
+        panic!("three forwards")
     };
     let started = Instant::now();
     assert_eq!(
@@ -515,6 +556,20 @@ fn homelab() {
     let started = Instant::now();
     samba_from_outside(&scenario.dir, smb);
     firewall_from_outside(&scenario, port, probe);
+    wireguard_from_outside(&scenario, port, wireguard);
+    // sanoid takes the profile's snapshots (the timer would, within 15 minutes).
+    let snapshots = scenario.root(
+        port,
+        "sanoid --cron && zfs list -H -t snapshot -o name -r tank/shares rpool/home",
+    );
+    for wanted in [
+        "tank/shares/family@autosnap_",
+        "_hourly",
+        "rpool/home@autosnap_",
+        "_daily",
+    ] {
+        assert!(snapshots.contains(wanted), "{wanted}: {snapshots}");
+    }
     scenario.phase("service checks", started);
 
     let written = scenario.root(
@@ -534,7 +589,7 @@ fn homelab() {
         "HEARTH-INSTALL-DONE",
     );
     let (mut server, port, forwarded) =
-        scenario.boot_forwarding("reprovisioned", Firmware::Uefi, &all, &[445]);
+        scenario.boot_forwarding("reprovisioned", Firmware::Uefi, &all, &[("tcp", 445)]);
     assert_eq!(
         scenario.root(port, "zpool status -x").trim(),
         "all pools are healthy"

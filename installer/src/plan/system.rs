@@ -83,6 +83,22 @@ pub fn files(profile: &Profile) -> Vec<FilePlan> {
             crate::services::samba::smb_conf(samba, &system.hostname),
         ));
     }
+    if let Some(snapshots) = &profile.services.snapshots {
+        files.push(file(
+            crate::services::sanoid::PATH,
+            crate::services::sanoid::sanoid_conf(snapshots),
+        ));
+    }
+    if let Some(wg) = &profile.services.wireguard {
+        use crate::services::wireguard;
+        files.push(FilePlan {
+            path: wireguard::CONFIG.into(),
+            mode: "0600".into(),
+            content: wireguard::server_conf(wg),
+        });
+        files.push(file(wireguard::SYSCTL, wireguard::SYSCTL_CONF.into()));
+        files.push(file(wireguard::DROP_IN, wireguard::DROP_IN_CONF.into()));
+    }
     if profile.services.firewall.enabled {
         files.push(file(
             crate::services::firewall::PATH,

@@ -200,6 +200,10 @@ pub struct WireGuard {
     pub listen_port: u16,
     /// The server's tunnel address with prefix, e.g. "10.8.0.1/24".
     pub address: String,
+    /// The host name or address clients dial (a DynDNS name, say);
+    /// absent: the server's own name (hostname.domain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
     #[serde(default)]
     pub peers: Vec<WireGuardPeer>,
 }

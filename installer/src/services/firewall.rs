@@ -171,7 +171,7 @@ pub fn nftables_conf(profile: &Profile) -> String {
 }
 
 /// "10.8.0.1/24" -> "10.8.0.0/24": nft refuses a prefix with host bits set.
-fn network_of(address: &str) -> String {
+pub fn network_of(address: &str) -> String {
     let Some((ip, prefix)) = address.split_once('/') else {
         return address.to_string();
     };

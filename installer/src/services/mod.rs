@@ -5,6 +5,8 @@ pub mod firewall;
 pub mod nfs;
 pub mod ports;
 pub mod samba;
+pub mod sanoid;
+pub mod wireguard;
 
 use std::collections::BTreeSet;
 
@@ -69,6 +71,14 @@ pub enum Task {
         path: PathBuf,
         group: String,
         users: Vec<String>,
+    },
+    /// A generated peer's client config (0600) and its QR code, from the
+    /// peer's and the server's keys.
+    WireguardClient {
+        name: String,
+        address: String,
+        endpoint: String,
+        allowed_ips: Vec<String>,
     },
     /// A step whose service module is not built yet.
     NotBuilt,
@@ -232,12 +242,19 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
         for peer in wg.peers.iter().filter(|p| p.public_key.is_none()) {
             add(
                 "wireguard",
-                format!(
-                    "generate a key pair for peer {} and write its client config and QR code",
-                    peer.name
-                ),
+                format!("generate a key pair for peer {}", peer.name),
                 Task::WireguardKey {
-                    base: format!("/etc/wireguard/peers/{}", peer.name).into(),
+                    base: wireguard::peer_key(peer),
+                },
+            );
+            add(
+                "wireguard",
+                format!("write the client config and QR code of peer {}", peer.name),
+                Task::WireguardClient {
+                    name: peer.name.clone(),
+                    address: peer.address.clone(),
+                    endpoint: wireguard::endpoint(profile, wg),
+                    allowed_ips: wireguard::client_allowed_ips(profile, wg),
                 },
             );
         }

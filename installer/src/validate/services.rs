@@ -125,6 +125,22 @@ pub fn check(out: &mut Findings, profile: &Profile) {
             "peer",
         );
         for (i, peer) in wg.peers.iter().enumerate() {
+            // The name becomes a file name and a word in wg-quick's PostUp.
+            let safe = !peer.name.is_empty()
+                && !peer.name.starts_with('.')
+                && peer
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+            if !safe {
+                out.push(
+                    at.key("peers").index(i).key("name"),
+                    format!(
+                        "`{}`: use letters, digits, dots, dashes and underscores, not starting with a dot",
+                        peer.name
+                    ),
+                );
+            }
             if !checks::is_cidr(&peer.address) {
                 out.push(
                     at.key("peers").index(i).key("address"),

@@ -1,0 +1,129 @@
+//! WireGuard (wg0) from the profile. Keys are made on the server at first
+//! boot, so none is in the image or in a file written at install time: the
+//! server's config reads them from their files when wg-quick brings wg0 up,
+//! and each generated peer gets a client config and QR code at first boot.
+
+use std::path::PathBuf;
+
+use crate::profile::{Profile, WireGuard, WireGuardPeer};
+
+pub const CONFIG: &str = "/etc/wireguard/wg0.conf";
+/// The server key pair: `wg0.key` and `wg0.pub`.
+pub const SERVER_KEY: &str = "/etc/wireguard/wg0";
+pub const PEERS: &str = "/etc/wireguard/peers";
+pub const SYSCTL: &str = "/etc/sysctl.d/90-hearth-wireguard.conf";
+pub const SYSCTL_CONF: &str =
+    "# Written by the Hearth installer: VPN clients are routed to the LAN.\nnet.ipv4.ip_forward = 1\n";
+/// wg0 comes up once first boot has made its keys.
+pub const DROP_IN: &str = "/etc/systemd/system/wg-quick@wg0.service.d/hearth.conf";
+pub const DROP_IN_CONF: &str = "# Written by the Hearth installer: the keys are made by hearth-firstboot.\n[Unit]\nWants=hearth-firstboot.service\nAfter=hearth-firstboot.service\n";
+
+/// The key pair path (without .key/.pub) of a peer whose keys Hearth makes.
+pub fn peer_key(peer: &WireGuardPeer) -> PathBuf {
+    PathBuf::from(format!("{PEERS}/{}", peer.name))
+}
+
+pub fn server_conf(wg: &WireGuard) -> String {
+    let mut out = format!(
+        "# Written by the Hearth installer from [services.wireguard].\n\
+         # The keys are made on this machine at first boot and read from their files.\n\
+         [Interface]\n\
+         Address = {}\n\
+         ListenPort = {}\n\
+         PostUp = wg set %i private-key {SERVER_KEY}.key\n",
+        wg.address, wg.listen_port
+    );
+    for peer in wg.peers.iter().filter(|p| p.public_key.is_none()) {
+        out.push_str(&format!(
+            "PostUp = wg set %i peer \"$(cat {}.pub)\" allowed-ips {}\n",
+            peer_key(peer).display(),
+            peer.address
+        ));
+    }
+    for peer in &wg.peers {
+        if let Some(public) = &peer.public_key {
+            out.push_str(&format!(
+                "\n# {}\n[Peer]\nPublicKey = {public}\nAllowedIPs = {}\n",
+                peer.name, peer.address
+            ));
+        }
+    }
+    out
+}
+
+/// Where clients dial: the profile's endpoint, else the server's name.
+pub fn endpoint(profile: &Profile, wg: &WireGuard) -> String {
+    let host = wg
+        .endpoint
+        .clone()
+        .unwrap_or_else(|| format!("{}.{}", profile.system.hostname, profile.system.domain));
+    format!("{host}:{}", wg.listen_port)
+}
+
+/// What a client sends through the tunnel: the VPN and the LAN networks.
+pub fn client_allowed_ips(profile: &Profile, wg: &WireGuard) -> Vec<String> {
+    let mut ips = vec![crate::services::firewall::network_of(&wg.address)];
+    ips.extend(profile.services.firewall.lan.iter().cloned());
+    ips
+}
+
+/// A client config; the private key is filled in at first boot.
+pub fn client_conf(
+    private_key: &str,
+    address: &str,
+    server_public: &str,
+    endpoint: &str,
+    allowed_ips: &[String],
+) -> String {
+    format!(
+        "# Made by Hearth at first boot. Import it into the WireGuard app,\n\
+         # or scan the QR code beside it.\n\
+         [Interface]\n\
+         PrivateKey = {private_key}\n\
+         Address = {address}\n\n\
+         [Peer]\n\
+         PublicKey = {server_public}\n\
+         Endpoint = {endpoint}\n\
+         AllowedIPs = {}\n\
+         PersistentKeepalive = 25\n",
+        allowed_ips.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_keys_are_peers_and_made_keys_are_read_at_startup() {
+        let wg = WireGuard {
+            listen_port: 51820,
+            address: "10.8.0.1/24".into(),
+            endpoint: None,
+            peers: vec![
+                WireGuardPeer {
+                    name: "phone".into(),
+                    address: "10.8.0.2/32".into(),
+                    public_key: None,
+                },
+                WireGuardPeer {
+                    name: "office".into(),
+                    address: "10.8.0.3/32".into(),
+                    public_key: Some("xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=".into()),
+                },
+            ],
+        };
+        let conf = server_conf(&wg);
+        assert!(conf.contains("PostUp = wg set %i private-key /etc/wireguard/wg0.key\n"));
+        assert!(conf.contains(
+            "PostUp = wg set %i peer \"$(cat /etc/wireguard/peers/phone.pub)\" allowed-ips 10.8.0.2/32\n"
+        ));
+        assert!(conf.contains(
+            "[Peer]\nPublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\nAllowedIPs = 10.8.0.3/32\n"
+        ));
+        assert!(
+            !conf.contains("PrivateKey"),
+            "no key in a file written at install"
+        );
+    }
+}

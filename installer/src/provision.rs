@@ -119,6 +119,9 @@ fn apply(task: &Task, root: &Path, runner: &Runner) -> Result<Outcome> {
             endpoint,
             allowed_ips,
         } => wireguard_client(root, name, address, endpoint, allowed_ips, runner),
+        Task::RestServer { path, clients } => {
+            rest_server(root, &under(root, path), clients, runner)
+        }
         Task::NotBuilt => Ok(Outcome::NotBuilt),
     }
 }
@@ -195,12 +198,76 @@ fn wireguard_client(
     )))
 }
 
+fn rest_server(root: &Path, path: &Path, clients: &[String], runner: &Runner) -> Result<Outcome> {
+    use crate::services::rest_server::{htpasswd, password_file, USER};
+    use std::os::unix::fs::MetadataExt;
+    let mut changed = Vec::new();
+    let passwd = fs::read_to_string(root.join("etc/passwd")).unwrap_or_default();
+    if !passwd.lines().any(|l| l.split(':').next() == Some(USER)) {
+        runner.run(
+            "useradd",
+            &[
+                "--system",
+                "--user-group",
+                "--no-create-home",
+                "--home-dir",
+                &path.display().to_string(),
+                "--shell",
+                "/usr/sbin/nologin",
+                USER,
+            ],
+        )?;
+        changed.push(format!("user {USER}"));
+    }
+    let uid: u32 = runner.run("id", &["-u", USER])?.trim().parse()?;
+    fs::create_dir_all(path)?;
+    if fs::metadata(path)?.uid() != uid {
+        let owner = format!("{USER}:{USER}");
+        runner.run("chown", &[&owner, &path.display().to_string()])?;
+        changed.push(format!("{} owned by {USER}", path.display()));
+    }
+    let file = under(root, &htpasswd());
+    for client in clients {
+        let secret = under(root, &password_file(client));
+        if secret_file(&secret)? != Outcome::Unchanged {
+            changed.push(format!("password of {client}"));
+        }
+        let listed = fs::read_to_string(&file)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.split(':').next() == Some(client.as_str()));
+        if !listed {
+            let password = fs::read_to_string(&secret)?.trim().to_string();
+            let shown = file.display().to_string();
+            let mut args = vec!["-B", "-i"];
+            if !file.exists() {
+                args.push("-c");
+            }
+            args.extend([shown.as_str(), client.as_str()]);
+            runner.run_secret("htpasswd", &args, Some(&password))?;
+            changed.push(format!("{client} in {shown}"));
+        }
+    }
+    if file.exists() {
+        // rest-server reads it; only root writes it.
+        let group = format!("root:{USER}");
+        runner.run("chown", &[&group, &file.display().to_string()])?;
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o640))?;
+    }
+    Ok(if changed.is_empty() {
+        Outcome::Unchanged
+    } else {
+        Outcome::Changed(changed.join(", "))
+    })
+}
+
 fn secret_file(path: &Path) -> Result<Outcome> {
     if path.is_file() {
         return Ok(Outcome::Unchanged);
     }
     let bytes = crate::runner::random_bytes::<32>()?;
-    let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+    // URL-safe: a rest-server password goes into a repository URL.
+    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
     write_private(path, &format!("{text}\n"))?;
     Ok(Outcome::Changed(format!("{} (mode 0600)", path.display())))
 }
@@ -357,7 +424,8 @@ mod tests {
         assert_eq!(first.changed.len(), 1, "{first:?}");
         let file = root.join("etc/hearth/restic.password");
         let secret = fs::read_to_string(&file).expect("secret");
-        assert_eq!(secret.trim().len(), 44);
+        assert_eq!(secret.trim().len(), 43);
+        assert!(!secret.contains(['/', '+', '=']), "{secret}");
         let mode = fs::metadata(&file).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let second = run(&steps, &root, &state, &runner).expect("second run");

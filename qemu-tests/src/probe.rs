@@ -28,3 +28,21 @@ pub fn echoes(port: u16, timeout: Duration) -> bool {
     }
     got == b"hearth-probe\n"
 }
+
+/// The status code of `GET path` with HTTP basic authentication.
+pub fn http_status(port: u16, path: &str, user: &str, password: &str) -> std::io::Result<u16> {
+    use base64::Engine;
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head)?;
+    // "HTTP/1.1 200"
+    String::from_utf8_lossy(&head[9..12])
+        .parse()
+        .map_err(|_| std::io::Error::other("not an HTTP status line"))
+}

@@ -475,6 +475,75 @@ fn wireguard_from_outside(scenario: &Scenario, port: u16, udp: u16) {
     assert!(at > 0, "the server saw phone's handshake: {handshakes}");
 }
 
+/// restic on the host backs up to the guest's rest-server as the client
+/// the profile names, with the password made at first boot, and restores.
+fn rest_server_from_outside(scenario: &Scenario, port: u16, rest: u16) {
+    let password = scenario.root(port, "cat /etc/hearth/rest-server/laptop.password");
+    let restic = |repo_user: &str, password: &str, repo: &str, args: &[&str]| {
+        std::process::Command::new("restic")
+            .args([
+                "-r",
+                &format!("rest:http://{repo_user}:{password}@127.0.0.1:{rest}/{repo}/"),
+            ])
+            .args(args)
+            .env("RESTIC_PASSWORD", "the laptop's own repository key")
+            .env("RESTIC_CACHE_DIR", scenario.dir.join("restic-cache"))
+            .output()
+            .expect("restic (apt install restic)")
+    };
+    let data = scenario.dir.join("laptop-files");
+    std::fs::create_dir_all(&data).expect("dir");
+    std::fs::write(data.join("thesis.txt"), "chapter one\n").expect("file");
+    let password = password.trim();
+    let wait = scenario.root(port, "systemctl is-active hearth-rest-server.service");
+    assert_eq!(wait.trim(), "active");
+    for args in [&["init"][..], &["backup", &data.display().to_string()][..]] {
+        let out = restic("laptop", password, "laptop", args);
+        assert!(
+            out.status.success(),
+            "restic {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let restored = scenario.dir.join("laptop-restored");
+    let out = restic(
+        "laptop",
+        password,
+        "laptop",
+        &[
+            "restore",
+            "latest",
+            "--target",
+            &restored.display().to_string(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "restore: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let back = restored
+        .join(data.strip_prefix("/").unwrap_or(&data))
+        .join("thesis.txt");
+    assert_eq!(
+        std::fs::read_to_string(&back).expect("restored file"),
+        "chapter one\n"
+    );
+    // It landed on the dataset, in the client's own repository.
+    scenario.root(port, "test -f /tank/backups/restic/laptop/config");
+    // Straight HTTP for the refusals: restic would retry them for minutes.
+    let status = |user: &str, password: &str, path: &str| {
+        probe::http_status(rest, path, user, password).expect("rest-server answers")
+    };
+    assert_eq!(status("laptop", password, "/laptop/config"), 200);
+    assert_eq!(status("laptop", "not-the-password", "/laptop/config"), 401);
+    assert_ne!(
+        status("laptop", password, "/desktop/config"),
+        200,
+        "a client reaches only its own repository"
+    );
+}
+
 /// The default profile on its disk layout: a root mirror on two SATA SSDs,
 /// a raidz1 data pool on three spinning SATA disks, chosen by the profile's
 /// filters. Then the boot disks "die": a reinstall onto two blank SSDs with
@@ -502,10 +571,15 @@ fn homelab() {
         "first-boot",
         Firmware::Uefi,
         &all,
-        &[("tcp", 445), ("tcp", PROBE_PORT), ("udp", 51820)],
+        &[
+            ("tcp", 445),
+            ("tcp", PROBE_PORT),
+            ("udp", 51820),
+            ("tcp", 8000),
+        ],
     );
-    let [smb, probe, wireguard] = forwarded[..] else {
-        panic!("three forwards")
+    let [smb, probe, wireguard, rest] = forwarded[..] else {
+        panic!("four forwards")
     };
     let started = Instant::now();
     assert_eq!(
@@ -557,6 +631,7 @@ fn homelab() {
     samba_from_outside(&scenario.dir, smb);
     firewall_from_outside(&scenario, port, probe);
     wireguard_from_outside(&scenario, port, wireguard);
+    rest_server_from_outside(&scenario, port, rest);
     // sanoid takes the profile's snapshots (the timer would, within 15 minutes).
     let snapshots = scenario.root(
         port,

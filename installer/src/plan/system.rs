@@ -83,6 +83,16 @@ pub fn files(profile: &Profile) -> Vec<FilePlan> {
             crate::services::samba::smb_conf(samba, &system.hostname),
         ));
     }
+    if let Some(rest) = profile
+        .services
+        .backup_target
+        .as_ref()
+        .and_then(|t| t.rest_server.as_ref())
+    {
+        use crate::services::rest_server;
+        let path = rest_server::served_path(profile, rest);
+        files.push(file(rest_server::UNIT, rest_server::unit(rest, &path)));
+    }
     if let Some(snapshots) = &profile.services.snapshots {
         files.push(file(
             crate::services::sanoid::PATH,

@@ -336,6 +336,11 @@ pub struct RestServer {
     /// Each client gets its own repository below the dataset.
     #[serde(default = "yes")]
     pub private_repos: bool,
+    /// Devices that back up here. Each gets a password made at first boot,
+    /// in /etc/hearth/rest-server/<client>.password, and a bcrypt entry in
+    /// the server's htpasswd file.
+    #[serde(default)]
+    pub clients: Vec<String>,
 }
 
 fn rest_port() -> u16 {

@@ -4,6 +4,7 @@
 pub mod firewall;
 pub mod nfs;
 pub mod ports;
+pub mod rest_server;
 pub mod samba;
 pub mod sanoid;
 pub mod wireguard;
@@ -80,6 +81,9 @@ pub enum Task {
         endpoint: String,
         allowed_ips: Vec<String>,
     },
+    /// rest-server's system user owning its folder, and a password (root
+    /// only) plus htpasswd entry per client.
+    RestServer { path: PathBuf, clients: Vec<String> },
     /// A step whose service module is not built yet.
     NotBuilt,
 }
@@ -323,11 +327,20 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
         );
     }
     if let Some(target) = &s.backup_target {
-        if target.rest_server.is_some() {
+        if let Some(rest) = &target.rest_server {
+            let path = rest_server::served_path(profile, rest);
             add(
                 "rest-server",
-                "create the htpasswd file for the clients".into(),
-                Task::NotBuilt,
+                format!(
+                    "give user {} the folder {} and make the clients' passwords ({})",
+                    rest_server::USER,
+                    path.display(),
+                    rest.clients.join(", ")
+                ),
+                Task::RestServer {
+                    path,
+                    clients: rest.clients.clone(),
+                },
             );
         }
         if let Some(receive) = &target.zfs_receive {

@@ -198,6 +198,17 @@ pub fn check(out: &mut Findings, profile: &Profile) {
         let at = key.key("backup-target");
         if let Some(rest) = &target.rest_server {
             ctx.dataset(out, at.key("rest-server").key("dataset"), &rest.dataset);
+            for (i, client) in rest.clients.iter().enumerate() {
+                // A client is a user name in htpasswd and a folder of the repository.
+                if !checks::is_username(client) {
+                    out.push(
+                        at.key("rest-server").key("clients").index(i),
+                        format!(
+                            "`{client}`: use lower-case letters, digits, dashes and underscores"
+                        ),
+                    );
+                }
+            }
         }
         if let Some(receive) = &target.zfs_receive {
             ctx.dataset(out, at.key("zfs-receive").key("dataset"), &receive.dataset);

@@ -1,0 +1,80 @@
+//! restic's rest-server as a backup target for other devices: a unit that
+//! serves the dataset as a system user, with an htpasswd file whose entries
+//! are made at first boot from passwords made there.
+
+use std::path::{Path, PathBuf};
+
+use crate::profile::{Profile, RestServer};
+
+pub const UNIT: &str = "/etc/systemd/system/hearth-rest-server.service";
+pub const USER: &str = "rest-server";
+/// The htpasswd file and one password file per client.
+pub const DIR: &str = "/etc/hearth/rest-server";
+
+pub fn htpasswd() -> PathBuf {
+    Path::new(DIR).join("htpasswd")
+}
+
+pub fn password_file(client: &str) -> PathBuf {
+    Path::new(DIR).join(format!("{client}.password"))
+}
+
+/// Where the dataset is mounted: the repositories' root.
+pub fn served_path(profile: &Profile, rest: &RestServer) -> PathBuf {
+    crate::datasets::mountpoints(profile)
+        .get(&rest.dataset)
+        .cloned()
+        .flatten()
+        .unwrap_or_else(|| Path::new("/").join(&rest.dataset))
+}
+
+pub fn unit(rest: &RestServer, path: &Path) -> String {
+    let private = if rest.private_repos {
+        " --private-repos"
+    } else {
+        ""
+    };
+    format!(
+        "# Written by the Hearth installer from [services.backup-target.rest-server].\n\
+         [Unit]\n\
+         Description=restic REST server on {dataset} (Hearth)\n\
+         Wants=network-online.target hearth-firstboot.service\n\
+         After=network-online.target zfs-mount.service hearth-firstboot.service\n\
+         RequiresMountsFor={path}\n\n\
+         [Service]\n\
+         User={USER}\n\
+         Group={USER}\n\
+         ExecStart=/usr/bin/rest-server --path {path} --listen :{port} --htpasswd-file {htpasswd}{private}\n\
+         Restart=on-failure\n\
+         NoNewPrivileges=yes\n\
+         ProtectSystem=strict\n\
+         ProtectHome=yes\n\
+         PrivateTmp=yes\n\
+         ReadWritePaths={path}\n\n\
+         [Install]\n\
+         WantedBy=multi-user.target\n",
+        dataset = rest.dataset,
+        path = path.display(),
+        port = rest.port,
+        htpasswd = htpasswd().display(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serves_the_dataset_as_its_own_user_with_authentication() {
+        let rest = RestServer {
+            dataset: "tank/backups/restic".into(),
+            port: 8000,
+            private_repos: true,
+            clients: vec!["laptop".into()],
+        };
+        let unit = unit(&rest, Path::new("/tank/backups/restic"));
+        assert!(unit.contains("ExecStart=/usr/bin/rest-server --path /tank/backups/restic --listen :8000 --htpasswd-file /etc/hearth/rest-server/htpasswd --private-repos\n"));
+        assert!(unit.contains("User=rest-server\n"));
+        assert!(unit.contains("ReadWritePaths=/tank/backups/restic\n"));
+    }
+}

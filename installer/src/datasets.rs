@@ -145,6 +145,16 @@ fn pool_mountpoint(profile: &Profile, pool: &str) -> Option<PathBuf> {
     })
 }
 
+/// Where `dataset` is mounted; for one that mounts nothing, the path its
+/// name suggests.
+pub fn mounted_at(profile: &Profile, dataset: &str) -> PathBuf {
+    mountpoints(profile)
+        .get(dataset)
+        .cloned()
+        .flatten()
+        .unwrap_or_else(|| Path::new("/").join(dataset))
+}
+
 /// The mounted dataset holding `path`, if any (the longest matching mountpoint).
 pub fn holding(mounts: &BTreeMap<String, Option<PathBuf>>, path: &Path) -> Option<String> {
     mounts

@@ -122,6 +122,7 @@ fn apply(task: &Task, root: &Path, runner: &Runner) -> Result<Outcome> {
         Task::RestServer { path, clients } => {
             rest_server(root, &under(root, path), clients, runner)
         }
+        Task::Syncthing { user, path } => syncthing(root, user, &under(root, path), runner),
         Task::NotBuilt => Ok(Outcome::NotBuilt),
     }
 }
@@ -253,6 +254,59 @@ fn rest_server(root: &Path, path: &Path, clients: &[String], runner: &Runner) ->
         let group = format!("root:{USER}");
         runner.run("chown", &[&group, &file.display().to_string()])?;
         fs::set_permissions(&file, fs::Permissions::from_mode(0o640))?;
+    }
+    Ok(if changed.is_empty() {
+        Outcome::Unchanged
+    } else {
+        Outcome::Changed(changed.join(", "))
+    })
+}
+
+fn syncthing(root: &Path, user: &str, path: &Path, runner: &Runner) -> Result<Outcome> {
+    use crate::services::syncthing as st;
+    use std::os::unix::fs::MetadataExt;
+    let mut changed = Vec::new();
+    let entry = runner.run("getent", &["passwd", user])?;
+    let fields: Vec<&str> = entry.trim().split(':').collect();
+    let (uid, home) = match fields[..] {
+        [_, _, uid, _, _, home, ..] => (uid.parse::<u32>()?, home.to_string()),
+        _ => anyhow::bail!("no user {user}"),
+    };
+    fs::create_dir_all(path)?;
+    if fs::metadata(path)?.uid() != uid {
+        let owner = format!("{user}:");
+        runner.run("chown", &[&owner, &path.display().to_string()])?;
+        changed.push(format!("{} owned by {user}", path.display()));
+    }
+    let dir = st::home(&under(root, Path::new(&home)));
+    let config = dir.join("config.xml");
+    if !config.is_file() {
+        let shown = st::home(Path::new(&home)).display().to_string();
+        runner.run(
+            "runuser",
+            &[
+                "-u",
+                user,
+                "--",
+                "syncthing",
+                "generate",
+                "--no-default-folder",
+                "--skip-port-probing",
+                &format!("--home={shown}"),
+            ],
+        )?;
+        changed.push(format!("configuration in {shown}"));
+    }
+    let text = fs::read_to_string(&config)?;
+    if let Some(updated) = st::with_folder(&text, user, path) {
+        // Written in place: the file keeps its owner and mode.
+        fs::write(&config, updated)?;
+        changed.push(format!("folder {}", path.display()));
+        // A running Syncthing reads config.xml only when it starts.
+        runner.run(
+            "systemctl",
+            &["try-restart", &format!("syncthing@{user}.service")],
+        )?;
     }
     Ok(if changed.is_empty() {
         Outcome::Unchanged

@@ -29,20 +29,33 @@ pub fn echoes(port: u16, timeout: Duration) -> bool {
     got == b"hearth-probe\n"
 }
 
+/// `GET path` with extra header lines; returns the status code and body.
+pub fn http_get(port: u16, path: &str, headers: &[String]) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for header in headers {
+        request.push_str(&format!("{header}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    // "HTTP/1.1 200 OK"
+    let status = response
+        .get(9..12)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not an HTTP response: {response:.80}")))?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
 /// The status code of `GET path` with HTTP basic authentication.
 pub fn http_status(port: u16, path: &str, user: &str, password: &str) -> std::io::Result<u16> {
     use base64::Engine;
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head)?;
-    // "HTTP/1.1 200"
-    String::from_utf8_lossy(&head[9..12])
-        .parse()
-        .map_err(|_| std::io::Error::other("not an HTTP status line"))
+    http_get(port, path, &[format!("Authorization: Basic {auth}")]).map(|(status, _)| status)
 }

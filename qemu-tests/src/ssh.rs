@@ -56,6 +56,41 @@ pub fn run(key: &Path, port: u16, user: &str, command: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).to_string())
 }
 
+/// Forwards host port `local` to `remote` (host:port as the guest sees
+/// it) through ssh, as an admin reaches a service bound to localhost.
+/// The tunnel lasts as long as the returned child.
+pub fn tunnel(key: &Path, port: u16, local: u16, remote: &str) -> Result<std::process::Child> {
+    let child = Command::new("ssh")
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ExitOnForwardFailure=yes",
+            "-N",
+            "-L",
+            &format!("127.0.0.1:{local}:{remote}"),
+            "-p",
+            &port.to_string(),
+            "-i",
+        ])
+        .arg(key)
+        .arg("root@127.0.0.1")
+        .spawn()
+        .context("ssh (apt install openssh-client)")?;
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", local)).is_err() {
+        if started.elapsed() > Duration::from_secs(20) {
+            bail!("the ssh tunnel to {remote} did not open");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(child)
+}
+
 /// Retries until ssh works (the guest is still booting) or time runs out.
 pub fn wait(key: &Path, port: u16, user: &str, timeout: Duration) -> Result<()> {
     let started = Instant::now();

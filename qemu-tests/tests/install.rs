@@ -544,6 +544,42 @@ fn rest_server_from_outside(scenario: &Scenario, port: u16, rest: u16) {
     );
 }
 
+/// Syncthing's GUI is bound to localhost, as the profile says: the admin
+/// reaches its REST API through ssh, and the folder on tank/sync/admin is there.
+fn syncthing_from_outside(scenario: &Scenario, port: u16) {
+    let config = "/home/admin/.local/state/syncthing/config.xml";
+    let key = scenario.root(
+        port,
+        &format!("systemctl is-active --quiet syncthing@admin && sed -n 's:.*<apikey>\\(.*\\)</apikey>.*:\\1:p' {config}"),
+    );
+    let local = ssh::free_port().expect("port");
+    let mut tunnel = ssh::tunnel(&scenario.key, port, local, "127.0.0.1:8384").expect("tunnel");
+    let started = Instant::now();
+    let header = format!("X-API-Key: {}", key.trim());
+    let folders = loop {
+        match probe::http_get(local, "/rest/config/folders", std::slice::from_ref(&header)) {
+            Ok((200, body)) => break body,
+            // Syncthing may still be starting after first boot's restart.
+            other if started.elapsed() < std::time::Duration::from_secs(120) => {
+                eprintln!("syncthing not ready yet: {other:?}");
+                std::thread::sleep(std::time::Duration::from_secs(3));
+            }
+            other => panic!("Syncthing's REST API: {other:?}"),
+        }
+    };
+    assert!(folders.contains("/tank/sync/admin"), "{folders}");
+    let (status, _) =
+        probe::http_get(local, "/rest/config/folders", &[]).expect("REST API without a key");
+    assert!(
+        [401, 403].contains(&status),
+        "the API wants its key: {status}"
+    );
+    let _ = tunnel.kill();
+    let _ = tunnel.wait();
+    let owner = scenario.root(port, "stat -c %U /tank/sync/admin");
+    assert_eq!(owner.trim(), "admin");
+}
+
 /// The default profile on its disk layout: a root mirror on two SATA SSDs,
 /// a raidz1 data pool on three spinning SATA disks, chosen by the profile's
 /// filters. Then the boot disks "die": a reinstall onto two blank SSDs with
@@ -632,6 +668,7 @@ fn homelab() {
     firewall_from_outside(&scenario, port, probe);
     wireguard_from_outside(&scenario, port, wireguard);
     rest_server_from_outside(&scenario, port, rest);
+    syncthing_from_outside(&scenario, port);
     // sanoid takes the profile's snapshots (the timer would, within 15 minutes).
     let snapshots = scenario.root(
         port,

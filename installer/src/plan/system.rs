@@ -93,6 +93,15 @@ pub fn files(profile: &Profile) -> Vec<FilePlan> {
         let path = rest_server::served_path(profile, rest);
         files.push(file(rest_server::UNIT, rest_server::unit(rest, &path)));
     }
+    if let Some(syncthing) = &profile.services.syncthing {
+        use crate::services::syncthing as st;
+        for user in &syncthing.users {
+            files.push(file(
+                &st::drop_in_path(&user.name),
+                st::drop_in(syncthing, user),
+            ));
+        }
+    }
     if let Some(snapshots) = &profile.services.snapshots {
         files.push(file(
             crate::services::sanoid::PATH,

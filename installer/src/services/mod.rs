@@ -7,6 +7,7 @@ pub mod ports;
 pub mod rest_server;
 pub mod samba;
 pub mod sanoid;
+pub mod syncthing;
 pub mod wireguard;
 
 use std::collections::BTreeSet;
@@ -84,6 +85,9 @@ pub enum Task {
     /// rest-server's system user owning its folder, and a password (root
     /// only) plus htpasswd entry per client.
     RestServer { path: PathBuf, clients: Vec<String> },
+    /// A user's Syncthing configuration, made as the user, with a folder
+    /// on their dataset, which they own.
+    Syncthing { user: String, path: PathBuf },
     /// A step whose service module is not built yet.
     NotBuilt,
 }
@@ -313,7 +317,10 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
                     "create the configuration of {} with a folder on {}",
                     user.name, user.dataset
                 ),
-                Task::NotBuilt,
+                Task::Syncthing {
+                    user: user.name.clone(),
+                    path: crate::datasets::mounted_at(profile, &user.dataset),
+                },
             );
         }
     }

@@ -21,11 +21,7 @@ pub fn password_file(client: &str) -> PathBuf {
 
 /// Where the dataset is mounted: the repositories' root.
 pub fn served_path(profile: &Profile, rest: &RestServer) -> PathBuf {
-    crate::datasets::mountpoints(profile)
-        .get(&rest.dataset)
-        .cloned()
-        .flatten()
-        .unwrap_or_else(|| Path::new("/").join(&rest.dataset))
+    crate::datasets::mounted_at(profile, &rest.dataset)
 }
 
 pub fn unit(rest: &RestServer, path: &Path) -> String {

@@ -580,6 +580,41 @@ fn syncthing_from_outside(scenario: &Scenario, port: u16) {
     assert_eq!(owner.trim(), "admin");
 }
 
+/// The export's networks decide who mounts: the server's LAN address
+/// (10.0.2.15, in 10.0.0.0/8) reads the file, loopback (in none of the
+/// export's networks) is refused. The kernel's own NFS client, on the guest.
+fn nfs_clients(scenario: &Scenario, port: u16) {
+    let exports = scenario.root(port, "exportfs -v");
+    assert!(exports.contains("/tank/shares/media"), "{exports}");
+    assert!(exports.contains("10.0.0.0/8"), "{exports}");
+    scenario.root(
+        port,
+        "echo 'a film' > /tank/shares/media/film.txt && mkdir -p /mnt/lan /mnt/loop",
+    );
+    let address = scenario.root(
+        port,
+        "ip -4 -o route get 1.1.1.1 | sed -n 's/.* src \\([0-9.]*\\).*/\\1/p'",
+    );
+    let read = scenario.root(
+        port,
+        &format!(
+            "mount -t nfs -o vers=4.2,ro {}:/tank/shares/media /mnt/lan && cat /mnt/lan/film.txt; umount /mnt/lan",
+            address.trim()
+        ),
+    );
+    assert_eq!(read.trim(), "a film");
+    let refused = ssh::run(
+        &scenario.key,
+        port,
+        "root",
+        "timeout 60 mount -t nfs -o vers=4.2,ro,retry=0 127.0.0.1:/tank/shares/media /mnt/loop",
+    );
+    assert!(
+        refused.is_err(),
+        "a client outside the export's networks mounted it"
+    );
+}
+
 /// The default profile on its disk layout: a root mirror on two SATA SSDs,
 /// a raidz1 data pool on three spinning SATA disks, chosen by the profile's
 /// filters. Then the boot disks "die": a reinstall onto two blank SSDs with
@@ -669,6 +704,7 @@ fn homelab() {
     wireguard_from_outside(&scenario, port, wireguard);
     rest_server_from_outside(&scenario, port, rest);
     syncthing_from_outside(&scenario, port);
+    nfs_clients(&scenario, port);
     // sanoid takes the profile's snapshots (the timer would, within 15 minutes).
     let snapshots = scenario.root(
         port,

@@ -76,6 +76,10 @@ pub fn files(profile: &Profile) -> Vec<FilePlan> {
             crate::services::nfs::PATH,
             crate::services::nfs::exports(nfs),
         ));
+        files.push(file(
+            crate::services::nfs::CONF,
+            crate::services::nfs::nfs_conf(),
+        ));
     }
     if let Some(samba) = &profile.services.samba {
         files.push(file(

@@ -5,6 +5,21 @@ use crate::profile::Nfs;
 
 pub const PATH: &str = "/etc/exports.d/hearth.exports";
 
+/// NFSv3's helpers listen on fixed ports, so the firewall can open them.
+pub const CONF: &str = "/etc/nfs.conf.d/hearth.conf";
+pub const MOUNTD_PORT: u16 = 20048;
+pub const STATD_PORT: u16 = 32765;
+pub const LOCKD_PORT: u16 = 32768;
+
+pub fn nfs_conf() -> String {
+    format!(
+        "# Written by the Hearth installer: fixed ports for NFSv3's helpers (the firewall opens them).\n\
+         [mountd]\nport = {MOUNTD_PORT}\n\n\
+         [statd]\nport = {STATD_PORT}\n\n\
+         [lockd]\nport = {LOCKD_PORT}\nudp-port = {LOCKD_PORT}\n"
+    )
+}
+
 pub fn exports(nfs: &Nfs) -> String {
     let mut out = String::from("# Written by the Hearth installer from the profile.\n");
     for export in &nfs.exports {

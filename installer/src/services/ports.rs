@@ -53,9 +53,12 @@ pub fn listening(profile: &Profile) -> Vec<Port> {
         add(Proto::Tcp, 445, "samba", "services.samba".into());
     }
     if s.nfs.is_some() {
+        use crate::services::nfs::{LOCKD_PORT, MOUNTD_PORT, STATD_PORT};
         add(Proto::Tcp, 2049, "nfs", "services.nfs".into());
-        add(Proto::Tcp, 111, "nfs", "services.nfs".into());
-        add(Proto::Udp, 111, "nfs", "services.nfs".into());
+        for port in [111, MOUNTD_PORT, STATD_PORT, LOCKD_PORT] {
+            add(Proto::Tcp, port, "nfs", "services.nfs".into());
+            add(Proto::Udp, port, "nfs", "services.nfs".into());
+        }
     }
     if let Some(docker) = &s.docker {
         for (i, app) in docker.apps.iter().enumerate() {

@@ -660,13 +660,13 @@ fn homelab() {
     let tank = scenario.root(port, "zpool list -v -H -P tank");
     assert!(tank.contains("raidz1-0"), "{tank}");
     assert_eq!(
-        tank.matches("-hdd-").count(),
+        tank.matches("_hdd-").count(),
         3,
         "the three spinning disks: {tank}"
     );
     let rpool = scenario.root(port, "zpool list -v -H -P rpool");
     assert!(rpool.contains("mirror-0"), "{rpool}");
-    assert_eq!(rpool.matches("-ssd-").count(), 2, "the two SSDs: {rpool}");
+    assert_eq!(rpool.matches("_ssd-").count(), 2, "the two SSDs: {rpool}");
     for (mountpoint, dataset) in [
         ("/tank/shares/family", "tank/shares/family"),
         ("/var/lib/docker", "rpool/docker"),

@@ -65,15 +65,19 @@ impl Disk {
         if !status.success() {
             bail!("qemu-img create failed for {}", path.display());
         }
-        Ok(Disk {
+        Ok(Disk::at(path, serial, "qcow2"))
+    }
+
+    fn at(path: PathBuf, serial: &str, format: &'static str) -> Disk {
+        Disk {
             path,
             serial: serial.into(),
             bus: Bus::Virtio,
             sector: 512,
             rotational: false,
             model: None,
-            format: "qcow2",
-        })
+            format,
+        }
     }
 
     /// Creates a sparse raw disk image of `mib` MiB: its bytes are the
@@ -83,15 +87,7 @@ impl Disk {
         let path = dir.join(format!("{serial}.img"));
         let _ = fs::remove_file(&path);
         File::create(&path)?.set_len(mib << 20)?;
-        Ok(Disk {
-            path,
-            serial: serial.into(),
-            bus: Bus::Virtio,
-            sector: 512,
-            rotational: false,
-            model: None,
-            format: "raw",
-        })
+        Ok(Disk::at(path, serial, "raw"))
     }
 
     pub fn on(mut self, bus: Bus) -> Disk {

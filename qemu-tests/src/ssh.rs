@@ -31,18 +31,28 @@ pub fn key_pair(dir: &Path) -> Result<(PathBuf, String)> {
 }
 
 /// Runs `command` as `user` over ssh; returns stdout, or the error with stderr.
+/// ssh to the guest behind `port` with `key`, never asking anything.
+fn ssh(key: &Path, port: u16) -> Command {
+    let mut cmd = Command::new("ssh");
+    cmd.args([
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=10",
+        "-p",
+        &port.to_string(),
+        "-i",
+    ])
+    .arg(key);
+    cmd
+}
+
 pub fn run(key: &Path, port: u16, user: &str, command: &str) -> Result<String> {
-    let out = Command::new("ssh")
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "BatchMode=yes",
-        ])
-        .args(["-o", "ConnectTimeout=10", "-p", &port.to_string(), "-i"])
-        .arg(key)
+    let out = ssh(key, port)
         .arg(format!("{user}@127.0.0.1"))
         .arg(command)
         .output()
@@ -60,24 +70,9 @@ pub fn run(key: &Path, port: u16, user: &str, command: &str) -> Result<String> {
 /// it) through ssh, as an admin reaches a service bound to localhost.
 /// The tunnel lasts as long as the returned child.
 pub fn tunnel(key: &Path, port: u16, local: u16, remote: &str) -> Result<std::process::Child> {
-    let child = Command::new("ssh")
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "ExitOnForwardFailure=yes",
-            "-N",
-            "-L",
-            &format!("127.0.0.1:{local}:{remote}"),
-            "-p",
-            &port.to_string(),
-            "-i",
-        ])
-        .arg(key)
+    let child = ssh(key, port)
+        .args(["-o", "ExitOnForwardFailure=yes", "-N", "-L"])
+        .arg(format!("127.0.0.1:{local}:{remote}"))
         .arg("root@127.0.0.1")
         .spawn()
         .context("ssh (apt install openssh-client)")?;

@@ -116,6 +116,13 @@ pub enum Command {
     /// takes for a user: its crypt hash and Samba's NT hash. With stdin not a
     /// terminal, the password is the first line read.
     HashPassword,
+    /// On the installed system: restore one file of the latest cloud backup
+    /// (FILE, or the snapshot's first) and compare it with the live file.
+    RestoreTest {
+        file: Option<PathBuf>,
+        #[arg(long, default_value = "/var/log/hearth/restore-test.log")]
+        log: PathBuf,
+    },
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -190,6 +197,17 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::HashPassword => hash_password(),
+        Command::RestoreTest { file, log } => {
+            if let Some(dir) = log.parent() {
+                fs::create_dir_all(dir)?;
+            }
+            let runner = Runner::new(Some(&log), false)?;
+            let env = Path::new(crate::services::restic::ENV);
+            let report = crate::restore_test::run(env, file.as_deref(), &runner)?;
+            runner.note(&report);
+            println!("{report}");
+            Ok(())
+        }
     }
 }
 

@@ -17,6 +17,7 @@ pub mod profile;
 pub mod provision;
 pub mod reference;
 pub mod replace;
+pub mod restore_test;
 pub mod runner;
 pub mod services;
 pub mod size;

@@ -23,6 +23,8 @@ struct Scenario {
     public: String,
     accel: accel::Accel,
     times: Vec<String>,
+    /// Top-level lines added to the answer.
+    top_extra: String,
     /// Lines added to the answer's [users.admin].
     admin_extra: String,
     _guard: MutexGuard<'static, ()>,
@@ -63,6 +65,7 @@ impl Scenario {
             public,
             accel,
             times: vec![format!("prepare {:.1}s", started.elapsed().as_secs_f64())],
+            top_extra: String::new(),
             admin_extra: String::new(),
             _guard: guard,
         })
@@ -111,8 +114,8 @@ impl Scenario {
         let public = &self.public;
         let answer = self.dir.join("answer.toml");
         let text = format!(
-            "profile = \"{profile}\"\nhostname = \"{}\"\nroot-ssh-keys = [\"{public}\"]\nafter-install = \"poweroff\"\n\n[users.admin]\npassword = \"{ADMIN_HASH}\"\nssh-keys = [\"{public}\"]\n{}",
-            self.name, self.admin_extra
+            "profile = \"{profile}\"\nhostname = \"{}\"\nroot-ssh-keys = [\"{public}\"]\nafter-install = \"poweroff\"\n{}\n[users.admin]\npassword = \"{ADMIN_HASH}\"\nssh-keys = [\"{public}\"]\n{}",
+            self.name, self.top_extra, self.admin_extra
         );
         std::fs::write(&answer, text + extra).expect("answer");
         let unattended = self.dir.join("unattended.iso");
@@ -544,6 +547,26 @@ fn rest_server_from_outside(scenario: &Scenario, port: u16, rest: u16) {
     );
 }
 
+/// The backup unit makes the repository on first use and backs up the
+/// profile's paths; `installer restore-test` brings a file back intact.
+fn cloud_backup(scenario: &Scenario, port: u16) {
+    let timer = scenario.root(port, "systemctl is-enabled hearth-restic-backup.timer");
+    assert_eq!(timer.trim(), "enabled");
+    // What the admin adds for a rest: repository: its credentials.
+    scenario.root(
+        port,
+        "printf 'RESTIC_REST_USERNAME=laptop\\nRESTIC_REST_PASSWORD=%s\\n' \"$(cat /etc/hearth/rest-server/laptop.password)\" >> /etc/hearth/restic.env",
+    );
+    scenario.root(port, "systemctl start hearth-restic-backup.service");
+    let report = scenario.root(port, "installer restore-test /tank/shares/family/hello.txt");
+    assert!(report.contains("came back identical"), "{report}");
+    let mode = scenario.root(
+        port,
+        "stat -c %a /etc/hearth/restic.env /etc/hearth/restic.password",
+    );
+    assert_eq!(mode.split_whitespace().collect::<Vec<_>>(), ["600", "600"]);
+}
+
 /// Syncthing's GUI is bound to localhost, as the profile says: the admin
 /// reaches its REST API through ssh, and the folder on tank/sync/admin is there.
 fn syncthing_from_outside(scenario: &Scenario, port: u16) {
@@ -637,6 +660,10 @@ fn homelab() {
         "samba-nt-hash = \"{}\"\n",
         hearth::interactive::nt_hash(SMB_PASSWORD)
     );
+    // The cloud backup goes to this server's own rest-server, as the
+    // profile's client "laptop": a LAN backup target, on one machine.
+    scenario.top_extra =
+        "cloud-backup-repository = \"rest:http://127.0.0.1:8000/laptop/hearth\"\n".into();
     scenario.install("homelab", Firmware::Uefi, &all, "", "HEARTH-INSTALL-DONE");
     let (mut server, port, forwarded) = scenario.boot_forwarding(
         "first-boot",
@@ -703,6 +730,7 @@ fn homelab() {
     firewall_from_outside(&scenario, port, probe);
     wireguard_from_outside(&scenario, port, wireguard);
     rest_server_from_outside(&scenario, port, rest);
+    cloud_backup(&scenario, port);
     syncthing_from_outside(&scenario, port);
     nfs_clients(&scenario, port);
     // sanoid takes the profile's snapshots (the timer would, within 15 minutes).

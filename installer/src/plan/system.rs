@@ -106,6 +106,16 @@ pub fn files(profile: &Profile) -> Vec<FilePlan> {
             ));
         }
     }
+    if let Some(backup) = &profile.services.cloud_backup {
+        use crate::services::restic;
+        files.push(FilePlan {
+            path: restic::ENV.into(),
+            mode: "0600".into(),
+            content: restic::env(backup),
+        });
+        files.push(file(restic::SERVICE, restic::service(backup)));
+        files.push(file(restic::TIMER, restic::timer(backup)));
+    }
     if let Some(snapshots) = &profile.services.snapshots {
         files.push(file(
             crate::services::sanoid::PATH,

@@ -5,6 +5,7 @@ pub mod firewall;
 pub mod nfs;
 pub mod ports;
 pub mod rest_server;
+pub mod restic;
 pub mod samba;
 pub mod sanoid;
 pub mod syncthing;
@@ -329,7 +330,7 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
             "restic",
             "generate the repository password (root only)".into(),
             Task::SecretFile {
-                path: "/etc/hearth/restic.password".into(),
+                path: restic::PASSWORD.into(),
             },
         );
     }

@@ -1,0 +1,100 @@
+//! Cloud backup with restic: a oneshot unit on a timer backs up the
+//! profile's paths to its repository (made on first use) and prunes by the
+//! retention; `installer restore-test` proves a file comes back.
+
+use crate::profile::CloudBackup;
+
+pub const ENV: &str = "/etc/hearth/restic.env";
+pub const PASSWORD: &str = "/etc/hearth/restic.password";
+pub const SERVICE: &str = "/etc/systemd/system/hearth-restic-backup.service";
+pub const TIMER: &str = "/etc/systemd/system/hearth-restic-backup.timer";
+pub const CACHE: &str = "/var/cache/restic";
+
+/// The repository and the password file; the admin adds the repository's
+/// credentials here. No secret is in it at install time.
+pub fn env(backup: &CloudBackup) -> String {
+    format!(
+        "# Written by the Hearth installer from [services.cloud-backup].\n\
+         # Add the repository's credentials below, for example\n\
+         # AWS_ACCESS_KEY_ID= and AWS_SECRET_ACCESS_KEY= (s3:), B2_ACCOUNT_ID= and\n\
+         # B2_ACCOUNT_KEY= (b2:), RESTIC_REST_USERNAME= and RESTIC_REST_PASSWORD= (rest:).\n\
+         # The repository password was made at first boot; keep a copy elsewhere.\n\
+         RESTIC_REPOSITORY={}\n\
+         RESTIC_PASSWORD_FILE={PASSWORD}\n\
+         RESTIC_CACHE_DIR={CACHE}\n",
+        backup.repository
+    )
+}
+
+/// `restic forget` arguments for the retention.
+pub fn retention(backup: &CloudBackup) -> String {
+    format!(
+        "--keep-daily {} --keep-weekly {} --keep-monthly {}",
+        backup.keep_daily, backup.keep_weekly, backup.keep_monthly
+    )
+}
+
+pub fn service(backup: &CloudBackup) -> String {
+    let paths: Vec<String> = backup
+        .paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    format!(
+        "# Written by the Hearth installer from [services.cloud-backup].\n\
+         [Unit]\n\
+         Description=restic backup of {paths} (Hearth)\n\
+         Wants=network-online.target\n\
+         After=network-online.target zfs-mount.service hearth-firstboot.service\n\n\
+         [Service]\n\
+         Type=oneshot\n\
+         EnvironmentFile={ENV}\n\
+         # The repository is made on first use.\n\
+         ExecStartPre=/bin/sh -c 'restic cat config >/dev/null 2>&1 || restic init'\n\
+         ExecStart=/usr/bin/restic backup --tag hearth --exclude-caches {paths}\n\
+         ExecStartPost=/usr/bin/restic forget --tag hearth --prune {retention}\n\
+         Nice=10\n\
+         IOSchedulingClass=idle\n",
+        paths = paths.join(" "),
+        retention = retention(backup),
+    )
+}
+
+pub fn timer(backup: &CloudBackup) -> String {
+    format!(
+        "# Written by the Hearth installer from [services.cloud-backup].\n\
+         [Unit]\n\
+         Description=restic backup on schedule {} (Hearth)\n\n\
+         [Timer]\n\
+         OnCalendar={}\n\
+         Persistent=true\n\
+         RandomizedDelaySec=30min\n\n\
+         [Install]\n\
+         WantedBy=timers.target\n",
+        backup.schedule, backup.schedule
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backs_up_the_paths_and_keeps_what_the_profile_says() {
+        let backup = CloudBackup {
+            repository: "b2:bucket:hearth".into(),
+            paths: vec!["/tank/shares/family".into(), "/tank/sync".into()],
+            schedule: "daily".into(),
+            keep_daily: 7,
+            keep_weekly: 4,
+            keep_monthly: 12,
+        };
+        let unit = service(&backup);
+        assert!(unit.contains("ExecStart=/usr/bin/restic backup --tag hearth --exclude-caches /tank/shares/family /tank/sync\n"));
+        assert!(unit.contains(
+            "forget --tag hearth --prune --keep-daily 7 --keep-weekly 4 --keep-monthly 12\n"
+        ));
+        assert!(env(&backup).contains("RESTIC_REPOSITORY=b2:bucket:hearth\nRESTIC_PASSWORD_FILE=/etc/hearth/restic.password\n"));
+        assert!(timer(&backup).contains("OnCalendar=daily\nPersistent=true\n"));
+    }
+}

@@ -733,6 +733,8 @@ fn homelab() {
     cloud_backup(&scenario, port);
     syncthing_from_outside(&scenario, port);
     nfs_clients(&scenario, port);
+    let driver = scenario.root(port, "docker info --format '{{.Driver}}'");
+    assert_eq!(driver.trim(), "zfs", "Docker keeps its layers as datasets");
     // sanoid takes the profile's snapshots (the timer would, within 15 minutes).
     let snapshots = scenario.root(
         port,

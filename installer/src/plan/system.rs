@@ -106,6 +106,14 @@ pub fn files(profile: &Profile) -> Vec<FilePlan> {
             ));
         }
     }
+    if profile.services.docker.is_some() {
+        // /var/lib/docker is a ZFS dataset, where overlayfs cannot keep its
+        // upper layers: Docker's zfs driver makes each layer a dataset.
+        files.push(file(
+            "/etc/docker/daemon.json",
+            "{\n  \"storage-driver\": \"zfs\"\n}\n".into(),
+        ));
+    }
     if let Some(backup) = &profile.services.cloud_backup {
         use crate::services::restic;
         files.push(FilePlan {

@@ -123,6 +123,7 @@ fn apply(task: &Task, root: &Path, runner: &Runner) -> Result<Outcome> {
             rest_server(root, &under(root, path), clients, runner)
         }
         Task::Syncthing { user, path } => syncthing(root, user, &under(root, path), runner),
+        Task::IncusInit { preseed } => incus_init(preseed, runner),
         Task::NotBuilt => Ok(Outcome::NotBuilt),
     }
 }
@@ -313,6 +314,17 @@ fn syncthing(root: &Path, user: &str, path: &Path, runner: &Runner) -> Result<Ou
     } else {
         Outcome::Changed(changed.join(", "))
     })
+}
+
+fn incus_init(preseed: &str, runner: &Runner) -> Result<Outcome> {
+    let (code, _) = runner.query("incus", &["storage", "show", "default"])?;
+    if code == Some(0) {
+        return Ok(Outcome::Unchanged);
+    }
+    runner.run_with_input("incus", &["admin", "init", "--preseed"], preseed)?;
+    Ok(Outcome::Changed(
+        "storage pool default, default profile".into(),
+    ))
 }
 
 fn secret_file(path: &Path) -> Result<Outcome> {

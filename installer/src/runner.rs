@@ -100,6 +100,21 @@ impl Runner {
     /// Runs a command whose output is a secret (a private key): the command
     /// and its status are logged, its output never is.
     pub fn run_secret(&self, program: &str, args: &[&str], input: Option<&str>) -> Result<String> {
+        self.run_fed(program, args, input, false)
+    }
+
+    /// Runs a command with `input` on its stdin, logged as `run` logs.
+    pub fn run_with_input(&self, program: &str, args: &[&str], input: &str) -> Result<String> {
+        self.run_fed(program, args, Some(input), true)
+    }
+
+    fn run_fed(
+        &self,
+        program: &str,
+        args: &[&str],
+        input: Option<&str>,
+        log_output: bool,
+    ) -> Result<String> {
         let line = shell_line(program, args);
         let mut cmd = duct::cmd(program, args)
             .stdout_capture()
@@ -110,17 +125,21 @@ impl Runner {
         }
         let output = cmd.run().with_context(|| format!("starting `{line}`"))?;
         let code = output.status.code();
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        let shown = if log_output {
+            format!("]\n{stdout}{stderr}")
+        } else {
+            "; output not logged: secret]\n".to_string()
+        };
         self.write_log(&format!(
-            "$ {line}\n[exit {}; output not logged: secret]\n",
+            "$ {line}\n[exit {}{shown}",
             code.map_or("killed".into(), |c| c.to_string())
         ));
         if !output.status.success() {
-            bail!(
-                "`{line}` failed: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
+            bail!("`{line}` failed: {}", stderr.trim());
         }
-        Ok(String::from_utf8_lossy(&output.stdout).to_string())
+        Ok(stdout)
     }
 
     pub fn recorded(&self) -> Vec<String> {

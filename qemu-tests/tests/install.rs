@@ -735,6 +735,16 @@ fn homelab() {
     nfs_clients(&scenario, port);
     let driver = scenario.root(port, "docker info --format '{{.Driver}}'");
     assert_eq!(driver.trim(), "zfs", "Docker keeps its layers as datasets");
+    let pool = scenario.root(
+        port,
+        "incus storage get default source; incus storage list -f csv -c nd",
+    );
+    assert!(
+        pool.contains("tank/incus") && pool.contains("default,zfs"),
+        "{pool}"
+    );
+    let nic = scenario.root(port, "incus profile device get default eth0 parent");
+    assert_eq!(nic.trim(), "br0", "guests join the host's bridge");
     // sanoid takes the profile's snapshots (the timer would, within 15 minutes).
     let snapshots = scenario.root(
         port,

@@ -2,6 +2,7 @@
 //! first-boot steps. The services' config renderers live beside this.
 
 pub mod firewall;
+pub mod incus;
 pub mod nfs;
 pub mod ports;
 pub mod rest_server;
@@ -89,6 +90,9 @@ pub enum Task {
     /// A user's Syncthing configuration, made as the user, with a folder
     /// on their dataset, which they own.
     Syncthing { user: String, path: PathBuf },
+    /// `incus admin init --preseed` with this preseed, unless Incus has
+    /// its storage pool already.
+    IncusInit { preseed: String },
     /// A step whose service module is not built yet.
     NotBuilt,
 }
@@ -277,10 +281,17 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
             add(
                 tool,
                 format!(
-                    "initialise incus: storage pool on {}, guests on the bridge",
-                    hypervisor.dataset
+                    "initialise incus: storage pool on {}, guests on {}",
+                    hypervisor.dataset,
+                    profile
+                        .network
+                        .bridge
+                        .as_deref()
+                        .unwrap_or("incusbr0 (NAT)")
                 ),
-                Task::NotBuilt,
+                Task::IncusInit {
+                    preseed: incus::preseed(&hypervisor.dataset, profile.network.bridge.as_deref()),
+                },
             );
         }
         for guest in &hypervisor.containers {

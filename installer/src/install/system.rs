@@ -193,12 +193,14 @@ fn samba_passwords(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
             .and_then(|f| f.get(2).map(|u| u.to_string()))
             .with_context(|| format!("user {} is not in the target's /etc/passwd", account.name))?;
         let nt = account.samba_nt_hash.as_deref().unwrap_or_default();
-        // smbpasswd(5): no LM hash, a normal user account.
+        // smbpasswd(5): no LM hash, a normal user account, set now (a
+        // last-change time of 0 means "must change at next logon").
         lines.push_str(&format!(
-            "{}:{uid}:{}:{}:[U          ]:LCT-00000000:\n",
+            "{}:{uid}:{}:{}:[U          ]:LCT-{:08X}:\n",
             account.name,
             "X".repeat(32),
-            nt.to_ascii_uppercase()
+            nt.to_ascii_uppercase(),
+            crate::runner::epoch_seconds()
         ));
     }
     let file = target.join("root/.hearth-smbpasswd");

@@ -42,7 +42,12 @@ pub fn unavailable() -> Option<String> {
     if !Path::new("/dev/net/tun").exists() {
         return Some("no /dev/net/tun".into());
     }
-    for (tool, package) in [("wireguard-go", "wireguard-go"), ("wg", "wireguard-tools")] {
+    for (tool, package) in [
+        ("wireguard-go", "wireguard-go"),
+        ("wg", "wireguard-tools"),
+        ("ping", "iputils-ping"),
+        ("ip", "iproute2"),
+    ] {
         if Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .output()

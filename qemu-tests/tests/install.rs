@@ -735,12 +735,9 @@ fn homelab() {
     nfs_clients(&scenario, port);
     let driver = scenario.root(port, "docker info --format '{{.Driver}}'");
     assert_eq!(driver.trim(), "zfs", "Docker keeps its layers as datasets");
-    let pool = scenario.root(
-        port,
-        "incus storage get default source; incus storage list -f csv -c nd",
-    );
+    let pool = scenario.root(port, "incus storage show default");
     assert!(
-        pool.contains("tank/incus") && pool.contains("default,zfs"),
+        pool.contains("driver: zfs") && pool.contains("source: tank/incus"),
         "{pool}"
     );
     let nic = scenario.root(port, "incus profile device get default eth0 parent");

@@ -110,7 +110,8 @@ pub fn packages(profile: &Profile) -> Vec<String> {
         set.insert("nfs-kernel-server");
     }
     if s.docker.is_some() {
-        set.extend(["docker.io", "docker-compose"]);
+        // trixie ships the client apart from the daemon.
+        set.extend(["docker.io", "docker-cli", "docker-compose"]);
     }
     match s.hypervisor.as_ref().map(|h| h.kind) {
         Some(HypervisorKind::Incus) => set.extend(["incus", "qemu-system-x86", "ovmf"]),

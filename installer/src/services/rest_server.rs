@@ -40,7 +40,7 @@ pub fn unit(rest: &RestServer, path: &Path) -> String {
          [Service]\n\
          User={USER}\n\
          Group={USER}\n\
-         ExecStart=/usr/bin/rest-server --path {path} --listen :{port} --htpasswd-file {htpasswd}{private}\n\
+         ExecStart=/usr/bin/restic-rest-server --path {path} --listen :{port} --htpasswd-file {htpasswd}{private}\n\
          Restart=on-failure\n\
          NoNewPrivileges=yes\n\
          ProtectSystem=strict\n\
@@ -69,7 +69,7 @@ mod tests {
             clients: vec!["laptop".into()],
         };
         let unit = unit(&rest, Path::new("/tank/backups/restic"));
-        assert!(unit.contains("ExecStart=/usr/bin/rest-server --path /tank/backups/restic --listen :8000 --htpasswd-file /etc/hearth/rest-server/htpasswd --private-repos\n"));
+        assert!(unit.contains("ExecStart=/usr/bin/restic-rest-server --path /tank/backups/restic --listen :8000 --htpasswd-file /etc/hearth/rest-server/htpasswd --private-repos\n"));
         assert!(unit.contains("User=rest-server\n"));
         assert!(unit.contains("ReadWritePaths=/tank/backups/restic\n"));
     }

@@ -42,6 +42,10 @@ pub struct Answer {
     /// Per pool name: keep an existing pool, or pin the disks of a new one.
     #[serde(default)]
     pub pools: BTreeMap<String, PoolAnswer>,
+    /// Added to the keys of the profile's zfs-receive user: the machines
+    /// that send their snapshots here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zfs_receive_ssh_keys: Vec<String>,
     /// Restic repository for cloud backup, if the profile leaves it to the machine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_backup_repository: Option<String>,

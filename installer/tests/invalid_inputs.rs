@@ -119,6 +119,7 @@ cases! { answer_case:
     unknown_user = "unknown-user" => "no user `bob` in profile `homelab`; allowed: admin";
     plaintext_password = "plaintext-password" => "root-password: must be a crypt hash";
     samba_plaintext = "samba-plaintext" => "32 hex digits";
+    zfs_receive_bad_key = "zfs-receive-bad-key" => "zfs-receive-ssh-keys[0]";
     keep_with_disks = "keep-with-disks" => "a kept pool is found by its labels and never changed";
     pool_not_in_profile = "pool-not-in-profile" => "no pool `scratch` in profile `homelab`";
     keep_root_pool = "keep-root-pool" => "the root pool is always made anew";

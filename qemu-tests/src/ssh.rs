@@ -51,6 +51,13 @@ fn ssh(key: &Path, port: u16) -> Command {
     cmd
 }
 
+/// The ssh command line that runs `command` as `user`, to spawn with pipes.
+pub fn command(key: &Path, port: u16, user: &str, command: &str) -> Command {
+    let mut cmd = ssh(key, port);
+    cmd.arg(format!("{user}@127.0.0.1")).arg(command);
+    cmd
+}
+
 pub fn run(key: &Path, port: u16, user: &str, command: &str) -> Result<String> {
     let out = ssh(key, port)
         .arg(format!("{user}@127.0.0.1"))

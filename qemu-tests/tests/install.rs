@@ -567,6 +567,51 @@ fn cloud_backup(scenario: &Scenario, port: u16) {
     assert_eq!(mode.split_whitespace().collect::<Vec<_>>(), ["600", "600"]);
 }
 
+/// `zfs send | ssh zfsrecv@server zfs receive`, the stream passing through
+/// the host: the profile's receive user lands it in its own dataset and
+/// nowhere else.
+fn zfs_receive_through_the_host(scenario: &Scenario, port: u16) {
+    use std::process::Stdio;
+    scenario.root(port, "zfs snapshot tank/shares/family@to-send");
+    let send_to = |target: &str| {
+        let mut send = ssh::command(
+            &scenario.key,
+            port,
+            "root",
+            "zfs send tank/shares/family@to-send",
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ssh zfs send");
+        let stream = send.stdout.take().expect("stream");
+        // -u: a delegated user may receive but not mount.
+        let received = ssh::command(
+            &scenario.key,
+            port,
+            "zfsrecv",
+            &format!("zfs receive -u {target}"),
+        )
+        .stdin(stream)
+        .output()
+        .expect("ssh zfs receive");
+        let _ = send.wait();
+        received
+    };
+    let landed = send_to("tank/backups/zfs/family");
+    assert!(
+        landed.status.success(),
+        "zfs receive as zfsrecv: {}",
+        String::from_utf8_lossy(&landed.stderr)
+    );
+    let names = scenario.root(port, "zfs list -H -t snapshot -o name -r tank/backups/zfs");
+    assert!(names.contains("tank/backups/zfs/family@to-send"), "{names}");
+    let elsewhere = send_to("tank/shares/not-yours");
+    assert!(
+        !elsewhere.status.success(),
+        "zfsrecv received outside its dataset"
+    );
+}
+
 /// Syncthing's GUI is bound to localhost, as the profile says: the admin
 /// reaches its REST API through ssh, and the folder on tank/sync/admin is there.
 fn syncthing_from_outside(scenario: &Scenario, port: u16) {
@@ -662,8 +707,11 @@ fn homelab() {
     );
     // The cloud backup goes to this server's own rest-server, as the
     // profile's client "laptop": a LAN backup target, on one machine.
-    scenario.top_extra =
-        "cloud-backup-repository = \"rest:http://127.0.0.1:8000/laptop/hearth\"\n".into();
+    // The test's key is also a machine that sends snapshots here.
+    scenario.top_extra = format!(
+        "cloud-backup-repository = \"rest:http://127.0.0.1:8000/laptop/hearth\"\nzfs-receive-ssh-keys = [\"{}\"]\n",
+        scenario.public
+    );
     scenario.install("homelab", Firmware::Uefi, &all, "", "HEARTH-INSTALL-DONE");
     let (mut server, port, forwarded) = scenario.boot_forwarding(
         "first-boot",
@@ -731,6 +779,7 @@ fn homelab() {
     wireguard_from_outside(&scenario, port, wireguard);
     rest_server_from_outside(&scenario, port, rest);
     cloud_backup(&scenario, port);
+    zfs_receive_through_the_host(&scenario, port);
     syncthing_from_outside(&scenario, port);
     nfs_clients(&scenario, port);
     let driver = scenario.root(port, "docker info --format '{{.Driver}}'");

@@ -49,6 +49,16 @@ pub fn effective(profile: &Profile, answer: &Answer) -> Profile {
     if let Some(network) = &answer.network {
         out.network = network.clone();
     }
+    if let Some(receive) = out
+        .services
+        .backup_target
+        .as_mut()
+        .and_then(|t| t.zfs_receive.as_mut())
+    {
+        receive
+            .ssh_keys
+            .extend(answer.zfs_receive_ssh_keys.iter().cloned());
+    }
     if let (Some(backup), Some(repository)) = (
         &mut out.services.cloud_backup,
         &answer.cloud_backup_repository,

@@ -247,6 +247,25 @@ pub fn answer(answer: &Answer, profile: &Profile) -> Vec<Finding> {
             }
         }
     }
+    checks::ssh_keys(
+        &mut out,
+        top.key("zfs-receive-ssh-keys"),
+        &answer.zfs_receive_ssh_keys,
+    );
+    let receives = profile
+        .services
+        .backup_target
+        .as_ref()
+        .is_some_and(|t| t.zfs_receive.is_some());
+    if !answer.zfs_receive_ssh_keys.is_empty() && !receives {
+        out.push(
+            top.key("zfs-receive-ssh-keys"),
+            format!(
+                "profile `{}` has no [services.backup-target.zfs-receive] user",
+                profile.name
+            ),
+        );
+    }
     if let Some(net) = &answer.network {
         network(&mut out, &top.key("network"), net);
     }

@@ -693,7 +693,7 @@ fn nfs_clients(scenario: &Scenario, port: u16) {
 /// `keep` for tank imports it with its files intact.
 #[test]
 fn homelab() {
-    let Some(mut scenario) = Scenario::with_iso("homelab", 18, "homelab") else {
+    let Some(mut scenario) = Scenario::with_iso("homelab", 28, "homelab") else {
         return;
     };
     let ssd = |s: &Scenario, serial: &str| s.disk(serial, 8).on(Bus::Sata);

@@ -39,8 +39,10 @@ pub fn http_get(port: u16, path: &str, headers: &[String]) -> std::io::Result<(u
     }
     request.push_str("\r\n");
     stream.write_all(request.as_bytes())?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
+    // The body may be binary (a restic repository's config is encrypted).
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes)?;
+    let response = String::from_utf8_lossy(&bytes);
     // "HTTP/1.1 200 OK"
     let status = response
         .get(9..12)

@@ -205,9 +205,13 @@ impl Scenario {
             .push(format!("{name} {:.1}s", started.elapsed().as_secs_f64()));
     }
 
-    /// Prints the phase times: the scenario's figures.
+    /// Prints the phase times, the scenario's figures, and keeps them in
+    /// its folder: `.ci/run` shows them, as cargo test hides what passing
+    /// tests print.
     fn report(&self) {
-        eprintln!("{}: {}", self.name, self.times.join(", "));
+        let line = format!("{}: {}", self.name, self.times.join(", "));
+        eprintln!("{line}");
+        std::fs::write(self.dir.join("times.txt"), line + "\n").expect("times.txt");
     }
 }
 

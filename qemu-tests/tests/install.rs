@@ -505,6 +505,8 @@ fn rest_server_from_outside(scenario: &Scenario, port: u16, rest: u16) {
     let data = scenario.dir.join("laptop-files");
     std::fs::create_dir_all(&data).expect("dir");
     std::fs::write(data.join("thesis.txt"), "chapter one\n").expect("file");
+    // restic records the path without `..`: restore finds it there.
+    let data = std::fs::canonicalize(&data).expect("canonical path");
     let password = password.trim();
     let wait = scenario.root(port, "systemctl is-active hearth-rest-server.service");
     assert_eq!(wait.trim(), "active");

@@ -128,6 +128,22 @@ fn apply(task: &Task, root: &Path, runner: &Runner) -> Result<Outcome> {
     }
 }
 
+/// Unchanged when a task found everything in place, else what it did.
+fn outcome(changed: Vec<String>) -> Outcome {
+    if changed.is_empty() {
+        Outcome::Unchanged
+    } else {
+        Outcome::Changed(changed.join(", "))
+    }
+}
+
+fn has_user(root: &Path, user: &str) -> bool {
+    fs::read_to_string(root.join("etc/passwd"))
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split(':').next() == Some(user))
+}
+
 fn under(root: &Path, path: &Path) -> PathBuf {
     root.join(path.strip_prefix("/").unwrap_or(path))
 }
@@ -171,11 +187,7 @@ fn wireguard_client(
             .map(|t| t.trim().to_string())
             .with_context(|| format!("reading {path} (made by the key steps before this one)"))
     };
-    let base = wireguard::peer_key(&crate::profile::WireGuardPeer {
-        name: name.into(),
-        address: address.into(),
-        public_key: None,
-    });
+    let base = wireguard::peer_key(name);
     let private = read(format!("{}.key", base.display()))?;
     let server = read(format!("{}.pub", wireguard::SERVER_KEY))?;
     let wanted = wireguard::client_conf(&private, address, &server, endpoint, allowed_ips);
@@ -204,8 +216,7 @@ fn rest_server(root: &Path, path: &Path, clients: &[String], runner: &Runner) ->
     use crate::services::rest_server::{htpasswd, password_file, USER};
     use std::os::unix::fs::MetadataExt;
     let mut changed = Vec::new();
-    let passwd = fs::read_to_string(root.join("etc/passwd")).unwrap_or_default();
-    if !passwd.lines().any(|l| l.split(':').next() == Some(USER)) {
+    if !has_user(root, USER) {
         runner.run(
             "useradd",
             &[
@@ -256,11 +267,7 @@ fn rest_server(root: &Path, path: &Path, clients: &[String], runner: &Runner) ->
         runner.run("chown", &[&group, &file.display().to_string()])?;
         fs::set_permissions(&file, fs::Permissions::from_mode(0o640))?;
     }
-    Ok(if changed.is_empty() {
-        Outcome::Unchanged
-    } else {
-        Outcome::Changed(changed.join(", "))
-    })
+    Ok(outcome(changed))
 }
 
 fn syncthing(root: &Path, user: &str, path: &Path, runner: &Runner) -> Result<Outcome> {
@@ -309,11 +316,7 @@ fn syncthing(root: &Path, user: &str, path: &Path, runner: &Runner) -> Result<Ou
             &["try-restart", &format!("syncthing@{user}.service")],
         )?;
     }
-    Ok(if changed.is_empty() {
-        Outcome::Unchanged
-    } else {
-        Outcome::Changed(changed.join(", "))
-    })
+    Ok(outcome(changed))
 }
 
 fn incus_init(preseed: &str, runner: &Runner) -> Result<Outcome> {
@@ -394,11 +397,7 @@ fn share_access(
         runner.run("chmod", &[&format!("{SHARE_MODE:o}"), &shown])?;
         changed.push(format!("{shown} owned by {group}, mode {SHARE_MODE:o}"));
     }
-    Ok(if changed.is_empty() {
-        Outcome::Unchanged
-    } else {
-        Outcome::Changed(changed.join(", "))
-    })
+    Ok(outcome(changed))
 }
 
 const RECEIVE_PERMISSIONS: &str = "receive,create,mount,compression,mountpoint,recordsize";
@@ -411,8 +410,7 @@ fn zfs_receive(
     runner: &Runner,
 ) -> Result<Outcome> {
     let mut changed = Vec::new();
-    let passwd = fs::read_to_string(root.join("etc/passwd")).unwrap_or_default();
-    if !passwd.lines().any(|l| l.split(':').next() == Some(user)) {
+    if !has_user(root, user) {
         runner.run(
             "useradd",
             &["--system", "--create-home", "--shell", "/bin/sh", user],
@@ -452,11 +450,7 @@ fn zfs_receive(
         runner.run("zfs", &["allow", "-u", user, RECEIVE_PERMISSIONS, dataset])?;
         changed.push(format!("zfs allow {RECEIVE_PERMISSIONS} on {dataset}"));
     }
-    Ok(if changed.is_empty() {
-        Outcome::Unchanged
-    } else {
-        Outcome::Changed(changed.join(", "))
-    })
+    Ok(outcome(changed))
 }
 
 #[cfg(test)]

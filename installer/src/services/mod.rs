@@ -258,7 +258,7 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
                 "wireguard",
                 format!("generate a key pair for peer {}", peer.name),
                 Task::WireguardKey {
-                    base: wireguard::peer_key(peer),
+                    base: wireguard::peer_key(&peer.name),
                 },
             );
             add(

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use crate::profile::{Profile, WireGuard, WireGuardPeer};
+use crate::profile::{Profile, WireGuard};
 
 pub const CONFIG: &str = "/etc/wireguard/wg0.conf";
 /// The server key pair: `wg0.key` and `wg0.pub`.
@@ -19,8 +19,8 @@ pub const DROP_IN: &str = "/etc/systemd/system/wg-quick@wg0.service.d/hearth.con
 pub const DROP_IN_CONF: &str = "# Written by the Hearth installer: the keys are made by hearth-firstboot.\n[Unit]\nWants=hearth-firstboot.service\nAfter=hearth-firstboot.service\n";
 
 /// The key pair path (without .key/.pub) of a peer whose keys Hearth makes.
-pub fn peer_key(peer: &WireGuardPeer) -> PathBuf {
-    PathBuf::from(format!("{PEERS}/{}", peer.name))
+pub fn peer_key(name: &str) -> PathBuf {
+    PathBuf::from(format!("{PEERS}/{name}"))
 }
 
 pub fn server_conf(wg: &WireGuard) -> String {
@@ -36,7 +36,7 @@ pub fn server_conf(wg: &WireGuard) -> String {
     for peer in wg.peers.iter().filter(|p| p.public_key.is_none()) {
         out.push_str(&format!(
             "PostUp = wg set %i peer \"$(cat {}.pub)\" allowed-ips {}\n",
-            peer_key(peer).display(),
+            peer_key(&peer.name).display(),
             peer.address
         ));
     }
@@ -93,6 +93,7 @@ pub fn client_conf(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::WireGuardPeer;
 
     #[test]
     fn given_keys_are_peers_and_made_keys_are_read_at_startup() {

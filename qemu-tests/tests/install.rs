@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use qemu_tests::iso::{built, exclusive, kernel_of, unavailable};
 use qemu_tests::machine::{Builder, Bus, Disk, Firmware, Machine, Medium};
-use qemu_tests::{accel, budget};
 use qemu_tests::ssh;
+use qemu_tests::{accel, budget};
 
 mod services;
 

@@ -502,6 +502,8 @@ fn homelab() {
         scenario.root(port, "zpool status -x").trim(),
         "all pools are healthy"
     );
+    // The admin's Samba password is imported by the new system's first boot.
+    assert_eq!(scenario.root(port, FIRSTBOOT_DONE).trim(), "active");
     assert_eq!(
         scenario.root(port, "sha256sum /tank/shares/family/precious"),
         written,

@@ -448,6 +448,7 @@ fn homelab() {
     scenario.phase("storage checks", started);
 
     let started = Instant::now();
+    services::smbd_listening(&scenario, port);
     services::samba_from_outside(&scenario.dir, smb);
     services::firewall_from_outside(&scenario, port, probe);
     services::wireguard_from_outside(&scenario, port, wireguard);
@@ -504,6 +505,7 @@ fn homelab() {
     );
     // The admin's Samba password is imported by the new system's first boot.
     assert_eq!(scenario.root(port, FIRSTBOOT_DONE).trim(), "active");
+    services::smbd_listening(&scenario, port);
     assert_eq!(
         scenario.root(port, "sha256sum /tank/shares/family/precious"),
         written,

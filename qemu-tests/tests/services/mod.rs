@@ -45,6 +45,18 @@ pub fn smbclient(
     Ok(text)
 }
 
+/// Waits until smbd listens on 445 (it starts after ssh, and under TCG
+/// the boot's other services slow it); on a timeout the panic shows why.
+pub fn smbd_listening(scenario: &Scenario, port: u16) {
+    let state = scenario.root(
+        port,
+        "timeout 180 sh -c 'until ss -Hltn \"sport = :445\" | grep -q .; do sleep 2; done' \
+         && echo listening \
+         || { systemctl status smbd --no-pager; ss -ltn; nft list ruleset; } 2>&1",
+    );
+    assert_eq!(state.trim(), "listening", "smbd does not listen: {state}");
+}
+
 /// The admin writes a file to their share and reads it back; a guest
 /// reads the guest share and is refused at the admin's.
 pub fn samba_from_outside(dir: &Path, port: u16) {

@@ -11,6 +11,7 @@ use hearth::steps::Steps;
 use serde_json::json;
 
 use crate::cache::{hash_file, Cache};
+use crate::guest_image;
 use crate::iso::Graft;
 use crate::manifest::{write_sums, Manifest};
 use crate::zfs_module::ModuleCache;
@@ -105,6 +106,32 @@ pub fn build(options: &Options) -> Result<Built> {
         Ok((layer, hit))
     })?;
 
+    let guest_image = if hearth::services::guests::image_needed(&profile) {
+        let inputs = guest_image::inputs(
+            &profile.suite,
+            &options.mirror,
+            tools.get("mmdebstrap").map_or("", String::as_str),
+        );
+        Some(steps.run_cached(
+            "guest image: Debian for containers and apps (mmdebstrap)",
+            || {
+                let hit = cache.lookup("guest", &inputs).is_some();
+                let layer = cache.layer("guest", &inputs, |dir| {
+                    guest_image::build(
+                        &profile.suite,
+                        &options.mirror,
+                        &cache.apt_dir(),
+                        dir,
+                        &runner,
+                    )
+                })?;
+                Ok((layer, hit))
+            },
+        )?)
+    } else {
+        None
+    };
+
     let efi_inputs =
         json!({ "grub": hash_file(&base.path.join("grub/BOOTX64.EFI"))?, "recipe": 1 });
     let efi = steps.run_cached("EFI boot image (fatfs)", || {
@@ -154,6 +181,15 @@ pub fn build(options: &Options) -> Result<Built> {
     if let Some(answer) = &options.answer {
         grafts.push(Graft::new("hearth/answer.toml", answer.clone()));
     }
+    if let Some(layer) = &guest_image {
+        use hearth::services::guests::{METADATA, ON_ISO, ROOTFS};
+        for file in [METADATA, ROOTFS] {
+            grafts.push(Graft::new(
+                &format!("{ON_ISO}/{file}"),
+                layer.path.join(file),
+            ));
+        }
+    }
     let volume = format!("HEARTH_{}", profile.name.to_uppercase().replace('-', "_"));
     steps.run_cached("ISO (xorriso)", || {
         let _ = fs::remove_file(&iso_path);
@@ -171,6 +207,9 @@ pub fn build(options: &Options) -> Result<Built> {
     inputs.insert("layer:base".into(), base.key.clone());
     inputs.insert("layer:hearth".into(), hearth_layer.key.clone());
     inputs.insert("layer:efi".into(), efi.key.clone());
+    if let Some(layer) = &guest_image {
+        inputs.insert("layer:guest".into(), layer.key.clone());
+    }
     inputs.insert("profile".into(), hash_file(&options.profile)?);
     if let Some(answer) = &options.answer {
         inputs.insert("answer".into(), hash_file(answer)?);

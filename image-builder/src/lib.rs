@@ -6,6 +6,7 @@ pub mod build;
 pub mod cache;
 pub mod download;
 pub mod flash;
+pub mod guest_image;
 pub mod host;
 pub mod inject;
 pub mod iso;

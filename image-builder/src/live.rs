@@ -35,6 +35,7 @@ impl Sources {
         Ok(json!({
             "overlays": overlays,
             "profiles": hash_tree(&self.workspace.join("profiles"))?,
+            "apps": hash_tree(&self.workspace.join("apps"))?,
             "installer": hash_file(&self.installer)?,
             "profile": self.profile,
         }))
@@ -52,6 +53,10 @@ pub fn assemble(sources: &Sources, tree: &Path) -> Result<()> {
     fs::set_permissions(bin.join("installer"), fs::Permissions::from_mode(0o755))?;
     let profiles = tree.join("usr/share/hearth/profiles");
     copy_dir(&sources.workspace.join("profiles"), &profiles)?;
+    copy_dir(
+        &sources.workspace.join("apps"),
+        &tree.join("usr/share/hearth/apps"),
+    )?;
     fs::write(
         tree.join("usr/share/hearth/default-profile"),
         format!("{}\n", sources.profile),

@@ -82,6 +82,7 @@ cases! { profile_case:
     unknown_nested_keys = "unknown-nested-keys" => "storage.pools[1].redundancy: unknown key";
     wrong_type = "wrong-type" => "storage.pools[1].ashift: invalid type";
     bad_enum = "bad-enum" => "unknown variant `raid5`, expected one of";
+    replication_target = "replication-target" => "services.replication[0].target: `tank/backups` is made by the profile";
     mirror_one_disk = "mirror-one-disk" => "a mirror vdev needs at least 2 disks, this one has 1";
     raidz2_three_disks = "raidz2-three-disks" => "a raidz2 vdev needs at least 4 disks, this one has 3";
     vdev_width_uneven = "vdev-width-uneven" => "10 disks do not split into vdevs of 4";

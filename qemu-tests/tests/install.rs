@@ -401,10 +401,11 @@ fn homelab() {
             ("tcp", services::PROBE_PORT),
             ("udp", 51820),
             ("tcp", 8000),
+            ("tcp", 8081),
         ],
     );
-    let [smb, probe, wireguard, rest] = forwarded[..] else {
-        panic!("four forwards")
+    let [smb, probe, wireguard, rest, app] = forwarded[..] else {
+        panic!("five forwards")
     };
     let started = Instant::now();
     assert_eq!(
@@ -459,6 +460,9 @@ fn homelab() {
     services::nfs_clients(&scenario, port);
     let driver = scenario.root(port, "docker info --format '{{.Driver}}'");
     assert_eq!(driver.trim(), "zfs", "Docker keeps its layers as datasets");
+    services::guests::compose_app_from_outside(&scenario, port, app);
+    services::guests::incus_guests(&scenario, port);
+    services::guests::replication(&scenario, port);
     let pool = scenario.root(port, "incus storage show default");
     assert!(
         pool.contains("driver: zfs") && pool.contains("source: tank/incus"),

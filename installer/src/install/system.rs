@@ -97,6 +97,16 @@ fn carry_installer(plan: &Plan, medium: &Medium, target: &Path) -> Result<()> {
             fs::copy(entry.path(), share.join(entry.file_name()))?;
         }
     }
+    // Shipped compose apps, and the builder's guest image when the ISO has it.
+    let apps = medium.share.join("apps");
+    if apps.is_dir() {
+        copy_tree(&apps, &target.join("usr/share/hearth/apps"))?;
+    }
+    let images = medium.live.join("..").join(crate::services::guests::ON_ISO);
+    if images.is_dir() {
+        let dir = crate::services::guests::DIR.trim_start_matches('/');
+        copy_tree(&images, &target.join(dir))?;
+    }
     let etc = target.join("etc/hearth");
     fs::create_dir_all(&etc)?;
     fs::write(etc.join("plan.json"), serde_json::to_string_pretty(plan)?)?;
@@ -105,6 +115,20 @@ fn carry_installer(plan: &Plan, medium: &Medium, target: &Path) -> Result<()> {
         target.join("etc/systemd/system/hearth-firstboot.service"),
         FIRSTBOOT_UNIT,
     )?;
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)?.flatten() {
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &dest)?;
+        } else {
+            fs::copy(entry.path(), &dest)
+                .with_context(|| format!("copying {}", entry.path().display()))?;
+        }
+    }
     Ok(())
 }
 

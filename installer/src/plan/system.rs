@@ -114,6 +114,18 @@ pub fn files(profile: &Profile) -> Vec<FilePlan> {
             "{\n  \"storage-driver\": \"zfs\"\n}\n".into(),
         ));
     }
+    if let Some(docker) = profile
+        .services
+        .docker
+        .as_ref()
+        .filter(|d| !d.apps.is_empty())
+    {
+        use crate::services::guests;
+        files.push(file(guests::COMPOSE_UNIT, guests::compose_unit()));
+        for (path, text) in docker.apps.iter().filter_map(guests::compose_drop_in) {
+            files.push(file(&path, text));
+        }
+    }
     if let Some(backup) = &profile.services.cloud_backup {
         use crate::services::restic;
         files.push(FilePlan {
@@ -129,6 +141,11 @@ pub fn files(profile: &Profile) -> Vec<FilePlan> {
             crate::services::sanoid::PATH,
             crate::services::sanoid::sanoid_conf(snapshots),
         ));
+    }
+    for (i, job) in profile.services.replication.iter().enumerate() {
+        use crate::services::syncoid;
+        files.push(file(&syncoid::service_path(i), syncoid::service(job)));
+        files.push(file(&syncoid::timer_path(i), syncoid::timer(job)));
     }
     if let Some(wg) = &profile.services.wireguard {
         use crate::services::wireguard;

@@ -145,6 +145,10 @@ pub struct ComposeApp {
     /// Dataset holding the app's data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset: Option<String>,
+    /// Secrets made at first boot as /etc/hearth/apps/<name>/<secret>
+    /// (root only), for the compose file's `secrets:`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]

@@ -2,6 +2,7 @@
 //! first-boot steps. The services' config renderers live beside this.
 
 pub mod firewall;
+pub mod guests;
 pub mod incus;
 pub mod nfs;
 pub mod ports;
@@ -9,6 +10,7 @@ pub mod rest_server;
 pub mod restic;
 pub mod samba;
 pub mod sanoid;
+pub mod syncoid;
 pub mod syncthing;
 pub mod wireguard;
 
@@ -93,6 +95,18 @@ pub enum Task {
     /// `incus admin init --preseed` with this preseed, unless Incus has
     /// its storage pool already.
     IncusInit { preseed: String },
+    /// An SSH key pair (no passphrase) made here, e.g. syncoid's.
+    SshKey { path: PathBuf },
+    /// The builder's image in Incus's store under `alias`.
+    IncusImage {
+        alias: String,
+        metadata: PathBuf,
+        rootfs: PathBuf,
+    },
+    /// An Incus container (`launch`) or VM (`init`), unless it exists.
+    IncusGuest { name: String, args: Vec<String> },
+    /// The builder's root filesystem as a Docker image, for apps offline.
+    DockerImage { tag: String, rootfs: PathBuf },
     /// A step whose service module is not built yet.
     NotBuilt,
 }
@@ -274,7 +288,7 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
         }
     }
     if let Some(hypervisor) = &s.hypervisor {
-        let (tool, ct, vm) = match hypervisor.kind {
+        let (tool, ct, vm_verb) = match hypervisor.kind {
             HypervisorKind::Incus => ("incus", "incus launch", "incus init --vm"),
             HypervisorKind::Proxmox => ("proxmox", "pct create", "qm create"),
         };
@@ -295,32 +309,75 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
                 },
             );
         }
-        for guest in &hypervisor.containers {
+        let local = guests::incus_alias(&profile.suite);
+        if hypervisor.kind == HypervisorKind::Incus && guests::image_needed(profile) {
             add(
                 tool,
-                format!("{ct} {} from {}", guest.name, guest.image),
-                Task::NotBuilt,
+                format!("import the ISO's Debian image as {local}"),
+                Task::IncusImage {
+                    alias: local.clone(),
+                    metadata: guests::image_file(guests::METADATA),
+                    rootfs: guests::image_file(guests::ROOTFS),
+                },
             );
         }
-        for guest in &hypervisor.vms {
-            add(
-                tool,
-                format!("{vm} {} from {}", guest.name, guest.image),
-                Task::NotBuilt,
-            );
+        let kinds = [(&hypervisor.containers, false), (&hypervisor.vms, true)];
+        for (list, vm) in kinds {
+            for guest in list {
+                let verb = if vm { vm_verb } else { ct };
+                let args = guests::incus_create_args(guest, vm, &local);
+                let action = if args.iter().any(|a| a == "--empty") {
+                    format!(
+                        "{verb} {} with an empty disk ({} holds no VM disk)",
+                        guest.name, guest.image
+                    )
+                } else {
+                    format!("{verb} {} from {}", guest.name, guest.image)
+                };
+                let task = match hypervisor.kind {
+                    HypervisorKind::Incus => Task::IncusGuest {
+                        name: guest.name.clone(),
+                        args,
+                    },
+                    HypervisorKind::Proxmox => Task::NotBuilt,
+                };
+                add(tool, action, task);
+            }
         }
     }
-    if let Some(docker) = &s.docker {
+    if let Some(docker) = s.docker.as_ref().filter(|d| !d.apps.is_empty()) {
+        let tag = guests::docker_tag(&profile.suite);
+        add(
+            "docker",
+            format!("import the ISO's Debian root filesystem as image {tag}"),
+            Task::DockerImage {
+                tag,
+                rootfs: guests::image_file(guests::ROOTFS),
+            },
+        );
         for app in &docker.apps {
-            add(
-                "docker",
-                format!(
-                    "load the images of {} and start it with docker compose",
-                    app.name
-                ),
-                Task::NotBuilt,
-            );
+            for secret in &app.secrets {
+                add(
+                    "docker",
+                    format!("generate secret {secret} of app {} (root only)", app.name),
+                    Task::SecretFile {
+                        path: guests::secret_path(&app.name, secret),
+                    },
+                );
+            }
         }
+    }
+    if s.replication.iter().any(|j| syncoid::is_remote(&j.target)) {
+        add(
+            "syncoid",
+            format!(
+                "generate the key syncoid logs in with ({}.pub goes to the other host)",
+                syncoid::SSH_KEY
+            ),
+            Task::SshKey {
+                path: syncoid::SSH_KEY.into(),
+            },
+        );
     }
     if let Some(syncthing) = &s.syncthing {
         for user in &syncthing.users {

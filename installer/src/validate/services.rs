@@ -75,6 +75,19 @@ pub fn check(out: &mut Findings, profile: &Profile) {
                     "must be an absolute path on the target",
                 );
             }
+            for (j, secret) in app.secrets.iter().enumerate() {
+                let plain = !secret.is_empty()
+                    && secret
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                    && !secret.starts_with('.');
+                if !plain {
+                    out.push(
+                        at.key("apps").index(i).key("secrets").index(j),
+                        format!("`{secret}`: a file name of letters, digits, '-', '_' and '.'"),
+                    );
+                }
+            }
         }
     }
     if let Some(hypervisor) = &services.hypervisor {
@@ -176,11 +189,9 @@ pub fn check(out: &mut Findings, profile: &Profile) {
         }
     }
     for (i, job) in services.replication.iter().enumerate() {
-        ctx.dataset_or_pool(
-            out,
-            key.key("replication").index(i).key("source"),
-            &job.source,
-        );
+        let at = key.key("replication").index(i);
+        ctx.dataset_or_pool(out, at.key("source"), &job.source);
+        replication_target(out, &ctx, at.key("target"), &job.target);
     }
     if let Some(backup) = &services.cloud_backup {
         let at = key.key("cloud-backup");
@@ -293,6 +304,10 @@ impl<'a> Context<'a> {
         }
     }
 
+    fn is_dataset_or_pool(&self, name: &str) -> bool {
+        self.pools.contains(&name) || self.mounts.contains_key(name)
+    }
+
     fn dataset_or_pool(&self, out: &mut Findings, key: KeyPath, name: &str) {
         if !self.pools.contains(&name) {
             self.dataset(out, key, name);
@@ -339,5 +354,37 @@ fn port_collisions(out: &mut Findings, profile: &Profile) {
                 owners.insert((port.proto, port.number), port.owner.clone());
             }
         }
+    }
+}
+
+/// A local target is received into a new dataset under one the profile
+/// makes; a remote one is `user@host:pool/dataset`.
+fn replication_target(out: &mut Findings, ctx: &Context, key: KeyPath, target: &str) {
+    if let Some((login, dataset)) = target.split_once(':') {
+        let ok = login
+            .split_once('@')
+            .is_some_and(|(user, host)| !user.is_empty() && !host.is_empty())
+            && dataset.contains('/');
+        if !ok {
+            out.push(
+                key,
+                format!("`{target}`: a remote target is user@host:pool/dataset"),
+            );
+        }
+        return;
+    }
+    if ctx.is_dataset_or_pool(target) {
+        out.push(
+            key,
+            format!("`{target}` is made by the profile; syncoid receives into a new dataset, e.g. `{target}/copy`"),
+        );
+        return;
+    }
+    match target.rsplit_once('/') {
+        Some((parent, _)) if ctx.is_dataset_or_pool(parent) => {}
+        _ => out.push(
+            key,
+            format!("`{target}`: its parent must be a pool or dataset of the profile"),
+        ),
     }
 }

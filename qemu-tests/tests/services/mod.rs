@@ -9,6 +9,8 @@ use qemu_tests::{probe, ssh, wg_peer};
 
 use super::Scenario;
 
+pub mod guests;
+
 /// The admin's Samba password in the homelab scenario; the answer carries
 /// only its NT hash.
 pub const SMB_PASSWORD: &str = "hearth-smb-Secret1";

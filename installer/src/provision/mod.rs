@@ -15,6 +15,8 @@ use crate::plan::FirstBootStepPlan;
 use crate::runner::Runner;
 use crate::services::Task;
 
+mod guests;
+
 pub const STATE: &str = "/var/lib/hearth/provision.json";
 pub const PLAN: &str = "/etc/hearth/plan.json";
 
@@ -22,6 +24,8 @@ pub const PLAN: &str = "/etc/hearth/plan.json";
 pub enum Outcome {
     Changed(String),
     Unchanged,
+    /// Cannot be done on this machine yet (why); tried again next boot.
+    Waiting(String),
     NotBuilt,
 }
 
@@ -41,6 +45,7 @@ pub struct Record {
 pub struct Summary {
     pub changed: Vec<String>,
     pub unchanged: Vec<String>,
+    pub waiting: Vec<String>,
     pub not_built: Vec<String>,
 }
 
@@ -49,6 +54,9 @@ impl Summary {
         let mut out = String::new();
         for line in &self.changed {
             out.push_str(&format!("changed: {line}\n"));
+        }
+        for line in &self.waiting {
+            out.push_str(&format!("waiting, tried again at next boot: {line}\n"));
         }
         for line in &self.not_built {
             out.push_str(&format!("not built yet, skipped: {line}\n"));
@@ -91,6 +99,7 @@ pub fn run(
                 summary.changed.push(format!("{id} ({what})"));
             }
             Outcome::Unchanged => summary.unchanged.push(id),
+            Outcome::Waiting(why) => summary.waiting.push(format!("{id} ({why})")),
             Outcome::NotBuilt => summary.not_built.push(id),
         }
     }
@@ -124,6 +133,14 @@ fn apply(task: &Task, root: &Path, runner: &Runner) -> Result<Outcome> {
         }
         Task::Syncthing { user, path } => syncthing(root, user, &under(root, path), runner),
         Task::IncusInit { preseed } => incus_init(preseed, runner),
+        Task::SshKey { path } => guests::ssh_key(&under(root, path), runner),
+        Task::IncusImage {
+            alias,
+            metadata,
+            rootfs,
+        } => guests::incus_image(alias, metadata, rootfs, runner),
+        Task::IncusGuest { name, args } => guests::incus_guest(name, args, runner),
+        Task::DockerImage { tag, rootfs } => guests::docker_image(tag, rootfs, runner),
         Task::NotBuilt => Ok(Outcome::NotBuilt),
     }
 }

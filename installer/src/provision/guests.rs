@@ -1,0 +1,72 @@
+//! First-boot tasks for guests and apps, each asking the tool whether its
+//! object exists before making it.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::Outcome;
+use crate::runner::Runner;
+
+pub fn ssh_key(path: &Path, runner: &Runner) -> Result<Outcome> {
+    if path.is_file() {
+        return Ok(Outcome::Unchanged);
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = path.display().to_string();
+    runner.run(
+        "ssh-keygen",
+        &["-q", "-t", "ed25519", "-N", "", "-C", "hearth", "-f", &file],
+    )?;
+    Ok(Outcome::Changed(format!("key pair {file}{{,.pub}}")))
+}
+
+pub fn incus_image(
+    alias: &str,
+    metadata: &Path,
+    rootfs: &Path,
+    runner: &Runner,
+) -> Result<Outcome> {
+    let (code, _) = runner.query("incus", &["image", "info", alias])?;
+    if code == Some(0) {
+        return Ok(Outcome::Unchanged);
+    }
+    runner.run(
+        "incus",
+        &[
+            "image",
+            "import",
+            &metadata.display().to_string(),
+            &rootfs.display().to_string(),
+            "--alias",
+            alias,
+        ],
+    )?;
+    Ok(Outcome::Changed(format!("image {alias}")))
+}
+
+pub fn incus_guest(name: &str, args: &[String], runner: &Runner) -> Result<Outcome> {
+    let (code, _) = runner.query("incus", &["info", name])?;
+    if code == Some(0) {
+        return Ok(Outcome::Unchanged);
+    }
+    // Incus refuses VMs without KVM (VT-x/AMD-V off in the firmware, or a
+    // nested guest): the VM is made at the first boot that has it.
+    if args.iter().any(|a| a == "--vm") && !Path::new("/dev/kvm").exists() {
+        return Ok(Outcome::Waiting("no /dev/kvm on this machine".into()));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    runner.run("incus", &args)?;
+    Ok(Outcome::Changed(format!("guest {name}")))
+}
+
+pub fn docker_image(tag: &str, rootfs: &Path, runner: &Runner) -> Result<Outcome> {
+    let (code, _) = runner.query("docker", &["image", "inspect", tag])?;
+    if code == Some(0) {
+        return Ok(Outcome::Unchanged);
+    }
+    runner.run("docker", &["import", &rootfs.display().to_string(), tag])?;
+    Ok(Outcome::Changed(format!("image {tag}")))
+}

@@ -141,6 +141,9 @@ fn apply(task: &Task, root: &Path, runner: &Runner) -> Result<Outcome> {
         } => guests::incus_image(alias, metadata, rootfs, runner),
         Task::IncusGuest { name, args } => guests::incus_guest(name, args, runner),
         Task::DockerImage { tag, rootfs } => guests::docker_image(tag, rootfs, runner),
+        Task::CopyFile { from, to } => guests::copy_file(&under(root, from), &under(root, to)),
+        Task::ProxmoxStorage { name, args } => guests::proxmox_storage(name, args, runner),
+        Task::ProxmoxGuest { tool, id, args } => guests::proxmox_guest(tool, *id, args, runner),
         Task::NotBuilt => Ok(Outcome::NotBuilt),
     }
 }

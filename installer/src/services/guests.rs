@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::profile::{ComposeApp, Guest, HypervisorKind, Profile};
+use crate::profile::{ComposeApp, Guest, Profile};
 
 /// Where the image's files are on the ISO, and on the installed system.
 pub const ON_ISO: &str = "hearth/images";
@@ -43,15 +43,16 @@ pub fn docker_tag(suite: &str) -> String {
     format!("{DOCKER_TAG_PREFIX}:{}", release(suite))
 }
 
-/// Whether the ISO must carry the image: Incus containers or compose apps.
+/// Whether the ISO must carry the image: containers of it, or compose apps.
 pub fn image_needed(profile: &Profile) -> bool {
     let s = &profile.services;
-    let incus = s
+    let local = incus_alias(&profile.suite);
+    let containers = s
         .hypervisor
         .as_ref()
-        .is_some_and(|h| h.kind == HypervisorKind::Incus && !h.containers.is_empty());
+        .is_some_and(|h| h.containers.iter().any(|g| g.image == local));
     let apps = s.docker.as_ref().is_some_and(|d| !d.apps.is_empty());
-    incus || apps
+    containers || apps
 }
 
 pub fn image_file(name: &str) -> PathBuf {

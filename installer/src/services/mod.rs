@@ -6,6 +6,7 @@ pub mod guests;
 pub mod incus;
 pub mod nfs;
 pub mod ports;
+pub mod proxmox;
 pub mod rest_server;
 pub mod restic;
 pub mod samba;
@@ -107,6 +108,16 @@ pub enum Task {
     IncusGuest { name: String, args: Vec<String> },
     /// The builder's root filesystem as a Docker image, for apps offline.
     DockerImage { tag: String, rootfs: PathBuf },
+    /// A file copied unless it is there (a container template).
+    CopyFile { from: PathBuf, to: PathBuf },
+    /// Proxmox's ZFS storage for guests (`pvesm add`), unless it exists.
+    ProxmoxStorage { name: String, args: Vec<String> },
+    /// A Proxmox guest: `pct` or `qm` with `args`, unless `id` exists.
+    ProxmoxGuest {
+        tool: String,
+        id: u32,
+        args: Vec<String>,
+    },
     /// A step whose service module is not built yet.
     NotBuilt,
 }
@@ -288,10 +299,7 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
         }
     }
     if let Some(hypervisor) = &s.hypervisor {
-        let (tool, ct, vm_verb) = match hypervisor.kind {
-            HypervisorKind::Incus => ("incus", "incus launch", "incus init --vm"),
-            HypervisorKind::Proxmox => ("proxmox", "pct create", "qm create"),
-        };
+        let (tool, ct, vm_verb) = ("incus", "incus launch", "incus init --vm");
         if hypervisor.kind == HypervisorKind::Incus {
             add(
                 tool,
@@ -310,7 +318,8 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
             );
         }
         let local = guests::incus_alias(&profile.suite);
-        if hypervisor.kind == HypervisorKind::Incus && guests::image_needed(profile) {
+        let of_local = hypervisor.containers.iter().any(|g| g.image == local);
+        if hypervisor.kind == HypervisorKind::Incus && of_local {
             add(
                 tool,
                 format!("import the ISO's Debian image as {local}"),
@@ -321,8 +330,14 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
                 },
             );
         }
+        if hypervisor.kind == HypervisorKind::Proxmox {
+            proxmox_steps(profile, hypervisor, &mut add);
+        }
         let kinds = [(&hypervisor.containers, false), (&hypervisor.vms, true)];
-        for (list, vm) in kinds {
+        for (list, vm) in kinds
+            .into_iter()
+            .filter(|_| hypervisor.kind == HypervisorKind::Incus)
+        {
             for guest in list {
                 let verb = if vm { vm_verb } else { ct };
                 let args = guests::incus_create_args(guest, vm, &local);
@@ -334,12 +349,9 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
                 } else {
                     format!("{verb} {} from {}", guest.name, guest.image)
                 };
-                let task = match hypervisor.kind {
-                    HypervisorKind::Incus => Task::IncusGuest {
-                        name: guest.name.clone(),
-                        args,
-                    },
-                    HypervisorKind::Proxmox => Task::NotBuilt,
+                let task = Task::IncusGuest {
+                    name: guest.name.clone(),
+                    args,
                 };
                 add(tool, action, task);
             }
@@ -436,4 +448,64 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
         }
     }
     steps
+}
+
+/// Proxmox VE: the storage, the ISO's image as a container template, and
+/// each guest as `pct create`/`qm create`, numbered from 100.
+fn proxmox_steps(
+    profile: &Profile,
+    hypervisor: &crate::profile::Hypervisor,
+    add: &mut impl FnMut(&str, String, Task),
+) {
+    let bridge = profile.network.bridge.as_deref().unwrap_or("vmbr0");
+    let local = guests::incus_alias(&profile.suite);
+    let release = guests::release(&profile.suite);
+    add(
+        "proxmox",
+        format!(
+            "add ZFS storage {} on {}",
+            proxmox::STORAGE,
+            hypervisor.dataset
+        ),
+        Task::ProxmoxStorage {
+            name: proxmox::STORAGE.into(),
+            args: proxmox::storage_args(hypervisor),
+        },
+    );
+    if hypervisor.containers.iter().any(|g| g.image == local) {
+        let to = std::path::Path::new(proxmox::TEMPLATES).join(proxmox::template_name(release));
+        add(
+            "proxmox",
+            format!("lay in the ISO's Debian image as template {}", to.display()),
+            Task::CopyFile {
+                from: guests::image_file(guests::ROOTFS),
+                to,
+            },
+        );
+    }
+    let mut id = proxmox::FIRST_ID;
+    for guest in &hypervisor.containers {
+        add(
+            "proxmox",
+            format!("pct create {id} ({}) from {}", guest.name, guest.image),
+            Task::ProxmoxGuest {
+                tool: "pct".into(),
+                id,
+                args: proxmox::container_args(id, guest, &local, release, bridge),
+            },
+        );
+        id += 1;
+    }
+    for guest in &hypervisor.vms {
+        add(
+            "proxmox",
+            format!("qm create {id} ({}) with an empty disk", guest.name),
+            Task::ProxmoxGuest {
+                tool: "qm".into(),
+                id,
+                args: proxmox::vm_args(id, guest, bridge),
+            },
+        );
+        id += 1;
+    }
 }

@@ -483,6 +483,8 @@ fn homelab() {
     ] {
         assert!(snapshots.contains(wanted), "{wanted}: {snapshots}");
     }
+    services::previous_versions(&scenario, port, smb);
+    services::time_machine_share(&scenario.dir, smb);
     scenario.phase("service checks", started);
 
     let written = scenario.root(

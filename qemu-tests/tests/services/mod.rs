@@ -355,3 +355,48 @@ pub fn nfs_clients(scenario: &Scenario, port: u16) {
         "a client outside the export's networks mounted it"
     );
 }
+
+/// Windows' "Previous Versions" as a client sees it: after sanoid's
+/// snapshots, the file changes on the server, and the admin lists the
+/// versions SMB offers and reads the one from the snapshot.
+pub fn previous_versions(scenario: &Scenario, port: u16, smb: u16) {
+    let before = scenario.root(port, "cat /tank/shares/family/hello.txt");
+    scenario.root(
+        port,
+        "echo 'changed after the snapshot' > /tank/shares/family/hello.txt",
+    );
+    let info = smbclient(smb, "family", Some(SMB_PASSWORD), "allinfo hello.txt")
+        .expect("allinfo lists the file's versions");
+    let token = info
+        .split_whitespace()
+        .find(|w| w.starts_with("@GMT-"))
+        .unwrap_or_else(|| panic!("no previous version offered: {info}"))
+        .to_string();
+    let old = scenario.dir.join("hello-previous.txt");
+    smbclient(
+        smb,
+        "family",
+        Some(SMB_PASSWORD),
+        &format!("get {token}\\hello.txt {}", old.display()),
+    )
+    .expect("the previous version is readable");
+    assert_eq!(
+        std::fs::read_to_string(&old).expect("previous version"),
+        before,
+        "the snapshot's version is the file before the change"
+    );
+}
+
+/// The Time Machine share takes the admin's backup bundle.
+pub fn time_machine_share(dir: &Path, smb: u16) {
+    let bundle = dir.join("tm-probe.txt");
+    std::fs::write(&bundle, "a sparsebundle would go here\n").expect("local file");
+    let listed = smbclient(
+        smb,
+        "timemachine",
+        Some(SMB_PASSWORD),
+        &format!("put {} tm-probe.txt; ls", bundle.display()),
+    )
+    .expect("admin writes to the Time Machine share");
+    assert!(listed.contains("tm-probe.txt"), "{listed}");
+}

@@ -12,14 +12,22 @@ use hearth::services::guests;
 use serde_json::{json, Value};
 
 /// Bump when the recipe below changes what the layer holds.
-const RECIPE: u32 = 1;
+const RECIPE: u32 = 2;
 
 /// systemd as init so Incus boots it; busybox gives apps a web server
-/// and the shell tools a test needs.
-const PACKAGES: &[&str] = &["systemd-sysv", "busybox", "ca-certificates"];
+/// and the shell tools a test needs. ifupdown with dhcpcd, not networkd:
+/// where a container's /sys is writable, networkd waits for a udev that
+/// never runs there, and the NIC never gets an address.
+const PACKAGES: &[&str] = &[
+    "systemd-sysv",
+    "busybox",
+    "ca-certificates",
+    "ifupdown",
+    "dhcpcd-base",
+];
 
-/// DHCP on the container's NIC, through systemd-networkd.
-const NETWORK: &str = "[Match]\nName=eth0\n\n[Network]\nDHCP=yes\n";
+/// DHCP on the container's NIC.
+const INTERFACES: &str = "auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet dhcp\n";
 
 pub fn inputs(suite: &str, mirror: &str, mmdebstrap: &str) -> Value {
     json!({
@@ -42,8 +50,8 @@ pub fn build(
     fs::create_dir_all(apt_cache)?;
     let cache = apt_cache.display().to_string();
     let network = format!(
-        "printf '{}' > \"$1\"/etc/systemd/network/eth0.network",
-        NETWORK.replace('\n', "\\n")
+        "printf '{}' > \"$1\"/etc/network/interfaces",
+        INTERFACES.replace('\n', "\\n")
     );
     let args: Vec<String> = vec![
         "--mode=root".into(),
@@ -55,7 +63,6 @@ pub fn build(
         format!("--setup-hook=sync-in {cache} /var/cache/apt/archives/"),
         format!("--customize-hook=sync-out /var/cache/apt/archives {cache}"),
         format!("--customize-hook={network}"),
-        "--customize-hook=chroot \"$1\" systemctl enable systemd-networkd".into(),
         "--customize-hook=rm -f \"$1\"/etc/machine-id \"$1\"/etc/hostname".into(),
         "--customize-hook=touch \"$1\"/etc/machine-id".into(),
         suite.into(),

@@ -61,9 +61,10 @@ pub fn unavailable() -> Option<String> {
 
 impl Peer {
     /// Brings up the peer of `client_conf`, dialling the server at
-    /// 127.0.0.1:`port` (a forward to the guest's WireGuard port), with a
-    /// route to `server` (the server's tunnel address) through it.
-    pub fn up(client_conf: &str, port: u16, server: &str, dir: &Path) -> Result<Peer> {
+    /// 127.0.0.1:`port` (a forward to the guest's WireGuard port), with
+    /// /32 routes to `through` (the server's tunnel address, hosts on its
+    /// LAN) through it.
+    pub fn up(client_conf: &str, port: u16, through: &[&str], dir: &Path) -> Result<Peer> {
         let private = value(client_conf, "PrivateKey").context("no PrivateKey")?;
         let address = value(client_conf, "Address").context("no Address")?;
         let public = value(client_conf, "PublicKey").context("no PublicKey")?;
@@ -71,7 +72,7 @@ impl Peer {
         let conf: PathBuf = dir.join(format!("{iface}.conf"));
         std::fs::write(
             &conf,
-            format!("[Interface]\nPrivateKey = {private}\n\n[Peer]\nPublicKey = {public}\nEndpoint = 127.0.0.1:{port}\nAllowedIPs = {server}/32\nPersistentKeepalive = 5\n"),
+            format!("[Interface]\nPrivateKey = {private}\n\n[Peer]\nPublicKey = {public}\nEndpoint = 127.0.0.1:{port}\nAllowedIPs = {allowed}\nPersistentKeepalive = 5\n", allowed = through.iter().map(|a| format!("{a}/32")).collect::<Vec<_>>().join(", ")),
         )?;
         let child = Command::new("wireguard-go")
             .args(["-f", &iface])
@@ -94,17 +95,19 @@ impl Peer {
         run("wg", &["setconf", iface, &conf.display().to_string()])?;
         run("ip", &["address", "add", address, "dev", iface])?;
         run("ip", &["link", "set", iface, "up"])?;
-        run(
-            "ip",
-            &["route", "replace", &format!("{server}/32"), "dev", iface],
-        )?;
+        for address in through {
+            run(
+                "ip",
+                &["route", "replace", &format!("{address}/32"), "dev", iface],
+            )?;
+        }
         Ok(peer)
     }
 
-    /// `ping` through the tunnel; true when `server` answers.
-    pub fn ping(&self, server: &str) -> bool {
+    /// `ping` through the tunnel; true when `address` answers.
+    pub fn ping(&self, address: &str) -> bool {
         Command::new("ping")
-            .args(["-c", "3", "-W", "5", "-I", &self.iface, server])
+            .args(["-c", "3", "-W", "5", "-I", &self.iface, address])
             .output()
             .is_ok_and(|o| o.status.success())
     }

@@ -452,7 +452,6 @@ fn homelab() {
     services::smbd_listening(&scenario, port);
     services::samba_from_outside(&scenario.dir, smb);
     services::firewall_from_outside(&scenario, port, probe);
-    services::wireguard_from_outside(&scenario, port, wireguard);
     services::rest_server_from_outside(&scenario, port, rest);
     services::cloud_backup(&scenario, port);
     services::zfs_receive_through_the_host(&scenario, port);
@@ -461,7 +460,8 @@ fn homelab() {
     let driver = scenario.root(port, "docker info --format '{{.Driver}}'");
     assert_eq!(driver.trim(), "zfs", "Docker keeps its layers as datasets");
     services::guests::compose_app_from_outside(&scenario, port, app);
-    services::guests::incus_guests(&scenario, port);
+    let container = services::guests::incus_guests(&scenario, port);
+    services::wireguard_from_outside(&scenario, port, wireguard, &container);
     services::guests::replication(&scenario, port);
     let pool = scenario.root(port, "incus storage show default");
     assert!(

@@ -52,11 +52,6 @@ pub fn incus_guest(name: &str, args: &[String], runner: &Runner) -> Result<Outco
     if code == Some(0) {
         return Ok(Outcome::Unchanged);
     }
-    // Incus refuses VMs without KVM (VT-x/AMD-V off in the firmware, or a
-    // nested guest): the VM is made at the first boot that has it.
-    if args.iter().any(|a| a == "--vm") && !Path::new("/dev/kvm").exists() {
-        return Ok(Outcome::Waiting("no /dev/kvm on this machine".into()));
-    }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     runner.run("incus", &args)?;
     Ok(Outcome::Changed(format!("guest {name}")))

@@ -24,8 +24,6 @@ pub const PLAN: &str = "/etc/hearth/plan.json";
 pub enum Outcome {
     Changed(String),
     Unchanged,
-    /// Cannot be done on this machine yet (why); tried again next boot.
-    Waiting(String),
     NotBuilt,
 }
 
@@ -45,7 +43,6 @@ pub struct Record {
 pub struct Summary {
     pub changed: Vec<String>,
     pub unchanged: Vec<String>,
-    pub waiting: Vec<String>,
     pub not_built: Vec<String>,
 }
 
@@ -54,9 +51,6 @@ impl Summary {
         let mut out = String::new();
         for line in &self.changed {
             out.push_str(&format!("changed: {line}\n"));
-        }
-        for line in &self.waiting {
-            out.push_str(&format!("waiting, tried again at next boot: {line}\n"));
         }
         for line in &self.not_built {
             out.push_str(&format!("not built yet, skipped: {line}\n"));
@@ -99,7 +93,6 @@ pub fn run(
                 summary.changed.push(format!("{id} ({what})"));
             }
             Outcome::Unchanged => summary.unchanged.push(id),
-            Outcome::Waiting(why) => summary.waiting.push(format!("{id} ({why})")),
             Outcome::NotBuilt => summary.not_built.push(id),
         }
     }

@@ -117,7 +117,7 @@ pub fn firewall_from_outside(scenario: &Scenario, port: u16, probe: u16) {
 
 /// The guest made the keys and phone's client config at first boot; the
 /// host, as the phone, completes a handshake and pings through the tunnel.
-pub fn wireguard_from_outside(scenario: &Scenario, port: u16, udp: u16) {
+pub fn wireguard_from_outside(scenario: &Scenario, port: u16, udp: u16, lan_host: &str) {
     let server_conf = scenario.root(port, "cat /etc/wireguard/wg0.conf");
     assert!(!server_conf.contains("PrivateKey"), "{server_conf}");
     let modes = scenario.root(
@@ -136,8 +136,14 @@ pub fn wireguard_from_outside(scenario: &Scenario, port: u16, udp: u16) {
         return;
     }
     let conf = scenario.root(port, "cat /etc/wireguard/peers/phone.conf");
-    let peer = wg_peer::Peer::up(&conf, udp, "10.8.0.1", &scenario.dir).expect("a host peer");
+    let peer =
+        wg_peer::Peer::up(&conf, udp, &["10.8.0.1", lan_host], &scenario.dir).expect("a host peer");
     assert!(peer.ping("10.8.0.1"), "ping through the tunnel");
+    // Forwarded and masqueraded onto the LAN: a host there answers the peer.
+    assert!(
+        peer.ping(lan_host),
+        "ping {lan_host} on the server's LAN through the tunnel"
+    );
     let phone = scenario.root(port, "cat /etc/wireguard/peers/phone.pub");
     let handshakes = scenario.root(port, "wg show wg0 latest-handshakes");
     let at = handshakes

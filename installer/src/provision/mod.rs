@@ -124,7 +124,11 @@ fn apply(task: &Task, root: &Path, runner: &Runner) -> Result<Outcome> {
         Task::RestServer { path, clients } => {
             rest_server(root, &under(root, path), clients, runner)
         }
-        Task::Syncthing { user, path } => syncthing(root, user, &under(root, path), runner),
+        Task::Syncthing {
+            user,
+            path,
+            sync_port,
+        } => syncthing(root, user, &under(root, path), *sync_port, runner),
         Task::IncusInit { preseed } => incus_init(preseed, runner),
         Task::SshKey { path } => guests::ssh_key(&under(root, path), runner),
         Task::IncusImage {
@@ -283,7 +287,13 @@ fn rest_server(root: &Path, path: &Path, clients: &[String], runner: &Runner) ->
     Ok(outcome(changed))
 }
 
-fn syncthing(root: &Path, user: &str, path: &Path, runner: &Runner) -> Result<Outcome> {
+fn syncthing(
+    root: &Path,
+    user: &str,
+    path: &Path,
+    sync_port: u16,
+    runner: &Runner,
+) -> Result<Outcome> {
     use crate::services::syncthing as st;
     use std::os::unix::fs::MetadataExt;
     let mut changed = Vec::new();
@@ -319,10 +329,18 @@ fn syncthing(root: &Path, user: &str, path: &Path, runner: &Runner) -> Result<Ou
         changed.push(format!("configuration in {shown}"));
     }
     let text = fs::read_to_string(&config)?;
-    if let Some(updated) = st::with_folder(&text, user, path) {
+    let mut updated = text.clone();
+    if let Some(with) = st::with_folder(&updated, user, path) {
+        updated = with;
+        changed.push(format!("folder {}", path.display()));
+    }
+    if let Some(with) = st::with_listen_port(&updated, sync_port) {
+        updated = with;
+        changed.push(format!("sync port {sync_port}"));
+    }
+    if updated != text {
         // Written in place: the file keeps its owner and mode.
         fs::write(&config, updated)?;
-        changed.push(format!("folder {}", path.display()));
         // A running Syncthing reads config.xml only when it starts.
         runner.run(
             "systemctl",

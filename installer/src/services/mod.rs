@@ -59,7 +59,11 @@ pub struct FirstBootStep {
 
 /// What a first-boot step does, as data the provisioner carries out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "kind")]
+#[serde(
+    rename_all = "kebab-case",
+    rename_all_fields = "kebab-case",
+    tag = "kind"
+)]
 pub enum Task {
     /// A WireGuard key pair: `<base>.key` (0600) and `<base>.pub`.
     WireguardKey { base: PathBuf },
@@ -92,7 +96,11 @@ pub enum Task {
     RestServer { path: PathBuf, clients: Vec<String> },
     /// A user's Syncthing configuration, made as the user, with a folder
     /// on their dataset, which they own.
-    Syncthing { user: String, path: PathBuf },
+    Syncthing {
+        user: String,
+        path: PathBuf,
+        sync_port: u16,
+    },
     /// `incus admin init --preseed` with this preseed, unless Incus has
     /// its storage pool already.
     IncusInit { preseed: String },
@@ -392,7 +400,7 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
         );
     }
     if let Some(syncthing) = &s.syncthing {
-        for user in &syncthing.users {
+        for (i, user) in syncthing.users.iter().enumerate() {
             add(
                 "syncthing",
                 format!(
@@ -402,6 +410,7 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
                 Task::Syncthing {
                     user: user.name.clone(),
                     path: crate::datasets::mounted_at(profile, &user.dataset),
+                    sync_port: ports::syncthing_sync_port(i),
                 },
             );
         }

@@ -58,9 +58,31 @@ pub fn with_folder(config: &str, user: &str, path: &Path) -> Option<String> {
     ))
 }
 
+/// Syncthing's "default" listen addresses with the user's own port (each
+/// user's instance needs one; the firewall opens it), relays kept. None
+/// once they are explicit.
+pub fn with_listen_port(config: &str, port: u16) -> Option<String> {
+    let default = "<listenAddress>default</listenAddress>";
+    if !config.contains(default) {
+        return None;
+    }
+    let explicit = format!(
+        "<listenAddress>tcp://:{port}</listenAddress><listenAddress>quic://:{port}</listenAddress><listenAddress>dynamic+https://relays.syncthing.net/endpoint</listenAddress>"
+    );
+    Some(config.replacen(default, &explicit, 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_user_listens_on_their_own_port_once() {
+        let config = "<options>\n        <listenAddress>default</listenAddress>\n</options>\n";
+        let once = with_listen_port(config, 22001).expect("made explicit");
+        assert!(once.contains("<listenAddress>tcp://:22001</listenAddress><listenAddress>quic://:22001</listenAddress>"));
+        assert_eq!(with_listen_port(&once, 22001), None);
+    }
 
     #[test]
     fn the_folder_is_added_once() {

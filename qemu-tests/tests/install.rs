@@ -512,6 +512,13 @@ fn homelab() {
     // The admin's Samba password is imported by the new system's first boot.
     assert_eq!(scenario.root(port, FIRSTBOOT_DONE).trim(), "active");
     services::smbd_listening(&scenario, port);
+    // Incus's state was on tank too: the container is back, running.
+    let container = scenario.root(port, "incus list debian -c s -f csv");
+    assert_eq!(
+        container.trim(),
+        "RUNNING",
+        "the container outlived the reinstall"
+    );
     assert_eq!(
         scenario.root(port, "sha256sum /tank/shares/family/precious"),
         written,

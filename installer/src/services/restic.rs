@@ -61,17 +61,11 @@ pub fn service(backup: &CloudBackup) -> String {
 }
 
 pub fn timer(backup: &CloudBackup) -> String {
-    format!(
-        "# Written by the Hearth installer from [services.cloud-backup].\n\
-         [Unit]\n\
-         Description=restic backup on schedule {} (Hearth)\n\n\
-         [Timer]\n\
-         OnCalendar={}\n\
-         Persistent=true\n\
-         RandomizedDelaySec=30min\n\n\
-         [Install]\n\
-         WantedBy=timers.target\n",
-        backup.schedule, backup.schedule
+    super::timer_unit(
+        "[services.cloud-backup]",
+        "restic backup",
+        &backup.schedule,
+        "30min",
     )
 }
 

@@ -51,17 +51,11 @@ pub fn service(job: &Replication) -> String {
 }
 
 pub fn timer(job: &Replication) -> String {
-    format!(
-        "# Written by the Hearth installer from [[services.replication]].\n\
-         [Unit]\n\
-         Description=syncoid {} to {} on schedule {} (Hearth)\n\n\
-         [Timer]\n\
-         OnCalendar={}\n\
-         Persistent=true\n\
-         RandomizedDelaySec=15min\n\n\
-         [Install]\n\
-         WantedBy=timers.target\n",
-        job.source, job.target, job.schedule, job.schedule
+    super::timer_unit(
+        "[[services.replication]]",
+        &format!("syncoid {} to {}", job.source, job.target),
+        &job.schedule,
+        "15min",
     )
 }
 

@@ -230,8 +230,8 @@ fn sha256(path: &Path) -> String {
 }
 
 /// Waits for hearth-firstboot to finish (Incus's first start is slow under
-/// TCG); prints its final state.
-const FIRSTBOOT_DONE: &str = "timeout 900 sh -c 'while [ \"$(systemctl is-active hearth-firstboot.service)\" = activating ]; do sleep 3; done'; systemctl is-active hearth-firstboot.service";
+/// TCG); prints its final state, and the provision log's end if it failed.
+const FIRSTBOOT_DONE: &str = "timeout 900 sh -c 'while [ \"$(systemctl is-active hearth-firstboot.service)\" = activating ]; do sleep 3; done'; systemctl is-active hearth-firstboot.service || tail -n 40 /var/log/hearth/provision.log";
 
 /// The live system's verdict on the install: DONE, or FAILED with the
 /// error, in which case the live system's install log is kept in `dir`.

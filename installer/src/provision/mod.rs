@@ -24,6 +24,9 @@ pub const PLAN: &str = "/etc/hearth/plan.json";
 pub enum Outcome {
     Changed(String),
     Unchanged,
+    /// Only the admin can go on (why, and what to run); the service's
+    /// later steps wait, the others go ahead.
+    NeedsAdmin(String),
     NotBuilt,
 }
 
@@ -43,6 +46,7 @@ pub struct Record {
 pub struct Summary {
     pub changed: Vec<String>,
     pub unchanged: Vec<String>,
+    pub needs_admin: Vec<String>,
     pub not_built: Vec<String>,
 }
 
@@ -51,6 +55,9 @@ impl Summary {
         let mut out = String::new();
         for line in &self.changed {
             out.push_str(&format!("changed: {line}\n"));
+        }
+        for line in &self.needs_admin {
+            out.push_str(&format!("needs you: {line}\n"));
         }
         for line in &self.not_built {
             out.push_str(&format!("not built yet, skipped: {line}\n"));
@@ -78,8 +85,15 @@ pub fn run(
         Err(_) => State::default(),
     };
     let mut summary = Summary::default();
+    let mut waiting: Vec<&str> = Vec::new();
     for step in steps {
         let id = format!("{}: {}", step.service, step.action);
+        if waiting.contains(&step.service.as_str()) {
+            summary
+                .needs_admin
+                .push(format!("{id} (after the {} step above)", step.service));
+            continue;
+        }
         let outcome = apply(&step.task, root, runner).with_context(|| id.clone())?;
         match outcome {
             Outcome::Changed(what) => {
@@ -93,6 +107,10 @@ pub fn run(
                 summary.changed.push(format!("{id} ({what})"));
             }
             Outcome::Unchanged => summary.unchanged.push(id),
+            Outcome::NeedsAdmin(what) => {
+                waiting.push(&step.service);
+                summary.needs_admin.push(format!("{id}: {what}"));
+            }
             Outcome::NotBuilt => summary.not_built.push(id),
         }
     }
@@ -129,7 +147,7 @@ fn apply(task: &Task, root: &Path, runner: &Runner) -> Result<Outcome> {
             path,
             sync_port,
         } => syncthing(root, user, &under(root, path), *sync_port, runner),
-        Task::IncusInit { preseed } => incus_init(preseed, runner),
+        Task::IncusInit { preseed, dataset } => incus_init(preseed, dataset, runner),
         Task::SshKey { path } => guests::ssh_key(&under(root, path), runner),
         Task::IncusImage {
             alias,
@@ -350,10 +368,20 @@ fn syncthing(
     Ok(outcome(changed))
 }
 
-fn incus_init(preseed: &str, runner: &Runner) -> Result<Outcome> {
+fn incus_init(preseed: &str, dataset: &str, runner: &Runner) -> Result<Outcome> {
     let (code, _) = runner.query("incus", &["storage", "show", "default"])?;
     if code == Some(0) {
         return Ok(Outcome::Unchanged);
+    }
+    // A kept pool whose Incus state was on the lost root: Incus refuses a
+    // dataset that is not empty, and only its interactive recovery brings
+    // the guests back.
+    let (_, children) = runner.query("zfs", &["list", "-H", "-o", "name", "-r", dataset])?;
+    if children.lines().count() > 1 {
+        return Ok(Outcome::NeedsAdmin(format!(
+            "{dataset} holds guests from before this install: run `incus admin recover` \
+             (storage pool `default`, driver zfs, source {dataset}), then `installer provision`"
+        )));
     }
     runner.run_with_input("incus", &["admin", "init", "--preseed"], preseed)?;
     Ok(Outcome::Changed(

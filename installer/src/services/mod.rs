@@ -103,7 +103,7 @@ pub enum Task {
     },
     /// `incus admin init --preseed` with this preseed, unless Incus has
     /// its storage pool already.
-    IncusInit { preseed: String },
+    IncusInit { preseed: String, dataset: String },
     /// An SSH key pair (no passphrase) made here, e.g. syncoid's.
     SshKey { path: PathBuf },
     /// The builder's image in Incus's store under `alias`.
@@ -337,6 +337,7 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
                         .unwrap_or("incusbr0 (NAT)")
                 ),
                 Task::IncusInit {
+                    dataset: hypervisor.dataset.clone(),
                     preseed: incus::preseed(&hypervisor.dataset, profile.network.bridge.as_deref()),
                 },
             );

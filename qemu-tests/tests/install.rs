@@ -485,6 +485,7 @@ fn homelab() {
     }
     services::previous_versions(&scenario, port, smb);
     services::time_machine_share(&scenario.dir, smb);
+    services::shares_listed_and_recycled(&scenario, port, smb);
     scenario.phase("service checks", started);
 
     let written = scenario.root(

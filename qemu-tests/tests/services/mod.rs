@@ -406,3 +406,31 @@ pub fn time_machine_share(dir: &Path, smb: u16) {
     .expect("admin writes to the Time Machine share");
     assert!(listed.contains("tm-probe.txt"), "{listed}");
 }
+
+/// The admin sees the shares listed; a file deleted over SMB lands in the
+/// share's recycle bin, under the admin's name.
+pub fn shares_listed_and_recycled(scenario: &Scenario, port: u16, smb: u16) {
+    let out = std::process::Command::new("smbclient")
+        .args(["-p", &smb.to_string(), "-m", "SMB3", "-L", "//127.0.0.1"])
+        .args(["-U", &format!("admin%{SMB_PASSWORD}")])
+        .output()
+        .expect("smbclient -L");
+    let listed = String::from_utf8_lossy(&out.stdout);
+    for share in ["family", "media", "timemachine"] {
+        assert!(listed.contains(share), "{share} not listed: {listed}");
+    }
+    let local = scenario.dir.join("smb-put.txt");
+    smbclient(
+        smb,
+        "family",
+        Some(SMB_PASSWORD),
+        &format!("put {} binned.txt; del binned.txt; ls", local.display()),
+    )
+    .expect("admin deletes a file");
+    let binned = scenario.root(port, "cat /tank/shares/family/.recycle/admin/binned.txt");
+    assert_eq!(
+        binned,
+        std::fs::read_to_string(&local).expect("local"),
+        "the deleted file is in the recycle bin"
+    );
+}

@@ -58,14 +58,14 @@ pub fn compose_app_from_outside(scenario: &Scenario, port: u16, http: u16) {
          && systemctl enable --now hearth-compose@hello.service",
     );
     // `up --detach` returns once the container is started, which may be
-    // before its server listens.
+    // before its server answers (docker-proxy takes connections earlier).
     let local = scenario.root(
         port,
-        "timeout 120 bash -c 'until (exec 3<>/dev/tcp/127.0.0.1/8081) 2>/dev/null; do sleep 2; done' \
+        "timeout 120 sh -c 'until busybox wget -q -O /dev/null http://127.0.0.1:8081/index.html; do sleep 2; done' \
          && echo listening \
          || { docker ps -a; docker logs hello-web-1; ss -ltn; } 2>&1",
     );
-    assert_eq!(local.trim(), "listening", "the app never listened: {local}");
+    assert_eq!(local.trim(), "listening", "the app never answered: {local}");
     let (status, body) = probe::http_get(http, "/index.html", &[]).expect("the app answers");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("hello from a compose app"), "{body}");

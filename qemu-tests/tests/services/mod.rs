@@ -366,6 +366,15 @@ pub fn nfs_clients(scenario: &Scenario, port: u16) {
 /// snapshots, the file changes on the server, and the admin lists the
 /// versions SMB offers and reads the one from the snapshot.
 pub fn previous_versions(scenario: &Scenario, port: u16, smb: u16) {
+    // sanoid's run at boot may have taken this hour's snapshot before the
+    // file was written: the share's snapshots are taken again, by sanoid.
+    let taken = scenario.root(
+        port,
+        "zfs list -H -t snapshot -o name tank/shares/family | xargs -rn1 zfs destroy \
+         && sanoid --take-snapshots --force-update \
+         && zfs list -H -t snapshot -o name tank/shares/family",
+    );
+    assert!(taken.contains("@autosnap_"), "{taken}");
     let before = scenario.root(port, "cat /tank/shares/family/hello.txt");
     scenario.root(
         port,

@@ -366,15 +366,21 @@ pub fn nfs_clients(scenario: &Scenario, port: u16) {
 /// snapshots, the file changes on the server, and the admin lists the
 /// versions SMB offers and reads the one from the snapshot.
 pub fn previous_versions(scenario: &Scenario, port: u16, smb: u16) {
-    // sanoid's run at boot may have taken this hour's snapshot before the
-    // file was written: the share's snapshots are taken again, by sanoid.
-    let taken = scenario.root(
+    // A snapshot named as sanoid names them (its own runs are checked
+    // above), taken now: sanoid's run at boot may have taken this hour's
+    // before the file was written, and takes no second one.
+    let stamp = scenario.root(
         port,
-        "zfs list -H -t snapshot -o name tank/shares/family | xargs -rn1 zfs destroy \
-         && sanoid --take-snapshots --force-update \
-         && zfs list -H -t snapshot -o name tank/shares/family",
+        "t=$(date -u +%Y-%m-%d_%H:%M:%S) && zfs snapshot tank/shares/family@autosnap_${t}_hourly && echo $t",
     );
-    assert!(taken.contains("@autosnap_"), "{taken}");
+    let token = format!(
+        "@GMT-{}",
+        stamp
+            .trim()
+            .replace('-', ".")
+            .replace('_', "-")
+            .replace(':', ".")
+    );
     let before = scenario.root(port, "cat /tank/shares/family/hello.txt");
     scenario.root(
         port,
@@ -382,11 +388,7 @@ pub fn previous_versions(scenario: &Scenario, port: u16, smb: u16) {
     );
     let info = smbclient(smb, "family", Some(SMB_PASSWORD), "allinfo hello.txt")
         .expect("allinfo lists the file's versions");
-    let token = info
-        .split_whitespace()
-        .find(|w| w.starts_with("@GMT-"))
-        .unwrap_or_else(|| panic!("no previous version offered: {info}"))
-        .to_string();
+    assert!(info.contains(&token), "{token} not offered: {info}");
     let old = scenario.dir.join("hello-previous.txt");
     smbclient(
         smb,

@@ -386,8 +386,10 @@ pub fn previous_versions(scenario: &Scenario, port: u16, smb: u16) {
         port,
         "echo 'changed after the snapshot' > /tank/shares/family/hello.txt",
     );
+    // allinfo looks the file up in every version; in the boot's snapshots
+    // it is missing, which smbclient reports, so its NT_STATUS is expected.
     let info = smbclient(smb, "family", Some(SMB_PASSWORD), "allinfo hello.txt")
-        .expect("allinfo lists the file's versions");
+        .unwrap_or_else(|e| e.to_string());
     assert!(info.contains(&token), "{token} not offered: {info}");
     let old = scenario.dir.join("hello-previous.txt");
     smbclient(

@@ -90,17 +90,14 @@ fn carry_installer(plan: &Plan, medium: &Medium, target: &Path) -> Result<()> {
     let bin = target.join("usr/bin/installer");
     fs::copy(&medium.installer, &bin).context("copying the installer")?;
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755))?;
-    let share = target.join("usr/share/hearth/profiles");
-    fs::create_dir_all(&share)?;
-    if let Ok(entries) = fs::read_dir(medium.share.join("profiles")) {
-        for entry in entries.flatten() {
-            fs::copy(entry.path(), share.join(entry.file_name()))?;
+    // The profiles and shipped compose apps, and the builder's guest image
+    // when the ISO has it.
+    fs::create_dir_all(target.join("usr/share/hearth/profiles"))?;
+    for dir in ["profiles", "apps"] {
+        let from = medium.share.join(dir);
+        if from.is_dir() {
+            copy_tree(&from, &target.join("usr/share/hearth").join(dir))?;
         }
-    }
-    // Shipped compose apps, and the builder's guest image when the ISO has it.
-    let apps = medium.share.join("apps");
-    if apps.is_dir() {
-        copy_tree(&apps, &target.join("usr/share/hearth/apps"))?;
     }
     let images = medium.live.join("..").join(crate::services::guests::ON_ISO);
     if images.is_dir() {

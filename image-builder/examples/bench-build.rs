@@ -120,9 +120,10 @@ fn live_build(dir: &Path, workspace: &Path, profile: &str) -> Result<f64> {
         }
     }
     fs::create_dir_all(dir.join("config/package-lists"))?;
-    let loaded = hearth::load::profile(&workspace.join("profiles").join(format!("{profile}.toml")))
-        .map_err(|p| anyhow::anyhow!("{p}"))?;
-    let mut packages = hearth::services::packages(&loaded.value);
+    let loaded =
+        hearth_services::load_profile(&workspace.join("profiles").join(format!("{profile}.toml")))
+            .map_err(|p| anyhow::anyhow!("{p}"))?;
+    let mut packages = hearth_services::packages(&loaded.value);
     packages.extend(LIVE_PACKAGES.iter().map(|p| p.to_string()));
     packages.retain(|p| p != "linux-image-amd64" && p != "live-boot");
     fs::write(

@@ -46,7 +46,7 @@ pub fn efi_image(grub_efi: &Path, work: &Path, out: &Path) -> Result<()> {
     let _ = fs::remove_dir_all(&tree);
     fs::create_dir_all(tree.join("EFI/BOOT"))?;
     fs::copy(grub_efi, tree.join("EFI/BOOT/BOOTX64.EFI"))?;
-    hearth::disk::esp::make_image(out, &tree, 0x4845_4152)?;
+    hearth_system::esp::make_image(out, &tree, 0x4845_4152)?;
     fs::remove_dir_all(&tree)?;
     Ok(())
 }

@@ -6,8 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
-use hearth::runner::Runner;
-use hearth::steps::Steps;
+use hearth_system::runner::Runner;
+use hearth_system::steps::Steps;
 use serde_json::json;
 
 use crate::cache::{hash_file, Cache};
@@ -38,11 +38,11 @@ pub fn build(options: &Options) -> Result<Built> {
     let runner = Runner::new(Some(&options.out.join("build.log")), false)?;
     let mut steps = Steps::new(&runner);
     host::ensure(host::BUILD_TOOLS, &runner)?;
-    let profile = hearth::load::profile(&options.profile)
+    let profile = hearth_services::load_profile(&options.profile)
         .map_err(|p| anyhow!("{p}"))?
         .value;
     if let Some(answer) = &options.answer {
-        hearth::load::answer(answer, &profile).map_err(|p| anyhow!("{p}"))?;
+        hearth_schema::load::answer(answer, &profile).map_err(|p| anyhow!("{p}"))?;
     }
     let cache = Cache::new(options.cache.clone());
 
@@ -50,12 +50,12 @@ pub fn build(options: &Options) -> Result<Built> {
         Ok((installer_binary(options, &runner)?, false))
     })?;
 
-    let mut packages = hearth::services::packages(&profile);
+    let mut packages = hearth_services::packages(&profile);
     packages.extend(rootfs::LIVE_PACKAGES.iter().map(|p| p.to_string()));
     packages.sort();
     packages.dedup();
     let proxmox = match (&profile.base, &profile.proxmox) {
-        (hearth::profile::Base::Proxmox, Some(repo)) => Some(proxmox::prepare(
+        (hearth_schema::profile::Base::Proxmox, Some(repo)) => Some(proxmox::prepare(
             repo,
             &profile.suite,
             &cache.downloads_dir(),
@@ -106,7 +106,7 @@ pub fn build(options: &Options) -> Result<Built> {
         Ok((layer, hit))
     })?;
 
-    let guest_image = if hearth::services::guests::image_needed(&profile) {
+    let guest_image = if hearth_services::guests::image_needed(&profile) {
         let inputs = guest_image::inputs(
             &profile.suite,
             &options.mirror,
@@ -182,7 +182,7 @@ pub fn build(options: &Options) -> Result<Built> {
         grafts.push(Graft::new("hearth/answer.toml", answer.clone()));
     }
     if let Some(layer) = &guest_image {
-        use hearth::services::guests::{METADATA, ON_ISO, ROOTFS};
+        use hearth_services::guests::{METADATA, ON_ISO, ROOTFS};
         for file in [METADATA, ROOTFS] {
             grafts.push(Graft::new(
                 &format!("{ON_ISO}/{file}"),

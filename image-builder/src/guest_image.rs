@@ -7,8 +7,8 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use hearth::runner::Runner;
-use hearth::services::guests;
+use hearth_services::guests;
+use hearth_system::runner::Runner;
 use serde_json::{json, Value};
 
 /// Bump when the recipe below changes what the layer holds.
@@ -77,7 +77,7 @@ pub fn build(
 fn metadata(suite: &str, out: &Path, runner: &Runner) -> Result<()> {
     let dir = out.join("metadata");
     fs::create_dir_all(&dir)?;
-    let created = hearth::runner::epoch_seconds();
+    let created = hearth_system::runner::epoch_seconds();
     let release = guests::release(suite);
     fs::write(
         dir.join("metadata.yaml"),

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use hearth::runner::Runner;
+use hearth_system::runner::Runner;
 
 /// (command, Debian package).
 pub const BUILD_TOOLS: &[(&str, &str)] = &[
@@ -25,7 +25,7 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-pub use hearth::runner::on_path;
+pub use hearth_system::runner::on_path;
 
 pub fn ensure(tools: &[(&str, &str)], runner: &Runner) -> Result<()> {
     if !is_root() {

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{anyhow, Result};
-use hearth::runner::Runner;
+use hearth_system::runner::Runner;
 
 pub fn inject(iso: &Path, answer: &Path, output: &Path) -> Result<()> {
     let runner = Runner::new(None, false)?;
@@ -28,9 +28,9 @@ pub fn inject(iso: &Path, answer: &Path, output: &Path) -> Result<()> {
                 &profile_file.display().to_string(),
             ],
         )?;
-        let profile =
-            hearth::load::profile(&profile_file).map_err(|p| anyhow!("the ISO's profile: {p}"))?;
-        hearth::load::answer(answer, &profile.value).map_err(|p| anyhow!("{p}"))?;
+        let profile = hearth_services::load_profile(&profile_file)
+            .map_err(|p| anyhow!("the ISO's profile: {p}"))?;
+        hearth_schema::load::answer(answer, &profile.value).map_err(|p| anyhow!("{p}"))?;
         let _ = fs::remove_file(output);
         runner.run(
             "xorriso",

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use hearth::runner::Runner;
+use hearth_system::runner::Runner;
 
 /// One file or folder of the ISO and where it comes from.
 pub struct Graft {

@@ -9,7 +9,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cache::hash_file;
-use hearth::steps::StepTime;
+use hearth_system::steps::StepTime;
 
 #[derive(Debug, Serialize)]
 pub struct Manifest {

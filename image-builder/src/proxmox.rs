@@ -11,7 +11,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use base64::Engine;
-use hearth::profile::ProxmoxRepo;
+use hearth_schema::profile::ProxmoxRepo;
 
 use crate::download::{self, Download};
 

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use hearth::runner::Runner;
+use hearth_system::runner::Runner;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 

@@ -10,8 +10,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use hearth::install::mounts::{chroot, Binds};
-use hearth::runner::Runner;
+use hearth_system::mounts::{chroot, Binds};
+use hearth_system::runner::Runner;
 
 /// The file whose presence stops DKMS building during the bootstrap.
 pub const HOLD: &str = "etc/dkms/no-autoinstall";

@@ -226,10 +226,10 @@ fn hash_password() -> Result<()> {
     if password.is_empty() {
         anyhow::bail!("an empty password is not hashed; leave `password` out to lock the account");
     }
-    println!("password = \"{}\"", crate::interactive::hash(&password)?);
+    println!("password = \"{}\"", crate::password::hash(&password)?);
     println!(
         "samba-nt-hash = \"{}\"",
-        crate::interactive::nt_hash(&password)
+        crate::password::nt_hash(&password)
     );
     Ok(())
 }

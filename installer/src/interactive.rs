@@ -13,6 +13,7 @@ use dialoguer::{Confirm, Input, MultiSelect, Password, Select};
 
 use crate::answer::{AfterInstall, Answer, DiskAnswer, PoolAnswer, UserAnswer};
 use crate::inventory::{Disk, Inventory};
+use crate::password::{hash, nt_hash};
 use crate::plan::Plan;
 use crate::profile::{Addressing, Network, Profile, Topology};
 use crate::validate::{is_cidr, is_hostname, is_ssh_key, HOSTNAME_RULE};
@@ -77,22 +78,6 @@ pub struct Hashes {
     pub crypt: String,
     /// Only where the profile shares with Samba.
     pub samba: Option<String>,
-}
-
-/// Samba's NT hash: MD4 of the UTF-16LE password, as 32 hex digits.
-pub fn nt_hash(password: &str) -> String {
-    use md4::{Digest, Md4};
-    let utf16: Vec<u8> = password.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    Md4::digest(&utf16)
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect()
-}
-
-/// SHA-512 crypt, which libxcrypt verifies; the password itself is kept nowhere.
-pub fn hash(password: &str) -> Result<String> {
-    let params = sha_crypt::Sha512Params::new(100_000).map_err(|e| anyhow!("{e:?}"))?;
-    sha_crypt::sha512_simple(password, &params).map_err(|e| anyhow!("{e:?}"))
 }
 
 /// Asks, shows the plan, and returns the answer file once confirmed.
@@ -344,13 +329,6 @@ fn confirm(theme: &SimpleTheme, plan: &Plan, hostname: &str) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nt_hash_is_md4_of_utf16le() {
-        // The value every SMB implementation agrees on for "password".
-        assert_eq!(nt_hash("password"), "8846F7EAEE8FB117AD06BDD830B7586C");
-        assert_eq!(nt_hash(""), "31D6CFE0D16AE931B73C59D7E0C089C0");
-    }
 
     #[test]
     fn choices_become_an_answer_the_planner_accepts() {

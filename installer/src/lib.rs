@@ -1,26 +1,25 @@
-//! Hearth: a TOML profile becomes a ZFS home server. This crate holds the
-//! schema (profile, answer), the disk inventory, the pure planner, and the
-//! installer's commands built on them.
+//! Hearth's installer: the pure planner, the disk layer, the install and
+//! first-boot provisioning, built on the schema (`hearth-schema`), the
+//! system layer (`hearth-system`) and the services (`hearth-services`).
 
-pub mod answer;
 pub mod cli;
-pub mod datasets;
 pub mod disk;
 pub mod install;
 pub mod interactive;
-pub mod inventory;
-pub mod keypath;
 pub mod live;
-pub mod load;
 pub mod plan;
-pub mod profile;
 pub mod provision;
-pub mod reference;
 pub mod replace;
 pub mod restore_test;
-pub mod runner;
-pub mod services;
-pub mod size;
-pub mod source;
-pub mod steps;
-pub mod validate;
+
+pub use hearth_schema::{
+    answer, datasets, keypath, password, profile, reference, size, source, validate,
+};
+pub use hearth_services as services;
+pub use hearth_system::{inventory, medium, runner, steps};
+
+/// Loading profiles and answers; a profile is checked with its services.
+pub mod load {
+    pub use hearth_schema::load::*;
+    pub use hearth_services::load_profile as profile;
+}

@@ -193,7 +193,7 @@ fn hash_password_prints_answer_lines_that_validate() {
     assert!(sha_crypt::sha512_check("correct horse", crypt).is_ok());
     assert_eq!(
         admin.samba_nt_hash.as_deref(),
-        Some(hearth::interactive::nt_hash("correct horse").as_str())
+        Some(hearth::password::nt_hash("correct horse").as_str())
     );
     std::fs::remove_dir_all(&dir).ok();
 }

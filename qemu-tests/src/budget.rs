@@ -11,7 +11,12 @@ pub const SUBSET: &[&str] = &["uefi-single", "bad-answer"];
 /// prints (cargo test hides a passing test's output).
 pub fn refuse(name: &str, minutes: u64) -> Option<String> {
     let deadline: u64 = std::env::var("HEARTH_CI_DEADLINE").ok()?.parse().ok()?;
-    let why = refusal(name, minutes, deadline, hearth::runner::epoch_seconds())?;
+    let why = refusal(
+        name,
+        minutes,
+        deadline,
+        hearth_system::runner::epoch_seconds(),
+    )?;
     let list = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/qemu-tests");
     let _ = std::fs::create_dir_all(&list);
     if let Ok(mut file) = std::fs::OpenOptions::new()

@@ -41,7 +41,7 @@ pub fn built(profile: &str) -> Result<PathBuf> {
 pub fn kernel_of(iso: &Path, scratch: &Path) -> Result<PathBuf> {
     let kernel = scratch.join("vmlinuz");
     if !kernel.exists() {
-        let runner = hearth::runner::Runner::new(None, false)?;
+        let runner = hearth_system::runner::Runner::new(None, false)?;
         runner.run(
             "xorriso",
             &[

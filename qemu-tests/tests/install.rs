@@ -382,7 +382,7 @@ fn homelab() {
     let all = [&root[0], &root[1], &data[0], &data[1], &data[2]];
     scenario.admin_extra = format!(
         "samba-nt-hash = \"{}\"\n",
-        hearth::interactive::nt_hash(services::SMB_PASSWORD)
+        hearth_schema::password::nt_hash(services::SMB_PASSWORD)
     );
     // The cloud backup goes to this server's own rest-server, as the
     // profile's client "laptop": a LAN backup target, on one machine.

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use hearth::inventory::Inventory;
-use hearth::profile::DiskKind;
+use hearth_schema::profile::DiskKind;
+use hearth_system::inventory::Inventory;
 use qemu_tests::accel;
 use qemu_tests::iso::{built, exclusive, kernel_of, unavailable};
 use qemu_tests::machine::{Builder, Bus, Disk, Firmware, Medium};

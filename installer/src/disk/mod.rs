@@ -3,11 +3,7 @@
 //! its GPT, verified, and its ESPs formatted; then the kernel re-reads it.
 //! Disks the plan does not erase are never opened for writing.
 
-pub mod device;
-pub mod esp;
-mod fat_dots;
 pub mod gpt;
-pub mod inspect;
 pub mod reread;
 pub mod wipe;
 
@@ -18,7 +14,8 @@ use anyhow::{bail, Context, Result};
 
 use crate::plan::{DiskPlan, PartitionKind, Plan};
 use crate::runner::Runner;
-use device::Device;
+use hearth_system::device::Device;
+pub use hearth_system::{device, esp, inspect};
 
 pub struct Options {
     /// How long to wait for the partition nodes; None: do not wait (image files).
@@ -132,7 +129,7 @@ fn format_esps(device: &mut Device, disk: &DiskPlan, table: &[gpt::TableEntry]) 
             .find(|t| t.number == part.number)
             .map(|t| t.guid.clone())
             .unwrap_or_default();
-        esp::format(device, part, volume_id(&guid))?;
+        esp::format_range(device, part.start.0, part.size.0, volume_id(&guid), None)?;
     }
     device.sync()
 }

@@ -4,10 +4,11 @@
 //! the runner; a failure leaves nothing mounted or imported.
 
 pub mod boot;
-pub mod mounts;
 mod pools;
 pub mod source;
 mod system;
+
+pub use hearth_system::mounts;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

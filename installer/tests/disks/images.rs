@@ -196,7 +196,7 @@ fn files_copied_into_the_esp_read_back_with_mtools() {
     .expect("file");
     let esp = plan.erase[0].partitions[1].clone();
     let mut device = Device::open_write(&image, 512).expect("open");
-    esp::copy_tree(&mut device, &esp, &tree).expect("copy");
+    esp::copy_tree_range(&mut device, esp.start.0, esp.size.0, &tree).expect("copy");
     drop(device);
     let target = format!("{}@@{}", image.display(), esp.start.0);
     let (ok, cfg) = tool("mtype", &["-i", &target, "::/grub/grub.cfg"]);

@@ -1,6 +1,8 @@
 //! What each enabled service adds to the system: packages, units and
-//! first-boot steps. The services' config renderers live beside this.
+//! first-boot steps, the checks of its profile section, and the renderers of
+//! its config files, beside this.
 
+pub mod check;
 pub mod firewall;
 pub mod guests;
 pub mod incus;
@@ -22,6 +24,12 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::profile::{Base, HypervisorKind, Profile};
+use hearth_schema::{datasets, keypath, load, profile, size, source};
+
+/// Loads a profile and checks it, the services' sections included.
+pub fn load_profile(path: &std::path::Path) -> Result<load::Loaded<Profile>, source::Problems> {
+    load::profile_with(path, check::findings)
+}
 
 /// Packages every Hearth system has.
 const BASE_PACKAGES: &[&str] = &[

@@ -3,11 +3,19 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::checks::{self, list, Findings};
 use crate::datasets;
 use crate::keypath::KeyPath;
+use crate::ports;
 use crate::profile::{Base, HypervisorKind, Profile};
-use crate::services::ports;
+use hearth_schema::validate::checks::{self, list, Findings};
+use hearth_schema::validate::Finding;
+
+/// The services' findings, for `load::profile_with`.
+pub fn findings(profile: &Profile) -> Vec<Finding> {
+    let mut out = Findings::default();
+    check(&mut out, profile);
+    out.0
+}
 
 pub fn check(out: &mut Findings, profile: &Profile) {
     let ctx = Context::new(profile);

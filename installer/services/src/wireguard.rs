@@ -62,7 +62,7 @@ pub fn endpoint(profile: &Profile, wg: &WireGuard) -> String {
 
 /// What a client sends through the tunnel: the VPN and the LAN networks.
 pub fn client_allowed_ips(profile: &Profile, wg: &WireGuard) -> Vec<String> {
-    let mut ips = vec![crate::services::firewall::network_of(&wg.address)];
+    let mut ips = vec![crate::firewall::network_of(&wg.address)];
     ips.extend(profile.services.firewall.lan.iter().cloned());
     ips
 }

@@ -37,8 +37,12 @@ impl<T> Loaded<T> {
     }
 }
 
-/// Loads and checks a profile (and the profile it extends).
-pub fn profile(path: &Path) -> Result<Loaded<Profile>, Problems> {
+/// Loads and checks a profile (and the profile it extends); `more` adds the
+/// checks that live outside the schema (each service's own).
+pub fn profile_with(
+    path: &Path,
+    more: impl Fn(&Profile) -> Vec<Finding>,
+) -> Result<Loaded<Profile>, Problems> {
     let child = read(path)?;
     let mut table = child.value();
     let mut sources = vec![child];
@@ -49,7 +53,9 @@ pub fn profile(path: &Path) -> Result<Loaded<Profile>, Problems> {
     }
     let value: Profile = deserialize(table, &sources)?;
     let loaded = Loaded { value, sources };
-    let mut problems = loaded.problems(validate::profile(&loaded.value));
+    let mut findings = validate::profile(&loaded.value);
+    findings.extend(more(&loaded.value));
+    let mut problems = loaded.problems(findings);
     problems.extend(missing_key_files(&loaded));
     done(loaded, problems)
 }

@@ -1,8 +1,7 @@
 //! Checks serde cannot make. Pure: each returns every finding, located by
 //! key path; the loader turns them into file:line:column messages.
 
-mod checks;
-mod services;
+pub mod checks;
 mod storage;
 
 pub use checks::{is_cidr, is_crypt_hash, is_hostname, is_ssh_key, HOSTNAME_RULE};
@@ -10,7 +9,7 @@ pub use checks::{is_cidr, is_crypt_hash, is_hostname, is_ssh_key, HOSTNAME_RULE}
 use crate::answer::Answer;
 use crate::keypath::KeyPath;
 use crate::profile::{Addressing, Base, Network, Profile, RootLogin};
-use checks::Findings;
+pub use checks::Findings;
 
 /// One problem, at a key of the checked document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +36,6 @@ pub fn profile(profile: &Profile) -> Vec<Finding> {
     system(&mut out, profile);
     network(&mut out, &top.key("network"), &profile.network);
     storage::check(&mut out, profile);
-    services::check(&mut out, profile);
     proxmox(&mut out, profile);
     out.0
 }

@@ -8,8 +8,8 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 use super::{lsblk, zfs_label, Disk, Inventory};
-use crate::disk::{device::Device, inspect};
 use crate::runner::Runner;
+use crate::{device::Device, inspect};
 
 pub fn probe() -> Result<Inventory> {
     probe_with(false)

@@ -8,8 +8,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use fatfs::{FatType, FileSystem, FormatVolumeOptions, FsOptions};
 
-use super::device::Device;
-use crate::plan::PlannedPartition;
+use crate::device::Device;
 
 pub const LABEL: [u8; 11] = *b"HEARTH_ESP ";
 
@@ -86,12 +85,6 @@ impl Seek for Slice<'_> {
     }
 }
 
-/// Formats the partition FAT32 with the given volume id (shown as the
-/// filesystem UUID, XXXX-XXXX, that each disk's grub.cfg searches for).
-pub fn format(device: &mut Device, part: &PlannedPartition, volume_id: u32) -> Result<()> {
-    format_range(device, part.start.0, part.size.0, volume_id, None)
-}
-
 /// Formats FAT32 over a byte range; `cluster` forces the cluster size (small
 /// volumes need 512-byte clusters to have the clusters FAT32 requires).
 pub fn format_range(
@@ -122,12 +115,8 @@ pub fn format_range(
         .with_context(|| format!("closing the new FAT32 on {}", path.display()))
 }
 
-/// Copies a folder's files into the ESP (directories made as needed,
-/// existing files replaced).
-pub fn copy_tree(device: &mut Device, part: &PlannedPartition, source: &Path) -> Result<()> {
-    copy_tree_range(device, part.start.0, part.size.0, source)
-}
-
+/// Copies a folder's files into the FAT32 over a byte range (directories
+/// made as needed, existing files replaced).
 pub fn copy_tree_range(device: &mut Device, start: u64, len: u64, source: &Path) -> Result<()> {
     let path = device.path.clone();
     let fs = FileSystem::new(Slice::new(device, start, len), FsOptions::new())
@@ -135,7 +124,7 @@ pub fn copy_tree_range(device: &mut Device, start: u64, len: u64, source: &Path)
     copy_dir(&fs.root_dir(), source)?;
     fs.unmount()
         .with_context(|| format!("closing the FAT32 on {}", path.display()))?;
-    super::fat_dots::fix(&mut Slice::new(device, start, len))
+    crate::fat_dots::fix(&mut Slice::new(device, start, len))
         .with_context(|| format!("repairing directories on the FAT32 of {}", path.display()))?;
     Ok(())
 }

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::ports::{self, Port, Proto};
 use crate::profile::{GuiBind, Profile};
-use crate::services::ports::{self, Port, Proto};
 
 pub const PATH: &str = "/etc/nftables.conf";
 

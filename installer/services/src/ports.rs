@@ -53,7 +53,7 @@ pub fn listening(profile: &Profile) -> Vec<Port> {
         add(Proto::Tcp, 445, "samba", "services.samba".into());
     }
     if s.nfs.is_some() {
-        use crate::services::nfs::{LOCKD_PORT, MOUNTD_PORT, STATD_PORT};
+        use crate::nfs::{LOCKD_PORT, MOUNTD_PORT, STATD_PORT};
         add(Proto::Tcp, 2049, "nfs", "services.nfs".into());
         for port in [111, MOUNTD_PORT, STATD_PORT, LOCKD_PORT] {
             add(Proto::Tcp, port, "nfs", "services.nfs".into());

@@ -6,6 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
+use hearth_system::medium;
 use hearth_system::runner::Runner;
 use hearth_system::steps::Steps;
 use serde_json::json;
@@ -41,6 +42,7 @@ pub fn build(options: &Options) -> Result<Built> {
     let profile = hearth_services::load_profile(&options.profile)
         .map_err(|p| anyhow!("{p}"))?
         .value;
+    let merged = merged_profile(&options.profile)?;
     if let Some(answer) = &options.answer {
         hearth_schema::load::answer(answer, &profile).map_err(|p| anyhow!("{p}"))?;
     }
@@ -92,6 +94,8 @@ pub fn build(options: &Options) -> Result<Built> {
     let sources = live::Sources {
         workspace: options.workspace.clone(),
         profile: profile.name.clone(),
+        profile_toml: merged.clone(),
+        carried: facts.packages.iter().map(|(p, _)| p.clone()).collect(),
         installer,
     };
     let hearth_inputs = sources.inputs()?;
@@ -154,6 +158,7 @@ pub fn build(options: &Options) -> Result<Built> {
         work.join("grub.cfg"),
         boot::grub_cfg(&profile.name, &profile.name),
     )?;
+    fs::write(work.join("profile.toml"), &merged)?;
     fs::write(
         work.join("marker"),
         format!("hearth {} {}\n", env!("CARGO_PKG_VERSION"), profile.name),
@@ -169,17 +174,17 @@ pub fn build(options: &Options) -> Result<Built> {
         ),
         Graft::new("EFI/BOOT/BOOTX64.EFI", base.path.join("grub/BOOTX64.EFI")),
         Graft::new("efi.img", efi.path.join("efi.img")),
-        Graft::new("live/vmlinuz", base.path.join("vmlinuz")),
-        Graft::new("live/initrd.img", base.path.join("initrd.img")),
-        Graft::new("live/00-base.squashfs", base.path.join("base.squashfs")),
+        Graft::new(medium::KERNEL, base.path.join("vmlinuz")),
+        Graft::new(medium::INITRD, base.path.join("initrd.img")),
+        Graft::new(medium::BASE_SQUASHFS, base.path.join("base.squashfs")),
         Graft::new(
-            "live/10-hearth.squashfs",
+            medium::HEARTH_SQUASHFS,
             hearth_layer.path.join("hearth.squashfs"),
         ),
-        Graft::new("hearth/profile.toml", options.profile.clone()),
+        Graft::new(medium::PROFILE, work.join("profile.toml")),
     ];
     if let Some(answer) = &options.answer {
-        grafts.push(Graft::new("hearth/answer.toml", answer.clone()));
+        grafts.push(Graft::new(medium::ANSWER, answer.clone()));
     }
     if let Some(layer) = &guest_image {
         use hearth_services::guests::{METADATA, ON_ISO, ROOTFS};
@@ -243,6 +248,12 @@ pub fn build(options: &Options) -> Result<Built> {
         iso: iso_path,
         manifest: manifest_path,
     })
+}
+
+/// The profile with `extends` resolved, as the medium carries it.
+pub fn merged_profile(path: &Path) -> Result<String> {
+    let table = hearth_schema::load::merged(path).map_err(|p| anyhow!("{p}"))?;
+    Ok(toml::to_string(&table)?)
 }
 
 fn installer_binary(options: &Options, runner: &Runner) -> Result<PathBuf> {

@@ -7,6 +7,7 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{anyhow, Result};
+use hearth_system::medium;
 use hearth_system::runner::Runner;
 
 pub fn inject(iso: &Path, answer: &Path, output: &Path) -> Result<()> {
@@ -24,7 +25,7 @@ pub fn inject(iso: &Path, answer: &Path, output: &Path) -> Result<()> {
                 "-indev",
                 &iso_arg,
                 "-extract",
-                "/hearth/profile.toml",
+                &format!("/{}", medium::PROFILE),
                 &profile_file.display().to_string(),
             ],
         )?;
@@ -44,7 +45,7 @@ pub fn inject(iso: &Path, answer: &Path, output: &Path) -> Result<()> {
                 "replay",
                 "-map",
                 &answer.display().to_string(),
-                "/hearth/answer.toml",
+                &format!("/{}", medium::ANSWER),
                 "-commit",
             ],
         )?;

@@ -9,12 +9,20 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
+use hearth_system::medium::{self, Share};
+
+use crate::build::merged_profile;
 use crate::cache::{hash_file, hash_tree};
 use crate::rootfs::copy_dir;
 
 pub struct Sources {
     pub workspace: PathBuf,
+    /// The built profile's name.
     pub profile: String,
+    /// The built profile, `extends` resolved.
+    pub profile_toml: String,
+    /// Every package the base layer holds.
+    pub carried: Vec<String>,
     pub installer: PathBuf,
 }
 
@@ -38,6 +46,8 @@ impl Sources {
             "apps": hash_tree(&self.workspace.join("apps"))?,
             "installer": hash_file(&self.installer)?,
             "profile": self.profile,
+            "profile-toml": self.profile_toml,
+            "carried": self.carried,
         }))
     }
 }
@@ -51,15 +61,27 @@ pub fn assemble(sources: &Sources, tree: &Path) -> Result<()> {
     fs::create_dir_all(&bin)?;
     fs::copy(&sources.installer, bin.join("installer")).context("copying the installer")?;
     fs::set_permissions(bin.join("installer"), fs::Permissions::from_mode(0o755))?;
-    let profiles = tree.join("usr/share/hearth/profiles");
-    copy_dir(&sources.workspace.join("profiles"), &profiles)?;
-    copy_dir(
-        &sources.workspace.join("apps"),
-        &tree.join("usr/share/hearth/apps"),
-    )?;
-    fs::write(
-        tree.join("usr/share/hearth/default-profile"),
-        format!("{}\n", sources.profile),
-    )?;
+    let share = Share::at(&tree.join(medium::SHARE.trim_start_matches('/')));
+    write_profiles(sources, &share)?;
+    copy_dir(&sources.workspace.join("apps"), &share.apps())?;
+    fs::write(share.default_profile(), format!("{}\n", sources.profile))?;
+    fs::write(share.packages(), sources.carried.join("\n") + "\n")?;
+    Ok(())
+}
+
+/// Every shipped profile and the built one, each merged so that none needs
+/// another or the folder it came from.
+fn write_profiles(sources: &Sources, share: &Share) -> Result<()> {
+    fs::create_dir_all(share.profiles())?;
+    for entry in fs::read_dir(sources.workspace.join("profiles"))? {
+        let path = entry?.path();
+        let Some(name) = path.file_stem().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if path.extension().is_some_and(|e| e == "toml") {
+            fs::write(share.profile(name), merged_profile(&path)?)?;
+        }
+    }
+    fs::write(share.profile(&sources.profile), &sources.profile_toml)?;
     Ok(())
 }

@@ -11,9 +11,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use hearth::cli::plan_from_files;
 use hearth::disk::{self, Options};
 use hearth::inventory::{Disk, Inventory};
+use hearth::prepare::plan_from_files;
 use hearth::runner::Runner;
 use hearth::size::{Bytes, GIB};
 

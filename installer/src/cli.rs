@@ -8,14 +8,12 @@ use clap::{Parser, Subcommand};
 
 use std::time::Duration;
 
-use crate::answer::Answer;
 use crate::disk;
-use crate::inventory::{self, Inventory};
-use crate::load::{self, Loaded};
-use crate::plan::{self, Doc, Plan};
-use crate::profile::Profile;
+use crate::inventory;
+use crate::load;
+use crate::plan::{self, Plan};
+use crate::prepare::{make_plan, profile_path, report};
 use crate::runner::Runner;
-use crate::source::{problem_in, Problem, Problems};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -71,10 +69,15 @@ pub enum Command {
         #[arg(long, default_value_t = 30)]
         wait: u64,
     },
-    /// Install unattended from an answer file (on the live system, as root).
+    /// Install (on the live system, as root) from an answer file, planned
+    /// here, or from a plan already confirmed, after checking the disks are
+    /// still the ones it was made for.
     Install {
+        #[arg(long, required_unless_present = "plan", conflicts_with = "plan")]
+        answer: Option<PathBuf>,
+        /// A plan saved as JSON (the interactive install's confirmed plan).
         #[arg(long)]
-        answer: PathBuf,
+        plan: Option<PathBuf>,
         #[arg(long, default_value = "/run/hearth/install.log")]
         log: PathBuf,
     },
@@ -150,11 +153,16 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Live { tty } => crate::live::run(tty.as_deref()),
-        Command::Install { answer, log } => {
+        Command::Install { answer, plan, log } => {
             let runner = Runner::new(Some(&log), false)?;
             let mut medium = crate::install::Medium::running();
             medium.log = Some(log.clone());
-            let result = crate::install::unattended(&answer, &medium, &runner).map(|_| ());
+            let result = match (answer, plan) {
+                (Some(answer), _) => crate::install::unattended(&answer, &medium, &runner),
+                (None, Some(plan)) => crate::install::confirmed(&plan, &medium, &runner),
+                (None, None) => Err(anyhow::anyhow!("install needs --answer or --plan")),
+            }
+            .map(|_| ());
             if let Err(err) = &result {
                 runner.note(&format!(
                     "error: the install failed: {}",
@@ -276,21 +284,6 @@ fn partition(plan: &Path, dry_run: bool, log: Option<&Path>, wait: u64) -> Resul
 }
 
 /// A shipped profile's name or a path.
-pub fn profile_path(given: &Path) -> PathBuf {
-    if given.exists() || given.components().count() > 1 {
-        return given.to_path_buf();
-    }
-    let name = format!("{}.toml", given.display());
-    let candidates = [
-        Path::new("profiles").join(&name),
-        Path::new("/usr/share/hearth/profiles").join(&name),
-    ];
-    candidates
-        .into_iter()
-        .find(|p| p.exists())
-        .unwrap_or_else(|| given.to_path_buf())
-}
-
 fn validate(profile: &Path, answer: Option<&Path>) -> Result<()> {
     let profile = load::profile(&profile_path(profile)).map_err(report)?;
     if let Some(answer) = answer {
@@ -298,68 +291,4 @@ fn validate(profile: &Path, answer: Option<&Path>) -> Result<()> {
     }
     println!("{}: valid", profile.sources[0].path.display());
     Ok(())
-}
-
-/// Loads everything and plans, reporting every problem on stderr.
-pub fn make_plan(profile: &Path, answer: Option<&Path>, inventory: Option<&Path>) -> Result<Plan> {
-    let inventory = match inventory {
-        Some(path) => read_inventory(path)?,
-        None => inventory::probe()?,
-    };
-    plan_from_files(&profile_path(profile), answer, &inventory).map_err(report)
-}
-
-/// Profile and answer files plus an inventory -> the plan, or every problem
-/// found in any of them, located in its file.
-pub fn plan_from_files(
-    profile: &Path,
-    answer: Option<&Path>,
-    inventory: &Inventory,
-) -> Result<Plan, Problems> {
-    let profile = load::profile(profile)?;
-    let answer = match answer {
-        Some(path) => Some(load::answer(path, &profile.value)?),
-        None => None,
-    };
-    let default = Answer::default();
-    let given = answer.as_ref().map_or(&default, |a| &a.value);
-    plan::build(&profile.value, given, inventory).map_err(|problems| {
-        Problems(
-            problems
-                .into_iter()
-                .map(|p| locate(&profile, answer.as_ref(), p))
-                .collect(),
-        )
-    })
-}
-
-pub fn read_inventory(path: &Path) -> Result<Inventory> {
-    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("parsing the inventory {}", path.display()))
-}
-
-fn locate(
-    profile: &Loaded<Profile>,
-    answer: Option<&Loaded<Answer>>,
-    problem: plan::PlanProblem,
-) -> Problem {
-    match (problem.doc, answer) {
-        (Doc::Answer, Some(answer)) => problem_in(&answer.sources, problem.key, problem.message),
-        (Doc::Answer, None) => Problem {
-            file: PathBuf::from("(no answer file)"),
-            position: None,
-            key: problem.key,
-            message: problem.message,
-        },
-        (Doc::Profile, _) => problem_in(&profile.sources, problem.key, problem.message),
-    }
-}
-
-fn report(problems: Problems) -> anyhow::Error {
-    eprintln!("{problems}");
-    let count = problems.0.len();
-    match count {
-        1 => anyhow::anyhow!("1 problem; nothing was changed"),
-        n => anyhow::anyhow!("{n} problems; nothing was changed"),
-    }
 }

@@ -13,6 +13,7 @@ use dialoguer::{Confirm, Input, MultiSelect, Password, Select};
 
 use crate::answer::{AfterInstall, Answer, DiskAnswer, PoolAnswer, UserAnswer};
 use crate::inventory::{Disk, Inventory};
+use crate::medium::{missing, Share};
 use crate::password::{hash, nt_hash};
 use crate::plan::Plan;
 use crate::profile::{Addressing, Network, Profile, Topology};
@@ -23,7 +24,7 @@ use crate::validate::{is_cidr, is_hostname, is_ssh_key, HOSTNAME_RULE};
 pub struct Choices {
     pub profile: String,
     pub hostname: String,
-    /// Crypt hashes; None leaves the account as the profile says.
+    /// Crypt hashes or "locked"; None leaves the account as the profile says.
     pub root_password: Option<String>,
     pub user_passwords: BTreeMap<String, Hashes>,
     pub ssh_key: Option<String>,
@@ -75,13 +76,22 @@ pub fn answer(choices: &Choices) -> Answer {
 /// A typed password as the system and Samba store it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hashes {
+    /// A crypt hash, or "locked" when no password was given.
     pub crypt: String,
     /// Only where the profile shares with Samba.
     pub samba: Option<String>,
 }
 
-/// Asks, shows the plan, and returns the answer file once confirmed.
-pub fn ask(share: &Path, work: &Path) -> Result<Option<PathBuf>> {
+/// What the person confirmed: the plan they saw, saved as JSON, which is
+/// what runs, and the answer it was made from (for `after-install`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmed {
+    pub plan: PathBuf,
+    pub answer: PathBuf,
+}
+
+/// Asks, shows the plan, and saves it once confirmed.
+pub fn ask(share: &Share, work: &Path) -> Result<Option<Confirmed>> {
     let theme = SimpleTheme;
     let inventory = crate::inventory::probe()?;
     println!("\nHearth interactive install. Disks on this machine:");
@@ -90,7 +100,7 @@ pub fn ask(share: &Path, work: &Path) -> Result<Option<PathBuf>> {
     }
     println!();
     let names = shipped(share)?;
-    let default = fs::read_to_string(share.join("default-profile"))
+    let default = fs::read_to_string(share.default_profile())
         .map(|s| s.trim().to_string())
         .unwrap_or_default();
     let items: Vec<String> = names.iter().map(|(n, d)| format!("{n}: {d}")).collect();
@@ -100,7 +110,7 @@ pub fn ask(share: &Path, work: &Path) -> Result<Option<PathBuf>> {
         .default(names.iter().position(|(n, _)| *n == default).unwrap_or(0))
         .interact()?;
     let profile_name = names[picked].0.clone();
-    let profile_path = share.join("profiles").join(format!("{profile_name}.toml"));
+    let profile_path = share.profile(&profile_name);
     let profile = crate::load::profile(&profile_path)
         .map_err(|p| anyhow!("{p}"))?
         .value;
@@ -121,15 +131,12 @@ pub fn ask(share: &Path, work: &Path) -> Result<Option<PathBuf>> {
             }
         })
         .interact_text()?;
-    choices.root_password = ask_password(&theme, "root")?.map(|(crypt, _)| crypt);
+    choices.root_password = Some(ask_password(&theme, "root")?.crypt);
     let samba = profile.services.samba.is_some();
     for user in profile.system.users.iter().filter(|u| u.password == "ask") {
-        if let Some((crypt, nt)) = ask_password(&theme, &user.name)? {
-            let samba = samba.then_some(nt);
-            choices
-                .user_passwords
-                .insert(user.name.clone(), Hashes { crypt, samba });
-        }
+        let mut hashes = ask_password(&theme, &user.name)?;
+        hashes.samba = hashes.samba.filter(|_| samba);
+        choices.user_passwords.insert(user.name.clone(), hashes);
     }
     let key: String = Input::with_theme(&theme)
         .with_prompt("SSH public key for root and the users (empty: none)")
@@ -148,23 +155,42 @@ pub fn ask(share: &Path, work: &Path) -> Result<Option<PathBuf>> {
     let answer_path = work.join("answer.toml");
     fs::create_dir_all(work)?;
     fs::write(&answer_path, toml::to_string(&answer(&choices))?)?;
-    let plan = crate::cli::plan_from_files(&profile_path, Some(&answer_path), &inventory)
+    let plan = crate::prepare::plan_from_files(&profile_path, Some(&answer_path), &inventory)
         .map_err(|p| anyhow!("{p}"))?;
     println!("\n{}", crate::plan::render(&plan));
-    confirm(&theme, &plan, &choices.hostname).map(|yes| yes.then_some(answer_path))
+    if !confirm(&theme, &plan, &choices.hostname)? {
+        return Ok(None);
+    }
+    let plan_path = work.join("plan.json");
+    fs::write(&plan_path, serde_json::to_string_pretty(&plan)?)?;
+    Ok(Some(Confirmed {
+        plan: plan_path,
+        answer: answer_path,
+    }))
 }
 
-fn shipped(share: &Path) -> Result<Vec<(String, String)>> {
+/// The profiles this medium can install: those whose packages its base
+/// carries (a minimal ISO cannot make a NAS).
+fn shipped(share: &Share) -> Result<Vec<(String, String)>> {
+    let carried = share.carried()?;
     let mut out = Vec::new();
-    for entry in fs::read_dir(share.join("profiles")).context("reading the shipped profiles")? {
+    for entry in fs::read_dir(share.profiles()).context("reading the shipped profiles")? {
         let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            if let Ok(loaded) = crate::load::profile(&path) {
-                out.push((loaded.value.name.clone(), loaded.value.description.clone()));
-            }
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let Ok(loaded) = crate::load::profile(&path) else {
+            continue;
+        };
+        let profile = loaded.value;
+        if missing(&carried, &crate::services::packages(&profile)).is_empty() {
+            out.push((profile.name, profile.description));
         }
     }
     out.sort();
+    if out.is_empty() {
+        bail!("no profile on this medium can be installed from it");
+    }
     Ok(out)
 }
 
@@ -257,17 +283,23 @@ fn chosen_for(plan: &Plan, pool: &str, disk: &Disk) -> bool {
     })
 }
 
-/// The password's crypt and NT hashes, or None for a locked account.
-fn ask_password(theme: &SimpleTheme, account: &str) -> Result<Option<(String, String)>> {
+/// The password's crypt and NT hashes; an empty one locks the account.
+fn ask_password(theme: &SimpleTheme, account: &str) -> Result<Hashes> {
     let password = Password::with_theme(theme)
         .with_prompt(format!("Password for {account} (empty: locked)"))
         .with_confirmation("Again", "The two passwords differ")
         .allow_empty_password(true)
         .interact()?;
     if password.is_empty() {
-        return Ok(None);
+        return Ok(Hashes {
+            crypt: "locked".into(),
+            samba: None,
+        });
     }
-    Ok(Some((hash(&password)?, nt_hash(&password))))
+    Ok(Hashes {
+        crypt: hash(&password)?,
+        samba: Some(nt_hash(&password)),
+    })
 }
 
 fn ask_network(theme: &SimpleTheme, profile: &Network) -> Result<Option<Network>> {
@@ -361,11 +393,11 @@ mod tests {
         fs::create_dir_all(&dir).expect("dir");
         let path = dir.join("answer.toml");
         fs::write(&path, &text).expect("write");
-        let inventory = crate::cli::read_inventory(Path::new(
+        let inventory = crate::prepare::read_inventory(Path::new(
             "tests/fixtures/machines/ssd2-hdd4/inventory.json",
         ))
         .expect("fixture");
-        let plan = crate::cli::plan_from_files(
+        let plan = crate::prepare::plan_from_files(
             Path::new("../profiles/mirror.toml"),
             Some(&path),
             &inventory,

@@ -8,6 +8,7 @@ pub mod install;
 pub mod interactive;
 pub mod live;
 pub mod plan;
+pub mod prepare;
 pub mod provision;
 pub mod replace;
 pub mod restore_test;

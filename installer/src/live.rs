@@ -12,6 +12,8 @@ use std::process::Command;
 use anyhow::Result;
 
 use crate::answer::AfterInstall;
+use crate::interactive::Confirmed;
+use crate::medium::Share;
 use crate::runner::Runner;
 
 /// A kernel command-line value, e.g. `hearth.profile`.
@@ -26,7 +28,7 @@ pub fn run(tty: Option<&Path>) -> Result<()> {
     let cmdline = fs::read_to_string("/proc/cmdline").unwrap_or_default();
     let profile = cmdline_value(&cmdline, "hearth.profile")
         .or_else(|| {
-            fs::read_to_string("/usr/share/hearth/default-profile")
+            fs::read_to_string(Share::live().default_profile())
                 .ok()
                 .map(|s| s.trim().to_string())
         })
@@ -80,7 +82,7 @@ fn install_here(cmdline: &str, runner: &Runner) -> Result<()> {
             return Ok(());
         }
     };
-    let answer = match found {
+    let (answer, what) = match found {
         Some(found) => {
             if !claim(work) {
                 println!(
@@ -93,10 +95,17 @@ fn install_here(cmdline: &str, runner: &Runner) -> Result<()> {
                 "Installing unattended with the answer from {}",
                 found.origin
             );
-            found.path
+            (found.path.clone(), ["--answer".into(), found.path])
         }
+        // The plan the person confirmed is the one that runs.
         None => match interactive(work)? {
-            Some(path) => path,
+            Some(confirmed) => {
+                mark(&format!(
+                    "HEARTH-PLAN-CONFIRMED sha256={}",
+                    sha256_of(&confirmed.plan)
+                ));
+                (confirmed.answer, ["--plan".into(), confirmed.plan])
+            }
             None => return Ok(()),
         },
     };
@@ -109,8 +118,7 @@ fn install_here(cmdline: &str, runner: &Runner) -> Result<()> {
         .args(["--mount", "--propagation", "private"])
         .arg(&exe)
         .arg("install")
-        .arg("--answer")
-        .arg(&answer)
+        .args(what)
         .arg("--log")
         .arg(&log)
         .status();
@@ -145,8 +153,8 @@ fn claim(work: &Path) -> bool {
 }
 
 /// Without an answer file: Enter starts the questions, `shell` gives a shell.
-fn interactive(work: &Path) -> Result<Option<std::path::PathBuf>> {
-    let share = Path::new("/usr/share/hearth");
+fn interactive(work: &Path) -> Result<Option<Confirmed>> {
+    let share = &Share::live();
     loop {
         println!("\nNo answer file was found. Press Enter to install interactively, or type `shell` for a root shell.");
         let mut line = String::new();
@@ -158,7 +166,7 @@ fn interactive(work: &Path) -> Result<Option<std::path::PathBuf>> {
             return Ok(None);
         }
         match crate::interactive::ask(share, &work.join("interactive")) {
-            Ok(Some(path)) => return Ok(Some(path)),
+            Ok(Some(confirmed)) => return Ok(Some(confirmed)),
             Ok(None) => {}
             Err(err) => println!("\n{err:#}"),
         }
@@ -176,6 +184,14 @@ fn after_install(answer: &str) -> AfterInstall {
     }
     toml::from_str::<Only>(answer)
         .map(|only| only.after_install)
+        .unwrap_or_default()
+}
+
+/// The SHA-256 of a file, in hex (empty when it cannot be read).
+fn sha256_of(path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    fs::read(path)
+        .map(|bytes| format!("{:x}", Sha256::digest(bytes)))
         .unwrap_or_default()
 }
 

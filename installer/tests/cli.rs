@@ -1,5 +1,6 @@
 //! The installer's commands as a user runs them.
 
+use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -148,6 +149,22 @@ fn a_profile_extends_another() {
         "the parent's pools are inherited"
     );
     assert_eq!(profile.network.addressing, Addressing::Static);
+}
+
+#[test]
+fn a_merged_profile_stands_alone_and_means_the_same() {
+    let branch = Path::new("tests/fixtures/layered/branch.toml");
+    let merged = load::merged(branch).expect("branch merges");
+    assert!(!merged.contains_key("extends"), "{merged:?}");
+    let dir = std::env::temp_dir().join(format!("hearth-merged-{}", std::process::id()));
+    fs::create_dir_all(&dir).expect("dir");
+    let alone = dir.join("branch.toml");
+    fs::write(&alone, toml::to_string(&merged).expect("toml")).expect("write");
+    let from_merged = load::profile(&alone).expect("the merged profile loads without office.toml");
+    fs::remove_dir_all(&dir).expect("cleanup");
+    let mut original = load::profile(branch).expect("branch loads").value;
+    original.extends = None;
+    assert_eq!(from_merged.value, original);
 }
 
 #[test]

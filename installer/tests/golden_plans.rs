@@ -6,8 +6,8 @@ mod common;
 
 use std::path::Path;
 
-use hearth::cli::{plan_from_files, read_inventory};
-use hearth::plan::render;
+use hearth::plan::{drift, render, Plan};
+use hearth::prepare::{plan_from_files, read_inventory};
 
 fn check(profile: &str, machine: &str) {
     let dir = Path::new("tests/fixtures/machines").join(machine);
@@ -25,6 +25,17 @@ fn check(profile: &str, machine: &str) {
             common::golden(golden.with_extension("txt"), &render(&plan));
             let json = serde_json::to_string_pretty(&plan).expect("plan as JSON") + "\n";
             common::golden(golden.with_extension("json"), &json);
+            // A confirmed plan is saved, read back by `install --plan` and
+            // saved again into the target: the bytes must not change.
+            let read: Plan = serde_json::from_str(&json).expect("the plan reads back");
+            assert_eq!(read, plan);
+            let again = serde_json::to_string_pretty(&read).expect("plan as JSON") + "\n";
+            assert_eq!(again, json, "plan JSON does not survive a round trip");
+            assert!(
+                drift(&plan, &inventory).is_empty(),
+                "{:?}",
+                drift(&plan, &inventory)
+            );
             assert!(
                 !golden.with_extension("err").exists(),
                 "stale {}.err",

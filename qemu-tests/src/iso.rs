@@ -22,19 +22,26 @@ pub fn built(profile: &str) -> Result<PathBuf> {
         return Ok(iso.clone());
     }
     let workspace = default_workspace();
+    let path = workspace.join("profiles").join(format!("{profile}.toml"));
+    let iso = built_from(&path, profile)?;
+    built.push((profile.to_string(), iso.clone()));
+    Ok(iso)
+}
+
+/// The ISO of a profile file anywhere, built into target/qemu-tests/iso/<out>.
+pub fn built_from(profile: &Path, out: &str) -> Result<PathBuf> {
+    let workspace = default_workspace();
     let options = build::Options {
-        profile: workspace.join("profiles").join(format!("{profile}.toml")),
+        profile: profile.to_path_buf(),
         answer: None,
-        out: workspace.join("target/qemu-tests/iso").join(profile),
+        out: workspace.join("target/qemu-tests/iso").join(out),
         cache: Cache::default_root(),
         mirror: std::env::var("HEARTH_MIRROR")
             .unwrap_or_else(|_| "http://deb.debian.org/debian".into()),
         installer: None,
         workspace,
     };
-    let result = build::build(&options)?;
-    built.push((profile.to_string(), result.iso.clone()));
-    Ok(result.iso)
+    Ok(build::build(&options)?.iso)
 }
 
 /// The kernel inside an ISO, for the accelerator probe.

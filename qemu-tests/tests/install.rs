@@ -571,12 +571,17 @@ fn interactive() {
     answer(&mut machine, "Host name", "interactive\r");
     answer(&mut machine, "Password for root", "hunter2-root\r");
     answer(&mut machine, "Again", "hunter2-root\r");
-    answer(&mut machine, "Password for admin", "hunter2-admin\r");
-    answer(&mut machine, "Again", "hunter2-admin\r");
+    // Empty: admin is locked, and the preview must say so.
+    answer(&mut machine, "Password for admin", "\r");
+    answer(&mut machine, "Again", "\r");
     let key = format!("{}\r", scenario.public);
     answer(&mut machine, "SSH public key", &key);
     answer(&mut machine, "Network", "\r");
     answer(&mut machine, "Type the host name", "interactive\r");
+    let confirmed = machine
+        .wait_for_console(r"HEARTH-PLAN-CONFIRMED sha256=[0-9a-f]{64}", wait)
+        .expect("the confirmed plan's hash");
+    let confirmed = confirmed.rsplit('=').next().unwrap_or_default().to_string();
     let outcome = install_outcome(&mut machine, &scenario.dir);
     assert!(outcome.starts_with("HEARTH-INSTALL-DONE"), "{outcome}");
     machine.kill();
@@ -588,14 +593,32 @@ fn interactive() {
         scenario.root(port, "zpool status -x").trim(),
         "all pools are healthy"
     );
-    let shadow = scenario.root(port, "getent shadow admin | cut -d: -f2");
+    let executed = scenario.root(port, "sha256sum /etc/hearth/plan.json | cut -d' ' -f1");
+    assert_eq!(
+        executed.trim(),
+        confirmed,
+        "the plan that ran is byte for byte the one confirmed"
+    );
+    let console =
+        std::fs::read_to_string(scenario.dir.join("install.serial.log")).unwrap_or_default();
+    let preview = console
+        .split("Type the host name")
+        .next()
+        .unwrap_or_default();
+    assert!(
+        !preview.contains("Still to be asked") && preview.contains("admin: password locked"),
+        "the preview reflects every answer given"
+    );
+    let shadow = scenario.root(port, "getent shadow root | cut -d: -f2");
     assert!(
         shadow.starts_with("$6$"),
-        "admin's password is stored as a hash"
+        "root's password is stored as a hash"
     );
+    let status = scenario.root(port, "passwd -S admin | cut -d' ' -f2");
+    assert_eq!(status.trim(), "L", "admin, given no password, is locked");
     let leaked = scenario.root(
         port,
-        "grep -rl -e hunter2-root -e hunter2-admin /etc /var/log /root 2>/dev/null | wc -l",
+        "grep -rl -e hunter2-root /etc /var/log /root 2>/dev/null | wc -l",
     );
     assert_eq!(leaked.trim(), "0", "the typed passwords are kept nowhere");
     server.kill();

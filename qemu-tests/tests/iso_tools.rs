@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use qemu_tests::iso::{built, unavailable};
+use qemu_tests::iso::{built, built_from, unavailable};
 
 fn image_builder() -> Command {
     let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/image-builder");
@@ -39,6 +39,11 @@ fn xorriso_report(iso: &Path) -> String {
 }
 
 fn extract(iso: &Path, file: &str, to: &Path) -> String {
+    extract_file(iso, file, to);
+    std::fs::read_to_string(to).expect("extracted")
+}
+
+fn extract_file(iso: &Path, file: &str, to: &Path) {
     let status = Command::new("xorriso")
         .args([
             "-osirrox",
@@ -56,7 +61,33 @@ fn extract(iso: &Path, file: &str, to: &Path) -> String {
         "{}",
         String::from_utf8_lossy(&status.stderr)
     );
-    std::fs::read_to_string(to).expect("extracted")
+}
+
+/// A file inside a squashfs, as text.
+fn squashfs_cat(squashfs: &Path, file: &str) -> String {
+    let out = Command::new("unsquashfs")
+        .arg("-cat")
+        .arg(squashfs)
+        .arg(file)
+        .output()
+        .expect("unsquashfs");
+    assert!(
+        out.status.success(),
+        "{file}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn inject(iso: &Path, answer: &Path, out: &Path) -> std::process::Output {
+    image_builder()
+        .args(["inject-answer"])
+        .arg(iso)
+        .arg(answer)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .expect("run")
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -83,14 +114,7 @@ fn inject_answer_replaces_the_answer_and_keeps_the_boot_equipment() {
     std::fs::write(&answer, ANSWER).expect("answer");
     let out = dir.join("with-answer.iso");
     let started = Instant::now();
-    let run = image_builder()
-        .args(["inject-answer"])
-        .arg(&iso)
-        .arg(&answer)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .expect("run");
+    let run = inject(&iso, &answer, &out);
     let seconds = started.elapsed().as_secs_f64();
     assert!(
         run.status.success(),
@@ -121,14 +145,7 @@ fn inject_answer_replaces_the_answer_and_keeps_the_boot_equipment() {
     let bad = dir.join("bad.toml");
     std::fs::write(&bad, "hostname = \"no spaces allowed\"\n").expect("bad answer");
     let refused_out = dir.join("refused.iso");
-    let refused = image_builder()
-        .args(["inject-answer"])
-        .arg(&iso)
-        .arg(&bad)
-        .arg("-o")
-        .arg(&refused_out)
-        .output()
-        .expect("run");
+    let refused = inject(&iso, &bad, &refused_out);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("bad.toml:1:1: hostname"));
     assert!(!refused_out.exists());
@@ -182,4 +199,71 @@ fn flash_refuses_a_fixed_disk_and_verifies_what_it_writes() {
         String::from_utf8_lossy(&flashed.stderr)
     );
     assert!(String::from_utf8_lossy(&flashed.stdout).contains("wrote and verified"));
+}
+
+/// A profile kept outside profiles/ that extends a profile beside it: the
+/// ISO carries it merged, takes an answer, and the live system finds it by
+/// name, with the list of what its base carries.
+#[test]
+fn an_iso_of_a_layered_profile_kept_elsewhere_takes_an_answer() {
+    if let Some(why) = unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let dir = scratch("layered");
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::fs::copy(
+        workspace.join("profiles/minimal.toml"),
+        dir.join("minimal.toml"),
+    )
+    .expect("parent");
+    let edge = dir.join("edge.toml");
+    std::fs::write(
+        &edge,
+        "name = \"edge\"\nextends = \"minimal\"\ndescription = \"a branch office box\"\n\n[system]\ntimezone = \"Europe/Brussels\"\n",
+    )
+    .expect("child");
+    let iso = built_from(&edge, "edge").expect("the layered profile builds");
+
+    let answer = dir.join("answer.toml");
+    std::fs::write(&answer, ANSWER).expect("answer");
+    let out = dir.join("with-answer.iso");
+    let run = inject(&iso, &answer, &out);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    let carried = extract(&out, "/hearth/profile.toml", &dir.join("profile.toml"));
+    assert!(!carried.contains("extends"), "{carried}");
+    assert!(
+        carried.contains("Europe/Brussels"),
+        "the child's value: {carried}"
+    );
+    assert!(
+        carried.contains("[[storage.pools]]"),
+        "the parent's pools: {carried}"
+    );
+
+    let layer = dir.join("10-hearth.squashfs");
+    extract_file(&out, "/live/10-hearth.squashfs", &layer);
+    let share = "usr/share/hearth";
+    assert_eq!(
+        squashfs_cat(&layer, &format!("{share}/default-profile")),
+        "edge\n"
+    );
+    assert_eq!(
+        squashfs_cat(&layer, &format!("{share}/profiles/edge.toml")),
+        carried
+    );
+    let packages = squashfs_cat(&layer, &format!("{share}/packages"));
+    assert!(
+        packages.lines().any(|p| p == "openssh-server"),
+        "{packages}"
+    );
+    assert!(
+        !packages.lines().any(|p| p == "samba"),
+        "a minimal base carries no Samba"
+    );
 }

@@ -43,6 +43,27 @@ pub fn profile_with(
     path: &Path,
     more: impl Fn(&Profile) -> Vec<Finding>,
 ) -> Result<Loaded<Profile>, Problems> {
+    let (table, sources) = layers(path)?;
+    let value: Profile = deserialize(table, &sources)?;
+    let loaded = Loaded { value, sources };
+    let mut findings = validate::profile(&loaded.value);
+    findings.extend(more(&loaded.value));
+    let mut problems = loaded.problems(findings);
+    problems.extend(missing_key_files(&loaded));
+    done(loaded, problems)
+}
+
+/// The profile as one TOML table, `extends` resolved and dropped: what an
+/// install medium carries, so it needs neither the parent nor its folder.
+/// Check it with `profile_with` first; this only reads and merges.
+pub fn merged(path: &Path) -> Result<Table, Problems> {
+    let (mut table, _) = layers(path)?;
+    table.remove("extends");
+    Ok(table)
+}
+
+/// The profile's table merged over the one it extends, with both sources.
+fn layers(path: &Path) -> Result<(Table, Vec<Source>), Problems> {
     let child = read(path)?;
     let mut table = child.value();
     let mut sources = vec![child];
@@ -51,13 +72,7 @@ pub fn profile_with(
         table = merge(parent_source.value(), table);
         sources.push(parent_source);
     }
-    let value: Profile = deserialize(table, &sources)?;
-    let loaded = Loaded { value, sources };
-    let mut findings = validate::profile(&loaded.value);
-    findings.extend(more(&loaded.value));
-    let mut problems = loaded.problems(findings);
-    problems.extend(missing_key_files(&loaded));
-    done(loaded, problems)
+    Ok((table, sources))
 }
 
 /// Loads an answer file and checks it against the profile it will be used with.

@@ -16,6 +16,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::disk;
+use crate::medium::Share;
 use crate::plan::Plan;
 use crate::plan::ALTROOT;
 use crate::runner::Runner;
@@ -23,11 +24,12 @@ use crate::steps::Steps;
 
 /// Where the live system's pieces are.
 pub struct Medium {
-    /// The live/ folder of the ISO (squashfs layers, kernel).
-    pub live: PathBuf,
-    /// The installer binary and profiles to carry over.
+    /// Where the ISO is mounted (its layout: `hearth_system::medium`).
+    pub root: PathBuf,
+    /// The installer binary to carry over.
     pub installer: PathBuf,
-    pub share: PathBuf,
+    /// The live system's Hearth layer: profiles, apps, what the base carries.
+    pub share: Share,
     /// The install log, copied to /var/log/hearth/install.log on the target.
     pub log: Option<PathBuf>,
 }
@@ -35,16 +37,17 @@ pub struct Medium {
 impl Medium {
     pub fn running() -> Medium {
         Medium {
-            live: PathBuf::from("/run/live/medium/live"),
+            root: PathBuf::from("/run/live/medium"),
             installer: std::env::current_exe()
                 .unwrap_or_else(|_| PathBuf::from("/usr/bin/installer")),
-            share: PathBuf::from("/usr/share/hearth"),
+            share: Share::live(),
             log: None,
         }
     }
 }
 
 pub fn install(plan: &Plan, medium: &Medium, runner: &Runner) -> Result<()> {
+    medium.share.check_carries(&plan.profile, &plan.packages)?;
     let target = Path::new(ALTROOT);
     let mut step = Steps::new(runner);
     step.run("partition the disks", || {
@@ -96,15 +99,34 @@ pub fn install(plan: &Plan, medium: &Medium, runner: &Runner) -> Result<()> {
 pub fn unattended(answer: &Path, medium: &Medium, runner: &Runner) -> Result<Plan> {
     let profile = profile_for(answer, &medium.share)?;
     let inventory = crate::inventory::probe()?;
-    let plan = crate::cli::plan_from_files(&profile, Some(answer), &inventory)
+    let plan = crate::prepare::plan_from_files(&profile, Some(answer), &inventory)
         .map_err(|p| anyhow::anyhow!("{p}"))?;
     runner.note(&crate::plan::render(&plan));
     install(&plan, medium, runner)?;
     Ok(plan)
 }
 
+/// Installs a plan made and confirmed earlier (the interactive install's),
+/// once the disks are checked to be the ones it was made for.
+pub fn confirmed(plan: &Path, medium: &Medium, runner: &Runner) -> Result<Plan> {
+    let text =
+        std::fs::read_to_string(plan).with_context(|| format!("reading {}", plan.display()))?;
+    let plan: Plan = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a Hearth plan", plan.display()))?;
+    let changes = crate::plan::drift(&plan, &crate::inventory::probe()?);
+    if !changes.is_empty() {
+        anyhow::bail!(
+            "the disks changed since the plan was confirmed, so nothing was written: {}",
+            changes.join("; ")
+        );
+    }
+    runner.note(&crate::plan::render(&plan));
+    install(&plan, medium, runner)?;
+    Ok(plan)
+}
+
 /// The profile an answer names (a shipped name or a path), else the default.
-pub fn profile_for(answer: &Path, share: &Path) -> Result<PathBuf> {
+pub fn profile_for(answer: &Path, share: &Share) -> Result<PathBuf> {
     let text =
         std::fs::read_to_string(answer).with_context(|| format!("reading {}", answer.display()))?;
     let named = text
@@ -114,9 +136,9 @@ pub fn profile_for(answer: &Path, share: &Path) -> Result<PathBuf> {
     let name = match named {
         Some(name) if name.contains('/') => return Ok(PathBuf::from(name)),
         Some(name) => name,
-        None => std::fs::read_to_string(share.join("default-profile"))
+        None => std::fs::read_to_string(share.default_profile())
             .map(|s| s.trim().to_string())
             .context("no profile named in the answer and no default profile on this medium")?,
     };
-    Ok(share.join("profiles").join(format!("{name}.toml")))
+    Ok(share.profile(&name))
 }

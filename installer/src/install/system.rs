@@ -17,7 +17,7 @@ use crate::runner::Runner;
 const NIC_WITH_LINK: &str = "@mac-of-first-nic-with-link@";
 
 pub fn unpack(medium: &Medium, target: &Path, runner: &Runner) -> Result<()> {
-    let base = medium.live.join("00-base.squashfs");
+    let base = medium.root.join(crate::medium::BASE_SQUASHFS);
     runner.run(
         "unsquashfs",
         &[
@@ -94,12 +94,12 @@ fn carry_installer(plan: &Plan, medium: &Medium, target: &Path) -> Result<()> {
     // when the ISO has it.
     fs::create_dir_all(target.join("usr/share/hearth/profiles"))?;
     for dir in ["profiles", "apps"] {
-        let from = medium.share.join(dir);
+        let from = medium.share.root.join(dir);
         if from.is_dir() {
             copy_tree(&from, &target.join("usr/share/hearth").join(dir))?;
         }
     }
-    let images = medium.live.join("..").join(crate::services::guests::ON_ISO);
+    let images = medium.root.join(crate::services::guests::ON_ISO);
     if images.is_dir() {
         let dir = crate::services::guests::DIR.trim_start_matches('/');
         copy_tree(&images, &target.join(dir))?;

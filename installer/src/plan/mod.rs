@@ -2,6 +2,7 @@
 //! the answer and the disk inventory without touching anything. `--dry-run`
 //! prints it; the executor carries it out step by step.
 
+mod drift;
 mod effective;
 pub mod layout;
 mod render;
@@ -9,6 +10,7 @@ mod select;
 mod system;
 mod zfs;
 
+pub use drift::drift;
 pub use effective::effective;
 pub use layout::{PartitionKind, PlannedPartition};
 pub use render::render;

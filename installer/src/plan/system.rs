@@ -35,7 +35,7 @@ pub fn accounts(profile: &Profile) -> (Vec<Account>, Vec<String>) {
         .filter(|a| a.password == "ask")
         .map(|a| {
             format!(
-                "password of {} (typed twice, stored as a yescrypt hash)",
+                "password of {} (typed twice, stored as a SHA-512 crypt hash)",
                 a.name
             )
         })

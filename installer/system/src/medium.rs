@@ -1,7 +1,11 @@
 //! The install medium's layout, the one contract between the builder that
 //! writes the ISO and the live system that reads it.
 
+use std::collections::BTreeSet;
+use std::fs;
 use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
 
 /// On the ISO: the base system, compressed once and cached.
 pub const BASE_SQUASHFS: &str = "live/00-base.squashfs";
@@ -58,5 +62,80 @@ impl Share {
     /// Every package the medium's base system holds, one a line.
     pub fn packages(&self) -> PathBuf {
         self.root.join("packages")
+    }
+}
+
+impl Share {
+    /// The packages the medium's base system holds.
+    pub fn carried(&self) -> Result<BTreeSet<String>> {
+        let path = self.packages();
+        let text = fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{} is missing: this medium does not say which packages it carries",
+                path.display()
+            )
+        })?;
+        Ok(text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect())
+    }
+
+    /// Refuses a profile whose packages this medium does not carry: an
+    /// install would lack its services.
+    pub fn check_carries(&self, profile: &str, needed: &[String]) -> Result<()> {
+        let missing = missing(&self.carried()?, needed);
+        if !missing.is_empty() {
+            bail!(
+                "this medium cannot install profile `{profile}`: its base lacks {}; build an ISO for that profile (image-builder build --profile ...)",
+                missing.join(", ")
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The packages of `needed` that `carried` lacks.
+pub fn missing<'a>(carried: &BTreeSet<String>, needed: &'a [String]) -> Vec<&'a str> {
+    needed
+        .iter()
+        .filter(|p| !carried.contains(p.as_str()))
+        .map(String::as_str)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_profile_needing_what_the_medium_lacks_is_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("hearth-share-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("dir");
+        let share = Share::at(&dir);
+        fs::write(share.packages(), "openssh-server\nzfsutils-linux\n").expect("write");
+        let needed = |list: &[&str]| list.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+        assert!(share
+            .check_carries("minimal", &needed(&["openssh-server"]))
+            .is_ok());
+        let err = share
+            .check_carries(
+                "nas",
+                &needed(&["openssh-server", "samba", "nfs-kernel-server"]),
+            )
+            .expect_err("samba is not carried");
+        fs::remove_dir_all(&dir).expect("cleanup");
+        let text = format!("{err:#}");
+        assert!(text.contains("profile `nas`"), "{text}");
+        assert!(text.contains("lacks samba, nfs-kernel-server"), "{text}");
+    }
+
+    #[test]
+    fn a_medium_without_its_package_list_is_refused() {
+        let share = Share::at(Path::new("/nonexistent/hearth"));
+        let err = share.check_carries("minimal", &[]).expect_err("no list");
+        assert!(format!("{err:#}").contains("does not say which packages"));
     }
 }

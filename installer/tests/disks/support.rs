@@ -6,9 +6,9 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use hearth::cli::plan_from_files;
 use hearth::inventory::{Disk, Inventory};
 use hearth::plan::Plan;
+use hearth::prepare::plan_from_files;
 use hearth::size::Bytes;
 use sha2::{Digest, Sha256};
 

@@ -158,10 +158,11 @@ pub fn password(out: &mut Findings, key: KeyPath, value: &str) {
     }
 }
 
-/// An answer password: a hash only; the answer is where "ask" is resolved.
+/// An answer password: a hash, or "locked"; the answer is where "ask" is
+/// resolved, so it cannot say "ask" again.
 pub fn hash_only(out: &mut Findings, key: KeyPath, value: &str) {
-    if !is_crypt_hash(value) {
-        out.push(key, "must be a crypt hash ($y$..., $6$...), made with `mkpasswd -m yescrypt`; plain text is never accepted");
+    if value != "locked" && !is_crypt_hash(value) {
+        out.push(key, "must be a crypt hash ($y$..., $6$...), made with `mkpasswd -m yescrypt`, or \"locked\"; plain text is never accepted");
     }
 }
 

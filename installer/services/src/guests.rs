@@ -5,7 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::profile::{ComposeApp, Guest, Profile};
+use crate::check::{self, Context};
+use crate::keypath::KeyPath;
+use crate::profile::{ComposeApp, Guest, Hypervisor, Profile};
+use hearth_schema::validate::{checks, Findings};
 
 /// Where the image's files are on the ISO, and on the installed system.
 pub const ON_ISO: &str = "hearth/images";
@@ -143,6 +146,26 @@ pub fn compose_drop_in(app: &ComposeApp) -> Option<(String, String)> {
 
 pub fn secret_path(app: &str, secret: &str) -> PathBuf {
     Path::new(SECRETS_DIR).join(app).join(secret)
+}
+
+/// The checks of the hypervisor section that hold for Incus and Proxmox alike.
+pub fn check_hypervisor(hypervisor: &Hypervisor, ctx: &Context, at: &KeyPath, out: &mut Findings) {
+    ctx.dataset(out, at.key("dataset"), &hypervisor.dataset);
+    let all = hypervisor.containers.iter().chain(&hypervisor.vms);
+    check::unique(out, at, all.map(|g| g.name.as_str()), "guest");
+    for (kind, list) in [
+        ("containers", &hypervisor.containers),
+        ("vms", &hypervisor.vms),
+    ] {
+        for (i, guest) in list.iter().enumerate() {
+            if !checks::is_hostname(&guest.name) {
+                out.push(at.key(kind).index(i).key("name"), checks::HOSTNAME_RULE);
+            }
+            if guest.cpus == 0 {
+                out.push(at.key(kind).index(i).key("cpus"), "must be at least 1");
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ pub fn configure(plan: &Plan, medium: &Medium, target: &Path, runner: &Runner) -
             .content
             .replace(&format!("MACAddress={NIC_WITH_LINK}"), &nic_line);
         fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
-        let mode = u32::from_str_radix(&file.mode, 8).unwrap_or(0o644);
+        let mode = file.mode.bits();
         fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
     }
     carry_installer(plan, medium, target)?;

@@ -166,13 +166,8 @@ pub struct Account {
     pub samba_nt_hash: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct FilePlan {
-    pub path: PathBuf,
-    pub mode: String,
-    pub content: String,
-}
+/// A file written into the target; services make theirs (`hearth_services::File`).
+pub use crate::services::File as FilePlan;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

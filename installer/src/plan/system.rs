@@ -1,9 +1,7 @@
 //! Accounts and the small system files written into the target.
 
-use std::path::PathBuf;
-
 use super::{Account, FilePlan};
-use crate::profile::{Addressing, Network, Profile, RootLogin};
+use crate::profile::{Addressing, Network, Profile};
 
 /// Written in a network file where the NIC is chosen at install time;
 /// the installer puts the MAC of the first NIC with carrier there.
@@ -45,11 +43,7 @@ pub fn accounts(profile: &Profile) -> (Vec<Account>, Vec<String>) {
 
 pub fn files(profile: &Profile) -> Vec<FilePlan> {
     let system = &profile.system;
-    let file = |path: &str, content: String| FilePlan {
-        path: PathBuf::from(path),
-        mode: "0644".into(),
-        content,
-    };
+    let file = |path: &str, content: String| FilePlan::public(path, content);
     let fqdn = format!("{}.{}", system.hostname, system.domain);
     let mut files = vec![
         file("/etc/hostname", format!("{}\n", system.hostname)),
@@ -66,123 +60,12 @@ pub fn files(profile: &Profile) -> Vec<FilePlan> {
             format!("XKBMODEL=\"pc105\"\nXKBLAYOUT=\"{}\"\nXKBVARIANT=\"\"\nXKBOPTIONS=\"\"\nBACKSPACE=\"guess\"\n", system.keymap),
         ),
         file("/etc/timezone", format!("{}\n", system.timezone)),
-        file("/etc/ssh/sshd_config.d/hearth.conf", sshd(profile)),
     ];
     for (name, content) in network_files(&profile.network) {
         files.push(file(&format!("/etc/systemd/network/{name}"), content));
     }
-    if let Some(nfs) = &profile.services.nfs {
-        files.push(file(
-            crate::services::nfs::PATH,
-            crate::services::nfs::exports(nfs),
-        ));
-        files.push(file(
-            crate::services::nfs::CONF,
-            crate::services::nfs::nfs_conf(),
-        ));
-    }
-    if let Some(samba) = &profile.services.samba {
-        files.push(file(
-            crate::services::samba::PATH,
-            crate::services::samba::smb_conf(samba, &system.hostname),
-        ));
-    }
-    if let Some(rest) = profile
-        .services
-        .backup_target
-        .as_ref()
-        .and_then(|t| t.rest_server.as_ref())
-    {
-        use crate::services::rest_server;
-        let path = rest_server::served_path(profile, rest);
-        files.push(file(rest_server::UNIT, rest_server::unit(rest, &path)));
-    }
-    if let Some(syncthing) = &profile.services.syncthing {
-        use crate::services::syncthing as st;
-        for user in &syncthing.users {
-            files.push(file(
-                &st::drop_in_path(&user.name),
-                st::drop_in(syncthing, user),
-            ));
-        }
-    }
-    if profile.services.docker.is_some() {
-        // /var/lib/docker is a ZFS dataset, where overlayfs cannot keep its
-        // upper layers: Docker's zfs driver makes each layer a dataset.
-        files.push(file(
-            "/etc/docker/daemon.json",
-            "{\n  \"storage-driver\": \"zfs\"\n}\n".into(),
-        ));
-    }
-    if let Some(docker) = profile
-        .services
-        .docker
-        .as_ref()
-        .filter(|d| !d.apps.is_empty())
-    {
-        use crate::services::guests;
-        files.push(file(guests::COMPOSE_UNIT, guests::compose_unit()));
-        for (path, text) in docker.apps.iter().filter_map(guests::compose_drop_in) {
-            files.push(file(&path, text));
-        }
-    }
-    if let Some(backup) = &profile.services.cloud_backup {
-        use crate::services::restic;
-        files.push(FilePlan {
-            path: restic::ENV.into(),
-            mode: "0600".into(),
-            content: restic::env(backup),
-        });
-        files.push(file(restic::SERVICE, restic::service(backup)));
-        files.push(file(restic::TIMER, restic::timer(backup)));
-    }
-    if let Some(snapshots) = &profile.services.snapshots {
-        files.push(file(
-            crate::services::sanoid::PATH,
-            crate::services::sanoid::sanoid_conf(snapshots),
-        ));
-    }
-    for (i, job) in profile.services.replication.iter().enumerate() {
-        use crate::services::syncoid;
-        files.push(file(&syncoid::service_path(i), syncoid::service(job)));
-        files.push(file(&syncoid::timer_path(i), syncoid::timer(job)));
-    }
-    if let Some(wg) = &profile.services.wireguard {
-        use crate::services::wireguard;
-        files.push(FilePlan {
-            path: wireguard::CONFIG.into(),
-            mode: "0600".into(),
-            content: wireguard::server_conf(wg),
-        });
-        files.push(file(wireguard::SYSCTL, wireguard::SYSCTL_CONF.into()));
-        files.push(file(wireguard::DROP_IN, wireguard::DROP_IN_CONF.into()));
-    }
-    if profile.services.firewall.enabled {
-        files.push(file(
-            crate::services::firewall::PATH,
-            crate::services::firewall::nftables_conf(profile),
-        ));
-        files.push(file(
-            crate::services::firewall::DROP_IN,
-            crate::services::firewall::STOP_DROP_IN.into(),
-        ));
-    }
+    files.extend(crate::services::files(profile));
     files
-}
-
-fn sshd(profile: &Profile) -> String {
-    let root = match profile.system.root_login {
-        RootLogin::Disabled => "no",
-        RootLogin::KeyOnly => "prohibit-password",
-        RootLogin::Password => "yes",
-    };
-    let ssh = &profile.services.ssh;
-    let passwords = if ssh.password_authentication {
-        "yes"
-    } else {
-        "no"
-    };
-    format!("# Written by the Hearth installer from the profile.\nPort {}\nPermitRootLogin {root}\nPasswordAuthentication {passwords}\nKbdInteractiveAuthentication no\n", ssh.port)
 }
 
 /// systemd-networkd files: the NIC, and a bridge over it when guests need one.

@@ -4,6 +4,11 @@
 
 use crate::profile::CloudBackup;
 
+use crate::keypath::KeyPath;
+use crate::profile::Profile;
+use crate::{Context, File, FirstBootStep, Service, Task};
+use hearth_schema::validate::Findings;
+
 pub const ENV: &str = "/etc/hearth/restic.env";
 pub const PASSWORD: &str = "/etc/hearth/restic.password";
 pub const SERVICE: &str = "/etc/systemd/system/hearth-restic-backup.service";
@@ -61,12 +66,72 @@ pub fn service(backup: &CloudBackup) -> String {
 }
 
 pub fn timer(backup: &CloudBackup) -> String {
-    super::timer_unit(
+    crate::timer::timer_unit(
         "[services.cloud-backup]",
         "restic backup",
         &backup.schedule,
         "30min",
     )
+}
+
+/// Cloud backup with restic on a timer; the repository password is made at
+/// first boot, the credentials are the admin's to add to restic.env.
+pub struct Restic;
+
+impl Service for Restic {
+    fn packages(&self, profile: &Profile) -> Vec<&'static str> {
+        match profile.services.cloud_backup {
+            Some(_) => vec!["restic"],
+            None => Vec::new(),
+        }
+    }
+
+    fn units(&self, profile: &Profile) -> Vec<String> {
+        match profile.services.cloud_backup {
+            Some(_) => vec!["hearth-restic-backup.timer".into()],
+            None => Vec::new(),
+        }
+    }
+
+    fn files(&self, profile: &Profile) -> Vec<File> {
+        let Some(backup) = &profile.services.cloud_backup else {
+            return Vec::new();
+        };
+        vec![
+            File::private(ENV, env(backup)),
+            File::public(SERVICE, service(backup)),
+            File::public(TIMER, timer(backup)),
+        ]
+    }
+
+    fn first_boot(&self, profile: &Profile) -> Vec<FirstBootStep> {
+        if profile.services.cloud_backup.is_none() {
+            return Vec::new();
+        }
+        vec![FirstBootStep::new(
+            "restic",
+            "generate the repository password (root only)",
+            Task::SecretFile {
+                path: PASSWORD.into(),
+            },
+        )]
+    }
+
+    fn check(&self, profile: &Profile, _ctx: &Context, out: &mut Findings) {
+        let Some(backup) = &profile.services.cloud_backup else {
+            return;
+        };
+        let at = KeyPath::root().key("services").key("cloud-backup");
+        let schemes = ["s3:", "b2:", "rest:", "sftp:", "azure:", "gs:", "/"];
+        if !schemes.iter().any(|s| backup.repository.starts_with(s)) {
+            out.push(at.key("repository"), "allowed: s3:..., b2:..., rest:..., sftp:..., azure:..., gs:... or an absolute path");
+        }
+        for (i, path) in backup.paths.iter().enumerate() {
+            if !path.is_absolute() {
+                out.push(at.key("paths").index(i), "must be an absolute path");
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,11 @@ use std::fmt::Write;
 
 use crate::profile::Snapshots;
 
+use crate::keypath::KeyPath;
+use crate::profile::Profile;
+use crate::{Context, File, Service};
+use hearth_schema::validate::Findings;
+
 pub const PATH: &str = "/etc/sanoid/sanoid.conf";
 
 pub fn sanoid_conf(snapshots: &Snapshots) -> String {
@@ -31,6 +36,50 @@ pub fn sanoid_conf(snapshots: &Snapshots) -> String {
         );
     }
     out
+}
+
+/// sanoid's snapshots per dataset, taken and pruned by sanoid.timer.
+pub struct Sanoid;
+
+impl Service for Sanoid {
+    fn packages(&self, profile: &Profile) -> Vec<&'static str> {
+        // syncoid comes in the same package, with what it pipes through.
+        let s = &profile.services;
+        if s.snapshots.is_some() || !s.replication.is_empty() {
+            vec!["sanoid", "mbuffer", "lzop", "pv"]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn units(&self, profile: &Profile) -> Vec<String> {
+        match profile.services.snapshots {
+            Some(_) => vec!["sanoid.timer".into()],
+            None => Vec::new(),
+        }
+    }
+
+    fn files(&self, profile: &Profile) -> Vec<File> {
+        let Some(snapshots) = &profile.services.snapshots else {
+            return Vec::new();
+        };
+        vec![File::public(PATH, sanoid_conf(snapshots))]
+    }
+
+    fn check(&self, profile: &Profile, ctx: &Context, out: &mut Findings) {
+        let Some(snapshots) = &profile.services.snapshots else {
+            return;
+        };
+        let at = KeyPath::root()
+            .key("services")
+            .key("snapshots")
+            .key("policies");
+        for (i, policy) in snapshots.policies.iter().enumerate() {
+            for (j, dataset) in policy.datasets.iter().enumerate() {
+                ctx.dataset_or_pool(out, at.index(i).key("datasets").index(j), dataset);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,11 @@
 
 use crate::profile::Replication;
 
+use crate::keypath::KeyPath;
+use crate::profile::Profile;
+use crate::{Context, File, FirstBootStep, Service, Task};
+use hearth_schema::validate::Findings;
+
 /// The key syncoid logs in with to remote targets, made at first boot; its
 /// public half goes into the other host's zfs-receive-ssh-keys.
 pub const SSH_KEY: &str = "/etc/hearth/syncoid/id_ed25519";
@@ -51,12 +56,91 @@ pub fn service(job: &Replication) -> String {
 }
 
 pub fn timer(job: &Replication) -> String {
-    super::timer_unit(
+    crate::timer::timer_unit(
         "[[services.replication]]",
         &format!("syncoid {} to {}", job.source, job.target),
         &job.schedule,
         "15min",
     )
+}
+
+/// syncoid replication jobs, one unit and timer each (sanoid's package).
+pub struct Syncoid;
+
+impl Service for Syncoid {
+    fn units(&self, profile: &Profile) -> Vec<String> {
+        let jobs = 0..profile.services.replication.len();
+        jobs.map(|i| format!("hearth-syncoid-{i}.timer")).collect()
+    }
+
+    fn files(&self, profile: &Profile) -> Vec<File> {
+        let jobs = profile.services.replication.iter().enumerate();
+        jobs.flat_map(|(i, job)| {
+            [
+                File::public(service_path(i), service(job)),
+                File::public(timer_path(i), timer(job)),
+            ]
+        })
+        .collect()
+    }
+
+    fn first_boot(&self, profile: &Profile) -> Vec<FirstBootStep> {
+        if !profile
+            .services
+            .replication
+            .iter()
+            .any(|j| is_remote(&j.target))
+        {
+            return Vec::new();
+        }
+        vec![FirstBootStep::new(
+            "syncoid",
+            format!("generate the key syncoid logs in with ({SSH_KEY}.pub goes to the other host)"),
+            Task::SshKey {
+                path: SSH_KEY.into(),
+            },
+        )]
+    }
+
+    fn check(&self, profile: &Profile, ctx: &Context, out: &mut Findings) {
+        for (i, job) in profile.services.replication.iter().enumerate() {
+            let at = KeyPath::root().key("services").key("replication").index(i);
+            ctx.dataset_or_pool(out, at.key("source"), &job.source);
+            replication_target(out, ctx, at.key("target"), &job.target);
+        }
+    }
+}
+
+/// A local target is received into a new dataset under one the profile
+/// makes; a remote one is `user@host:pool/dataset`.
+fn replication_target(out: &mut Findings, ctx: &Context, key: KeyPath, target: &str) {
+    if let Some((login, dataset)) = target.split_once(':') {
+        let ok = login
+            .split_once('@')
+            .is_some_and(|(user, host)| !user.is_empty() && !host.is_empty())
+            && dataset.contains('/');
+        if !ok {
+            out.push(
+                key,
+                format!("`{target}`: a remote target is user@host:pool/dataset"),
+            );
+        }
+        return;
+    }
+    if ctx.is_dataset_or_pool(target) {
+        out.push(
+            key,
+            format!("`{target}` is made by the profile; syncoid receives into a new dataset, e.g. `{target}/copy`"),
+        );
+        return;
+    }
+    match target.rsplit_once('/') {
+        Some((parent, _)) if ctx.is_dataset_or_pool(parent) => {}
+        _ => out.push(
+            key,
+            format!("`{target}`: its parent must be a pool or dataset of the profile"),
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,12 @@ use std::path::{Path, PathBuf};
 
 use crate::profile::{GuiBind, Syncthing, SyncthingUser};
 
+use crate::keypath::KeyPath;
+use crate::ports::Port;
+use crate::profile::Profile;
+use crate::{Context, File, FirstBootStep, Service, Task};
+use hearth_schema::validate::Findings;
+
 pub fn drop_in_path(user: &str) -> String {
     format!("/etc/systemd/system/syncthing@{user}.service.d/hearth.conf")
 }
@@ -70,6 +76,82 @@ pub fn with_listen_port(config: &str, port: u16) -> Option<String> {
         "<listenAddress>tcp://:{port}</listenAddress><listenAddress>quic://:{port}</listenAddress><listenAddress>dynamic+https://relays.syncthing.net/endpoint</listenAddress>"
     );
     Some(config.replacen(default, &explicit, 1))
+}
+
+/// Syncthing's sync protocol port for the i-th user (each instance needs its own).
+pub fn sync_port(index: usize) -> u16 {
+    22000 + index as u16
+}
+
+pub struct SyncthingSync;
+
+impl Service for SyncthingSync {
+    fn packages(&self, profile: &Profile) -> Vec<&'static str> {
+        match profile.services.syncthing {
+            Some(_) => vec!["syncthing"],
+            None => Vec::new(),
+        }
+    }
+
+    fn units(&self, profile: &Profile) -> Vec<String> {
+        let users = profile.services.syncthing.iter().flat_map(|s| &s.users);
+        users
+            .map(|user| format!("syncthing@{}.service", user.name))
+            .collect()
+    }
+
+    fn files(&self, profile: &Profile) -> Vec<File> {
+        let Some(syncthing) = &profile.services.syncthing else {
+            return Vec::new();
+        };
+        let drop_in_of =
+            |user: &SyncthingUser| File::public(drop_in_path(&user.name), drop_in(syncthing, user));
+        syncthing.users.iter().map(drop_in_of).collect()
+    }
+
+    fn ports(&self, profile: &Profile) -> Vec<Port> {
+        let users = profile.services.syncthing.iter().flat_map(|s| &s.users);
+        let mut ports = Vec::new();
+        for (i, user) in users.enumerate() {
+            let owner = format!("syncthing of {}", user.name);
+            let key = format!("services.syncthing.users[{i}]");
+            ports.push(Port::tcp(user.gui_port, &owner, format!("{key}.gui-port")));
+            ports.push(Port::tcp(sync_port(i), &owner, key.clone()));
+            ports.push(Port::udp(sync_port(i), &owner, key));
+        }
+        ports
+    }
+
+    fn first_boot(&self, profile: &Profile) -> Vec<FirstBootStep> {
+        let users = profile.services.syncthing.iter().flat_map(|s| &s.users);
+        let step = |(i, user): (usize, &SyncthingUser)| {
+            FirstBootStep::new(
+                "syncthing",
+                format!(
+                    "create the configuration of {} with a folder on {}",
+                    user.name, user.dataset
+                ),
+                Task::Syncthing {
+                    user: user.name.clone(),
+                    path: crate::datasets::mounted_at(profile, &user.dataset),
+                    sync_port: sync_port(i),
+                },
+            )
+        };
+        users.enumerate().map(step).collect()
+    }
+
+    fn check(&self, profile: &Profile, ctx: &Context, out: &mut Findings) {
+        let users = profile.services.syncthing.iter().flat_map(|s| &s.users);
+        let at = KeyPath::root()
+            .key("services")
+            .key("syncthing")
+            .key("users");
+        for (i, user) in users.enumerate() {
+            ctx.user(out, at.index(i).key("name"), &user.name);
+            ctx.dataset(out, at.index(i).key("dataset"), &user.dataset);
+        }
+    }
 }
 
 #[cfg(test)]

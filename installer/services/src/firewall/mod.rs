@@ -5,8 +5,11 @@
 
 use std::collections::BTreeSet;
 
-use crate::ports::{self, Port, Proto};
+use crate::keypath::KeyPath;
+use crate::ports::{Port, Proto};
 use crate::profile::{GuiBind, Profile};
+use crate::{Context, File, Service};
+use hearth_schema::validate::Findings;
 
 pub const PATH: &str = "/etc/nftables.conf";
 
@@ -28,7 +31,7 @@ fn open_ports(profile: &Profile) -> (Vec<Port>, Vec<Port>) {
         .syncthing
         .as_ref()
         .is_some_and(|sync| sync.gui == GuiBind::Localhost);
-    let mut ports: Vec<Port> = ports::listening(profile)
+    let mut ports: Vec<Port> = crate::listening(profile)
         .into_iter()
         // A GUI bound to localhost has nothing to open.
         .filter(|p| !(local_gui && p.key.ends_with(".gui-port")))
@@ -185,6 +188,48 @@ pub fn network_of(address: &str) -> String {
             format!("{}/{bits}", std::net::Ipv4Addr::from(u32::from(ip) & mask))
         }
         _ => address.to_string(),
+    }
+}
+
+/// nftables: inbound default deny, each service's ports opened to the
+/// world or the LAN as the profile says.
+pub struct NftFirewall;
+
+impl Service for NftFirewall {
+    fn packages(&self, profile: &Profile) -> Vec<&'static str> {
+        match profile.services.firewall.enabled {
+            true => vec!["nftables"],
+            false => Vec::new(),
+        }
+    }
+
+    fn units(&self, profile: &Profile) -> Vec<String> {
+        match profile.services.firewall.enabled {
+            true => vec!["nftables.service".into()],
+            false => Vec::new(),
+        }
+    }
+
+    fn files(&self, profile: &Profile) -> Vec<File> {
+        if !profile.services.firewall.enabled {
+            return Vec::new();
+        }
+        vec![
+            File::public(PATH, nftables_conf(profile)),
+            File::public(DROP_IN, STOP_DROP_IN),
+        ]
+    }
+
+    fn check(&self, profile: &Profile, _ctx: &Context, out: &mut Findings) {
+        let at = KeyPath::root().key("services").key("firewall").key("lan");
+        for (i, net) in profile.services.firewall.lan.iter().enumerate() {
+            if !hearth_schema::validate::is_cidr(net) {
+                out.push(
+                    at.index(i),
+                    format!("`{net}` is not a network such as 192.168.1.0/24"),
+                );
+            }
+        }
     }
 }
 

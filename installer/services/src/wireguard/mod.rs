@@ -7,6 +7,11 @@ use std::path::PathBuf;
 
 use crate::profile::{Profile, WireGuard};
 
+use crate::keypath::KeyPath;
+use crate::ports::Port;
+use crate::{check, Context, File, FirstBootStep, Service, Task};
+use hearth_schema::validate::{checks, Findings};
+
 pub const CONFIG: &str = "/etc/wireguard/wg0.conf";
 /// The server key pair: `wg0.key` and `wg0.pub`.
 pub const SERVER_KEY: &str = "/etc/wireguard/wg0";
@@ -88,6 +93,138 @@ pub fn client_conf(
          PersistentKeepalive = 25\n",
         allowed_ips.join(", ")
     )
+}
+
+/// The WireGuard VPN: the server's and generated peers' keys are made at
+/// first boot; forwarding and NAT let peers reach the LAN.
+pub struct WireGuardVpn;
+
+impl Service for WireGuardVpn {
+    fn packages(&self, profile: &Profile) -> Vec<&'static str> {
+        match profile.services.wireguard {
+            Some(_) => vec!["wireguard-tools", "qrencode"],
+            None => Vec::new(),
+        }
+    }
+
+    fn units(&self, profile: &Profile) -> Vec<String> {
+        match profile.services.wireguard {
+            Some(_) => vec!["wg-quick@wg0.service".into()],
+            None => Vec::new(),
+        }
+    }
+
+    fn files(&self, profile: &Profile) -> Vec<File> {
+        let Some(wg) = &profile.services.wireguard else {
+            return Vec::new();
+        };
+        vec![
+            File::private(CONFIG, server_conf(wg)),
+            File::public(SYSCTL, SYSCTL_CONF),
+            File::public(DROP_IN, DROP_IN_CONF),
+        ]
+    }
+
+    fn ports(&self, profile: &Profile) -> Vec<Port> {
+        let Some(wg) = &profile.services.wireguard else {
+            return Vec::new();
+        };
+        vec![Port::udp(
+            wg.listen_port,
+            "wireguard",
+            "services.wireguard.listen-port",
+        )]
+    }
+
+    fn first_boot(&self, profile: &Profile) -> Vec<FirstBootStep> {
+        let Some(wg) = &profile.services.wireguard else {
+            return Vec::new();
+        };
+        let mut steps = vec![FirstBootStep::new(
+            "wireguard",
+            "generate the server key pair in /etc/wireguard (mode 0600)",
+            Task::WireguardKey {
+                base: SERVER_KEY.into(),
+            },
+        )];
+        for peer in wg.peers.iter().filter(|p| p.public_key.is_none()) {
+            steps.push(FirstBootStep::new(
+                "wireguard",
+                format!("generate a key pair for peer {}", peer.name),
+                Task::WireguardKey {
+                    base: peer_key(&peer.name),
+                },
+            ));
+            steps.push(FirstBootStep::new(
+                "wireguard",
+                format!("write the client config and QR code of peer {}", peer.name),
+                Task::WireguardClient {
+                    name: peer.name.clone(),
+                    address: peer.address.clone(),
+                    endpoint: endpoint(profile, wg),
+                    allowed_ips: client_allowed_ips(profile, wg),
+                },
+            ));
+        }
+        steps
+    }
+
+    fn check(&self, profile: &Profile, _ctx: &Context, out: &mut Findings) {
+        let Some(wg) = &profile.services.wireguard else {
+            return;
+        };
+        let at = KeyPath::root().key("services").key("wireguard");
+        if !checks::is_cidr(&wg.address) {
+            out.push(
+                at.key("address"),
+                format!(
+                    "`{}` is not an address with prefix such as 10.8.0.1/24",
+                    wg.address
+                ),
+            );
+        }
+        let names = wg.peers.iter().map(|p| p.name.as_str());
+        check::unique(out, &at.key("peers"), names, "peer");
+        for (i, peer) in wg.peers.iter().enumerate() {
+            check_peer(peer, &at.key("peers").index(i), out);
+        }
+    }
+}
+
+fn check_peer(peer: &crate::profile::WireGuardPeer, at: &KeyPath, out: &mut Findings) {
+    // The name becomes a file name and a word in wg-quick's PostUp.
+    let safe = !peer.name.is_empty()
+        && !peer.name.starts_with('.')
+        && peer
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if !safe {
+        out.push(
+            at.key("name"),
+            format!(
+                "`{}`: use letters, digits, dots, dashes and underscores, not starting with a dot",
+                peer.name
+            ),
+        );
+    }
+    if !checks::is_cidr(&peer.address) {
+        out.push(
+            at.key("address"),
+            format!(
+                "`{}` is not an address with prefix such as 10.8.0.2/32",
+                peer.address
+            ),
+        );
+    }
+    if let Some(public) = &peer.public_key {
+        if !checks::is_wireguard_key(public) {
+            out.push(
+                at.key("public-key"),
+                "not a WireGuard key (44 characters of base64, from `wg pubkey`)",
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,11 @@
 
 use crate::profile::{Guest, Hypervisor};
 
+use crate::keypath::KeyPath;
+use crate::profile::{Base, HypervisorKind, Profile};
+use crate::{guests, Context, FirstBootStep, Service, Task};
+use hearth_schema::validate::Findings;
+
 /// The storage `pvesm add zfspool` makes from the hypervisor's dataset.
 pub const STORAGE: &str = "hearth";
 /// Where Proxmox keeps container templates (storage `local`).
@@ -100,6 +105,104 @@ pub fn vm_args(id: u32, guest: &Guest, bridge: &str) -> Vec<String> {
     ];
     args.extend(common(guest));
     args
+}
+
+pub struct ProxmoxHost;
+
+/// The hypervisor section when it asks for Proxmox VE.
+fn proxmox(profile: &Profile) -> Option<&Hypervisor> {
+    let hypervisor = profile.services.hypervisor.as_ref()?;
+    (hypervisor.kind == HypervisorKind::Proxmox).then_some(hypervisor)
+}
+
+impl Service for ProxmoxHost {
+    fn packages(&self, profile: &Profile) -> Vec<&'static str> {
+        match proxmox(profile) {
+            Some(_) => vec!["proxmox-ve", "postfix", "open-iscsi", "chrony"],
+            None => Vec::new(),
+        }
+    }
+
+    fn units(&self, profile: &Profile) -> Vec<String> {
+        match proxmox(profile) {
+            Some(_) => vec!["pve-cluster.service".into()],
+            None => Vec::new(),
+        }
+    }
+
+    fn first_boot(&self, profile: &Profile) -> Vec<FirstBootStep> {
+        match proxmox(profile) {
+            Some(hypervisor) => steps(profile, hypervisor),
+            None => Vec::new(),
+        }
+    }
+
+    fn check(&self, profile: &Profile, ctx: &Context, out: &mut Findings) {
+        let Some(hypervisor) = proxmox(profile) else {
+            return;
+        };
+        let at = KeyPath::root().key("services").key("hypervisor");
+        if profile.base == Base::Debian {
+            out.push(
+                at.key("kind"),
+                "proxmox needs base = \"proxmox\"; on Debian, allowed: incus",
+            );
+        }
+        guests::check_hypervisor(hypervisor, ctx, &at, out);
+    }
+}
+
+/// The storage, the ISO's image as a container template, and each guest as
+/// `pct create`/`qm create`, numbered from 100.
+fn steps(profile: &Profile, hypervisor: &Hypervisor) -> Vec<FirstBootStep> {
+    let bridge = profile.network.bridge.as_deref().unwrap_or("vmbr0");
+    let local = guests::incus_alias(&profile.suite);
+    let release = guests::release(&profile.suite);
+    let mut steps = vec![FirstBootStep::new(
+        "proxmox",
+        format!("add ZFS storage {STORAGE} on {}", hypervisor.dataset),
+        Task::ProxmoxStorage {
+            name: STORAGE.into(),
+            args: storage_args(hypervisor),
+        },
+    )];
+    if hypervisor.containers.iter().any(|g| g.image == local) {
+        let to = std::path::Path::new(TEMPLATES).join(template_name(release));
+        steps.push(FirstBootStep::new(
+            "proxmox",
+            format!("lay in the ISO's Debian image as template {}", to.display()),
+            Task::CopyFile {
+                from: guests::image_file(guests::ROOTFS),
+                to,
+            },
+        ));
+    }
+    let mut id = FIRST_ID;
+    for guest in &hypervisor.containers {
+        steps.push(FirstBootStep::new(
+            "proxmox",
+            format!("pct create {id} ({}) from {}", guest.name, guest.image),
+            Task::ProxmoxGuest {
+                tool: "pct".into(),
+                id,
+                args: container_args(id, guest, &local, release, bridge),
+            },
+        ));
+        id += 1;
+    }
+    for guest in &hypervisor.vms {
+        steps.push(FirstBootStep::new(
+            "proxmox",
+            format!("qm create {id} ({}) with an empty disk", guest.name),
+            Task::ProxmoxGuest {
+                tool: "qm".into(),
+                id,
+                args: vm_args(id, guest, bridge),
+            },
+        ));
+        id += 1;
+    }
+    steps
 }
 
 #[cfg(test)]

@@ -6,6 +6,12 @@ use std::fmt::Write;
 
 use crate::profile::{Samba, SambaShare};
 
+use crate::keypath::KeyPath;
+use crate::ports::Port;
+use crate::profile::Profile;
+use crate::{Context, File, FirstBootStep, Service, Task};
+use hearth_schema::validate::Findings;
+
 pub const PATH: &str = "/etc/samba/smb.conf";
 
 /// The Unix group that owns a share's folder: its users are its members.
@@ -123,4 +129,98 @@ fn lines(out: &mut String, pairs: &[(&str, &str)]) {
 
 fn line(out: &mut String, key: &str, value: &str) {
     let _ = writeln!(out, "   {key} = {value}");
+}
+
+/// Samba: shares, Time Machine (advertised by Avahi), Previous Versions.
+pub struct SmbServer;
+
+impl Service for SmbServer {
+    fn packages(&self, profile: &Profile) -> Vec<&'static str> {
+        match &profile.services.samba {
+            Some(samba) if time_machine(samba) => {
+                vec!["samba", "samba-vfs-modules", "avahi-daemon"]
+            }
+            Some(_) => vec!["samba", "samba-vfs-modules"],
+            None => Vec::new(),
+        }
+    }
+
+    fn units(&self, profile: &Profile) -> Vec<String> {
+        match &profile.services.samba {
+            Some(samba) if time_machine(samba) => {
+                vec!["smbd.service".into(), "avahi-daemon.service".into()]
+            }
+            Some(_) => vec!["smbd.service".into()],
+            None => Vec::new(),
+        }
+    }
+
+    fn files(&self, profile: &Profile) -> Vec<File> {
+        let Some(samba) = &profile.services.samba else {
+            return Vec::new();
+        };
+        vec![File::public(
+            PATH,
+            smb_conf(samba, &profile.system.hostname),
+        )]
+    }
+
+    fn ports(&self, profile: &Profile) -> Vec<Port> {
+        match profile.services.samba {
+            Some(_) => vec![Port::tcp(445, "samba", "services.samba")],
+            None => Vec::new(),
+        }
+    }
+
+    fn first_boot(&self, profile: &Profile) -> Vec<FirstBootStep> {
+        let shares = profile.services.samba.iter().flat_map(|s| &s.shares);
+        shares
+            .filter(|share| !share.users.is_empty())
+            .map(|share| {
+                let group = share_group(&share.name);
+                let action = format!(
+                    "give group {group} ({}) the folder {}",
+                    share.users.join(", "),
+                    share.path.display()
+                );
+                let task = Task::ShareAccess {
+                    path: share.path.clone(),
+                    group,
+                    users: share.users.clone(),
+                };
+                FirstBootStep::new("samba", action, task)
+            })
+            .collect()
+    }
+
+    fn check(&self, profile: &Profile, ctx: &Context, out: &mut Findings) {
+        let Some(samba) = &profile.services.samba else {
+            return;
+        };
+        let at = KeyPath::root().key("services").key("samba").key("shares");
+        let mut names = Vec::new();
+        for (i, share) in samba.shares.iter().enumerate() {
+            if names.contains(&share.name.to_lowercase()) {
+                out.push(
+                    at.index(i).key("name"),
+                    format!("share `{}` is defined twice", share.name),
+                );
+            }
+            names.push(share.name.to_lowercase());
+            ctx.path_on_dataset(out, at.index(i).key("path"), &share.path);
+            for (j, user) in share.users.iter().enumerate() {
+                ctx.user(out, at.index(i).key("users").index(j), user);
+            }
+            if share.time_machine_max_size.is_some() && !share.time_machine {
+                out.push(
+                    at.index(i).key("time-machine-max-size"),
+                    "only used with time-machine = true",
+                );
+            }
+        }
+    }
+}
+
+fn time_machine(samba: &crate::profile::Samba) -> bool {
+    samba.shares.iter().any(|share| share.time_machine)
 }

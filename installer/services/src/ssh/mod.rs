@@ -1,0 +1,48 @@
+//! The OpenSSH server: always on, on the profile's port, with the root
+//! login the profile allows.
+
+use crate::ports::Port;
+use crate::profile::{Profile, RootLogin};
+use crate::{File, Service};
+
+pub const PATH: &str = "/etc/ssh/sshd_config.d/hearth.conf";
+
+/// sshd's drop-in: port, root login, password logins.
+pub fn sshd_conf(profile: &Profile) -> String {
+    let root = match profile.system.root_login {
+        RootLogin::Disabled => "no",
+        RootLogin::KeyOnly => "prohibit-password",
+        RootLogin::Password => "yes",
+    };
+    let ssh = &profile.services.ssh;
+    let passwords = if ssh.password_authentication {
+        "yes"
+    } else {
+        "no"
+    };
+    format!("# Written by the Hearth installer from the profile.\nPort {}\nPermitRootLogin {root}\nPasswordAuthentication {passwords}\nKbdInteractiveAuthentication no\n", ssh.port)
+}
+
+pub struct SshServer;
+
+impl Service for SshServer {
+    fn packages(&self, _profile: &Profile) -> Vec<&'static str> {
+        vec!["openssh-server"]
+    }
+
+    fn units(&self, _profile: &Profile) -> Vec<String> {
+        vec!["ssh.service".into()]
+    }
+
+    fn files(&self, profile: &Profile) -> Vec<File> {
+        vec![File::public(PATH, sshd_conf(profile))]
+    }
+
+    fn ports(&self, profile: &Profile) -> Vec<Port> {
+        vec![Port::tcp(
+            profile.services.ssh.port,
+            "ssh",
+            "services.ssh.port",
+        )]
+    }
+}

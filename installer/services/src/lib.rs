@@ -15,6 +15,7 @@ pub mod guests;
 pub mod incus;
 pub mod nfs;
 pub mod ports;
+pub mod provision;
 pub mod proxmox;
 pub mod rest_server;
 pub mod restic;
@@ -38,6 +39,7 @@ use crate::ports::Port;
 use crate::profile::{Base, Profile};
 use hearth_schema::validate::Findings;
 use hearth_schema::{datasets, keypath, load, profile, size, source};
+use hearth_system::{accounts, runner};
 
 /// What a service adds to a system, each part from the profile alone.
 /// A service that is not enabled in the profile adds nothing.

@@ -13,6 +13,7 @@ use super::mounts::chroot;
 use super::Medium;
 use crate::plan::{Account, Plan};
 use crate::runner::Runner;
+use hearth_system::accounts;
 
 const NIC_WITH_LINK: &str = "@mac-of-first-nic-with-link@";
 
@@ -204,15 +205,11 @@ fn samba_passwords(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
     if users.is_empty() {
         return Ok(());
     }
-    let passwd = fs::read_to_string(target.join("etc/passwd"))?;
     let mut lines = String::new();
     for account in users {
-        let uid = passwd
-            .lines()
-            .map(|l| l.split(':').collect::<Vec<_>>())
-            .find(|f| f.first() == Some(&account.name.as_str()))
-            .and_then(|f| f.get(2).map(|u| u.to_string()))
-            .with_context(|| format!("user {} is not in the target's /etc/passwd", account.name))?;
+        let uid = accounts::user(target, &account.name)
+            .with_context(|| format!("user {} is not in the target's /etc/passwd", account.name))?
+            .uid;
         let nt = account.samba_nt_hash.as_deref().unwrap_or_default();
         // smbpasswd(5): no LM hash, a normal user account, set now (a
         // last-change time of 0 means "must change at next logon").
@@ -239,14 +236,10 @@ fn samba_passwords(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
 
 /// Groups that exist in the target (docker, incus-admin only with their packages).
 fn existing_groups(target: &Path, wanted: &[String]) -> Vec<String> {
-    let groups = fs::read_to_string(target.join("etc/group")).unwrap_or_default();
+    let groups = accounts::groups(target);
     wanted
         .iter()
-        .filter(|g| {
-            groups
-                .lines()
-                .any(|l| l.split(':').next() == Some(g.as_str()))
-        })
+        .filter(|g| groups.iter().any(|group| group.name == **g))
         .cloned()
         .collect()
 }

@@ -3,6 +3,7 @@
 //! reading disks (inventory, signatures, ZFS labels), FAT32 ESP images and
 //! the layout of the install medium.
 
+pub mod accounts;
 pub mod device;
 pub mod esp;
 mod fat_dots;

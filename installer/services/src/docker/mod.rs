@@ -3,6 +3,8 @@
 //! secrets made at first boot. The compose unit and the ISO's Debian image
 //! are in `guests`, which Incus and Proxmox share.
 
+pub mod provision;
+
 use crate::guests;
 use crate::keypath::KeyPath;
 use crate::ports::Port;

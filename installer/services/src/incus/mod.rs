@@ -2,6 +2,8 @@
 //! the profile's dataset as its ZFS storage pool and puts guests on the
 //! host's bridge (or on a NAT bridge of Incus's own when there is none).
 
+pub mod provision;
+
 use crate::guests;
 use crate::keypath::KeyPath;
 use crate::profile::{Base, Hypervisor, HypervisorKind, Profile};

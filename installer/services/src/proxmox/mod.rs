@@ -3,6 +3,8 @@
 //! builder's Debian root filesystem becomes a container template, so
 //! containers of the local image start offline, as with Incus.
 
+pub mod provision;
+
 use crate::profile::{Guest, Hypervisor};
 
 use crate::keypath::KeyPath;

@@ -2,6 +2,8 @@
 //! serves the dataset as a system user, with an htpasswd file whose entries
 //! are made at first boot from passwords made there.
 
+pub mod provision;
+
 use std::path::{Path, PathBuf};
 
 use crate::profile::{Profile, RestServer};

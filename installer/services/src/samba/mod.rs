@@ -2,6 +2,8 @@
 //! in the tests; passwords never appear here (Samba keeps its own hashes,
 //! set by `smbpasswd` from the answer's password at install).
 
+pub mod provision;
+
 use std::fmt::Write;
 
 use crate::profile::{Samba, SambaShare};

@@ -2,6 +2,8 @@
 //! the source dataset to a pool on this host or over ssh to another host
 //! (a backup-target Hearth's zfs-receive user, for example).
 
+pub mod provision;
+
 use crate::profile::Replication;
 
 use crate::keypath::KeyPath;

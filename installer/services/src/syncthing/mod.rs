@@ -2,6 +2,8 @@
 //! address comes from a drop-in, the configuration and the user's folder on
 //! their dataset are made at first boot, as the user.
 
+pub mod provision;
+
 use std::path::{Path, PathBuf};
 
 use crate::profile::{GuiBind, Syncthing, SyncthingUser};

@@ -3,6 +3,8 @@
 //! server's config reads them from their files when wg-quick brings wg0 up,
 //! and each generated peer gets a client config and QR code at first boot.
 
+pub mod provision;
+
 use std::path::PathBuf;
 
 use crate::profile::{Profile, WireGuard};

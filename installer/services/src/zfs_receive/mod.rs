@@ -2,6 +2,8 @@
 //! `zfs receive` into one dataset, logging in with the senders' keys. The
 //! user and the delegation are made at first boot (stored by uid).
 
+pub mod provision;
+
 use crate::keypath::KeyPath;
 use crate::profile::{Profile, ZfsReceive};
 use crate::{Context, FirstBootStep, Service, Task};

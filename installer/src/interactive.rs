@@ -405,7 +405,7 @@ mod tests {
         .unwrap_or_else(|p| panic!("{p}\n{text}"));
         fs::remove_dir_all(&dir).expect("cleanup");
         assert_eq!(plan.erase.len(), 2);
-        assert_eq!(plan.pools[0].vdevs[0].topology, "mirror");
+        assert_eq!(plan.pools[0].vdevs[0].topology, Topology::Mirror);
         assert!(plan.erase.iter().all(|d| d
             .disk
             .stable_path

@@ -1,7 +1,61 @@
 //! Password hashes as the installed system stores them: SHA-512 crypt for
 //! the account, the NT hash for Samba. The password itself is kept nowhere.
 
-use anyhow::{anyhow, Result};
+use std::fmt;
+
+use anyhow::anyhow;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// An account's password as a plan carries it: still to be asked, locked,
+/// or a crypt hash. Written as the profile writes it ("ask", "locked",
+/// the hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Password {
+    Ask,
+    Locked,
+    Crypt(String),
+}
+
+impl Password {
+    /// The profile's or answer's value, already checked by `validate`.
+    pub fn from_profile(value: &str) -> Password {
+        match value {
+            "ask" => Password::Ask,
+            "locked" => Password::Locked,
+            hash => Password::Crypt(hash.to_string()),
+        }
+    }
+
+    /// What /etc/shadow gets: the hash, or "!" for no password.
+    pub fn shadow(&self) -> &str {
+        match self {
+            Password::Crypt(hash) => hash,
+            Password::Ask | Password::Locked => "!",
+        }
+    }
+}
+
+impl fmt::Display for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Password::Ask => "ask",
+            Password::Locked => "locked",
+            Password::Crypt(hash) => hash,
+        })
+    }
+}
+
+impl Serialize for Password {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Password {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Password, D::Error> {
+        Ok(Password::from_profile(&String::deserialize(deserializer)?))
+    }
+}
 
 /// Samba's NT hash: MD4 of the UTF-16LE password, as 32 hex digits.
 pub fn nt_hash(password: &str) -> String {
@@ -14,7 +68,7 @@ pub fn nt_hash(password: &str) -> String {
 }
 
 /// SHA-512 crypt, which libxcrypt verifies.
-pub fn hash(password: &str) -> Result<String> {
+pub fn hash(password: &str) -> anyhow::Result<String> {
     let params = sha_crypt::Sha512Params::new(100_000).map_err(|e| anyhow!("{e:?}"))?;
     sha_crypt::sha512_simple(password, &params).map_err(|e| anyhow!("{e:?}"))
 }

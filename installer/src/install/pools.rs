@@ -28,9 +28,10 @@ impl Imported {
         );
         self.hostid = Some(hostid);
         for pool in &plan.pools {
-            let args: Vec<&str> = pool.command.iter().skip(1).map(String::as_str).collect();
+            let argv = pool.argv();
+            let args: Vec<&str> = argv.iter().skip(1).map(String::as_str).collect();
             runner
-                .run(&pool.command[0], &args)
+                .run(&argv[0], &args)
                 .with_context(|| format!("pool {}", pool.name))?;
             self.pools.push(pool.name.clone());
         }
@@ -46,8 +47,9 @@ impl Imported {
                 ));
                 continue;
             }
-            let args: Vec<&str> = dataset.command.iter().skip(1).map(String::as_str).collect();
-            runner.run(&dataset.command[0], &args)?;
+            let argv = dataset.argv();
+            let args: Vec<&str> = argv.iter().skip(1).map(String::as_str).collect();
+            runner.run(&argv[0], &args)?;
             if dataset.name.ends_with(&format!("/ROOT/{BOOT_ENV}")) {
                 // canmount=noauto: mounted by hand before anything lands below it.
                 runner.run("zfs", &["mount", &dataset.name])?;

@@ -149,10 +149,7 @@ WantedBy=multi-user.target
 ";
 
 fn account_setup(account: &Account, target: &Path, runner: &Runner) -> Result<()> {
-    let hash = match account.password.as_str() {
-        "locked" | "ask" => "!".to_string(),
-        hash => hash.to_string(),
-    };
+    let hash = account.password.shadow().to_string();
     let home = if account.name == "root" {
         chroot(runner, target, &["usermod", "-p", &hash, "root"])?;
         target.join("root")

@@ -4,11 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::select::Selection;
-use super::{BootDisk, BootPlan};
-use crate::datasets::{root_pool, BOOT_ENV};
 use crate::inventory::Disk;
-use crate::profile::Profile;
 use crate::size::{Bytes, MIB};
 
 pub const BIOS_BOOT_GUID: &str = "21686148-6449-6E6F-744E-656564454649";
@@ -93,28 +89,4 @@ pub fn partition_path(disk: &Disk, number: u32) -> PathBuf {
     } else {
         PathBuf::from(format!("{}-part{number}", disk.stable_path().display()))
     }
-}
-
-pub fn boot(profile: &Profile, selection: &Selection) -> BootPlan {
-    let root = root_pool(profile).unwrap_or("rpool");
-    let disks = selection
-        .members
-        .iter()
-        .filter(|m| m.pool == root && m.class == "data")
-        .flat_map(|m| m.disks.iter())
-        .map(|disk| BootDisk {
-            disk: disk.stable_path(),
-            bios_boot: partition_path(disk, 1),
-            esp: partition_path(disk, 2),
-        })
-        .collect();
-    BootPlan {
-        disks,
-        kernel_cmdline: kernel_cmdline(&format!("{root}/ROOT/{BOOT_ENV}")),
-    }
-}
-
-/// What the kernel is told to boot: the root dataset, by the zfs initramfs.
-pub fn kernel_cmdline(root_dataset: &str) -> String {
-    format!("root=ZFS={root_dataset} boot=zfs")
 }

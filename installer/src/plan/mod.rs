@@ -2,6 +2,8 @@
 //! the answer and the disk inventory without touching anything. `--dry-run`
 //! prints it; the executor carries it out step by step.
 
+pub mod boot;
+mod command;
 mod drift;
 mod effective;
 pub mod layout;
@@ -10,12 +12,14 @@ mod select;
 mod system;
 mod zfs;
 
+pub use command::VdevClass;
 pub use drift::drift;
 pub use effective::effective;
 pub use layout::{PartitionKind, PlannedPartition};
 pub use render::render;
 pub use zfs::ALTROOT;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -23,7 +27,8 @@ use serde::{Deserialize, Serialize};
 use crate::answer::Answer;
 use crate::inventory::{Disk, Inventory};
 use crate::keypath::KeyPath;
-use crate::profile::{PoolRole, Profile};
+use crate::password::Password;
+use crate::profile::{PoolRole, Profile, Topology};
 use crate::services::{self, FirstBootStep, Task};
 use crate::size::Bytes;
 
@@ -104,9 +109,13 @@ pub struct PoolPlan {
     pub name: String,
     pub role: PoolRole,
     pub action: PoolAction,
+    /// Pool properties (`zpool create -o`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub properties: BTreeMap<String, String>,
+    /// Properties of the pool's root dataset (`zpool create -O`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dataset_properties: BTreeMap<String, String>,
     pub vdevs: Vec<VdevPlan>,
-    /// The full `zpool create` or `zpool import` command line.
-    pub command: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,9 +129,8 @@ pub enum PoolAction {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct VdevPlan {
-    /// data, special, log, cache or spare.
-    pub class: String,
-    pub topology: String,
+    pub class: VdevClass,
+    pub topology: Topology,
     /// Partition paths as zpool will be given them.
     pub members: Vec<PathBuf>,
 }
@@ -131,7 +139,9 @@ pub struct VdevPlan {
 #[serde(rename_all = "kebab-case")]
 pub struct DatasetPlan {
     pub name: String,
-    pub command: Vec<String>,
+    /// `zfs create -o` properties.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub properties: BTreeMap<String, String>,
     /// On a kept pool: created only if it does not exist yet.
     pub only_if_missing: bool,
 }
@@ -158,8 +168,7 @@ pub struct BootDisk {
 pub struct Account {
     pub name: String,
     pub groups: Vec<String>,
-    /// A crypt hash, "locked", or "ask".
-    pub password: String,
+    pub password: Password,
     pub ssh_keys: Vec<String>,
     /// NT hash for Samba's passdb, when the profile shares with this user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -211,7 +220,7 @@ pub fn build(
     let selection = select::select(&profile, answer, inventory)?;
     let pools = zfs::pools(&profile, &selection);
     let datasets = zfs::datasets(&profile, &selection);
-    let boot = layout::boot(&profile, &selection);
+    let boot = boot::boot(&profile, &selection);
     let (accounts, prompts) = system::accounts(&profile);
     let mut prompts = prompts;
     prompts.extend(zfs::passphrase_prompts(&profile, &selection));

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::{Plan, PoolAction};
+use crate::password::Password;
 
 pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
@@ -99,13 +100,13 @@ pub fn render(plan: &Plan) -> String {
                 w,
                 format!(
                     "    {} {}: {}",
-                    vdev.class,
-                    vdev.topology,
+                    vdev.class.name(),
+                    vdev.topology.name(),
                     members.join(" ")
                 ),
             );
         }
-        line(w, format!("    $ {}", pool.command.join(" ")));
+        line(w, format!("    $ {}", pool.argv().join(" ")));
     }
     line(w, String::new());
     line(w, "Datasets:".into());
@@ -115,7 +116,7 @@ pub fn render(plan: &Plan) -> String {
         } else {
             ""
         };
-        line(w, format!("  $ {}{only}", dataset.command.join(" ")));
+        line(w, format!("  $ {}{only}", dataset.argv().join(" ")));
     }
     line(w, String::new());
     line(
@@ -139,9 +140,9 @@ pub fn render(plan: &Plan) -> String {
     line(w, String::new());
     line(w, "Accounts:".into());
     for account in &plan.accounts {
-        let password = match account.password.as_str() {
-            "ask" | "locked" => account.password.clone(),
-            _ => "hash given".into(),
+        let password = match &account.password {
+            Password::Crypt(_) => "hash given".to_string(),
+            state => state.to_string(),
         };
         let password = match account.samba_nt_hash {
             Some(_) => format!("{password} (and for Samba)"),

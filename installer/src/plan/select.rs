@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::layout;
+use super::VdevClass;
 use super::{DiskPlan, DiskRef, Doc, PlanProblem, Untouched};
 use crate::answer::Answer;
 use crate::inventory::{kind_name, Disk, Inventory};
@@ -22,7 +23,7 @@ pub struct Selection<'a> {
 
 pub struct Members<'a> {
     pub pool: String,
-    pub class: &'static str,
+    pub class: VdevClass,
     pub topology: Topology,
     pub width: Option<u32>,
     pub disks: Vec<&'a Disk>,
@@ -60,8 +61,8 @@ pub fn select<'a>(
             .get(&pool.name)
             .map(|p| p.disks.as_slice())
             .unwrap_or(&[]);
-        let mut classes: Vec<(&'static str, Topology, Option<u32>, &DiskFilter, KeyPath)> = vec![(
-            "data",
+        let mut classes: Vec<(VdevClass, Topology, Option<u32>, &DiskFilter, KeyPath)> = vec![(
+            VdevClass::Data,
             pool.topology,
             pool.vdev_width,
             &pool.disks,
@@ -69,7 +70,7 @@ pub fn select<'a>(
         )];
         if let Some(aux) = &pool.special {
             classes.push((
-                "special",
+                VdevClass::Special,
                 aux.topology,
                 None,
                 &aux.disks,
@@ -78,7 +79,7 @@ pub fn select<'a>(
         }
         if let Some(aux) = &pool.log {
             classes.push((
-                "log",
+                VdevClass::Log,
                 aux.topology,
                 None,
                 &aux.disks,
@@ -86,18 +87,36 @@ pub fn select<'a>(
             ));
         }
         if let Some(filter) = &pool.cache {
-            classes.push(("cache", Topology::Stripe, None, filter, key.key("cache")));
+            classes.push((
+                VdevClass::Cache,
+                Topology::Stripe,
+                None,
+                filter,
+                key.key("cache"),
+            ));
         }
         if let Some(filter) = &pool.spare {
-            classes.push(("spare", Topology::Stripe, None, filter, key.key("spare")));
+            classes.push((
+                VdevClass::Spare,
+                Topology::Stripe,
+                None,
+                filter,
+                key.key("spare"),
+            ));
         }
         for (class, topology, width, filter, at) in classes {
-            let pins = if class == "data" { pinned } else { &[] };
-            let chosen = state.choose(&pool.name, class, filter, pins, &at);
+            let pins = if class == VdevClass::Data {
+                pinned
+            } else {
+                &[]
+            };
+            let chosen = state.choose(&pool.name, class.name(), filter, pins, &at);
             for (disk, because) in &chosen {
-                let role = format!("{} {class} ({})", pool.name, topology.name());
-                let partitions =
-                    layout::partitions(disk, pool.role == PoolRole::Root && class == "data");
+                let role = format!("{} {} ({})", pool.name, class.name(), topology.name());
+                let partitions = layout::partitions(
+                    disk,
+                    pool.role == PoolRole::Root && class == VdevClass::Data,
+                );
                 erase.push(DiskPlan {
                     disk: DiskRef::of(disk),
                     role,
@@ -107,7 +126,7 @@ pub fn select<'a>(
                     partitions,
                 });
             }
-            if class == "data" {
+            if class == VdevClass::Data {
                 state.check_ashift(pool.ashift, &chosen, &key);
             }
             let disks = chosen.into_iter().map(|(d, _)| d).collect();

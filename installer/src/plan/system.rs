@@ -1,7 +1,8 @@
 //! Accounts and the small system files written into the target.
 
 use super::{Account, FilePlan};
-use crate::profile::{Addressing, Network, Profile};
+use crate::password::Password;
+use crate::profile::{Addressing, Network, NicMatch, Profile};
 
 /// Written in a network file where the NIC is chosen at install time;
 /// the installer puts the MAC of the first NIC with carrier there.
@@ -12,7 +13,7 @@ pub fn accounts(profile: &Profile) -> (Vec<Account>, Vec<String>) {
     let mut accounts = vec![Account {
         name: "root".into(),
         groups: Vec::new(),
-        password: system.root_password.clone(),
+        password: Password::from_profile(&system.root_password),
         ssh_keys: system.root_ssh_keys.clone(),
         samba_nt_hash: None,
     }];
@@ -20,7 +21,7 @@ pub fn accounts(profile: &Profile) -> (Vec<Account>, Vec<String>) {
         accounts.push(Account {
             name: user.name.clone(),
             groups: user.groups.clone(),
-            password: user.password.clone(),
+            password: Password::from_profile(&user.password),
             ssh_keys: user.ssh_keys.clone(),
             samba_nt_hash: user
                 .samba_nt_hash
@@ -30,7 +31,7 @@ pub fn accounts(profile: &Profile) -> (Vec<Account>, Vec<String>) {
     }
     let prompts = accounts
         .iter()
-        .filter(|a| a.password == "ask")
+        .filter(|a| a.password == Password::Ask)
         .map(|a| {
             format!(
                 "password of {} (typed twice, stored as a SHA-512 crypt hash)",
@@ -70,10 +71,10 @@ pub fn files(profile: &Profile) -> Vec<FilePlan> {
 
 /// systemd-networkd files: the NIC, and a bridge over it when guests need one.
 pub fn network_files(network: &Network) -> Vec<(String, String)> {
-    let matcher = match network.interface.split_once(':') {
-        Some(("name", glob)) => format!("Name={glob}"),
-        Some(("mac", mac)) => format!("MACAddress={mac}"),
-        _ => format!("MACAddress={NIC_WITH_LINK}"),
+    let matcher = match network.nic() {
+        NicMatch::Name(glob) => format!("Name={glob}"),
+        NicMatch::Mac(mac) => format!("MACAddress={mac}"),
+        NicMatch::FirstWithLink => format!("MACAddress={NIC_WITH_LINK}"),
     };
     let mut addressing = match network.addressing {
         Addressing::Dhcp => "DHCP=yes\n".to_string(),

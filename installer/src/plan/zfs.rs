@@ -1,10 +1,11 @@
-//! `zpool create` and `zfs create` command lines, with every option spelled out.
+//! The pools and datasets a plan makes, with every property spelled out;
+//! `command` renders their command lines.
 
 use std::collections::BTreeMap;
 
 use super::layout::partition_path;
 use super::select::Selection;
-use super::{DatasetPlan, PoolAction, PoolPlan, VdevPlan};
+use super::{DatasetPlan, PoolAction, PoolPlan, VdevClass, VdevPlan};
 use crate::datasets;
 use crate::profile::{KeySource, Pool, PoolRole, Profile};
 
@@ -61,36 +62,20 @@ pub fn pools(profile: &Profile, selection: &Selection) -> Vec<PoolPlan> {
         if selection.kept.contains(&pool.name) {
             continue;
         }
-        let (props, fs) = pool_defaults(pool);
-        let mut command: Vec<String> = vec!["zpool".into(), "create".into(), "-f".into()];
-        for (k, v) in &props {
-            command.extend(["-o".into(), format!("{k}={v}")]);
-        }
-        for (k, v) in &fs {
-            command.extend(["-O".into(), format!("{k}={v}")]);
-        }
-        command.extend(["-R".into(), ALTROOT.into(), pool.name.clone()]);
+        let (properties, dataset_properties) = pool_defaults(pool);
         let mut vdevs = Vec::new();
         for members in selection.members.iter().filter(|m| m.pool == pool.name) {
-            if members.class != "data" {
-                command.push(members.class.to_string());
-            }
             let width = members.width.unwrap_or(members.disks.len() as u32).max(1) as usize;
-            let number = if pool.role == PoolRole::Root && members.class == "data" {
+            let number = if pool.role == PoolRole::Root && members.class == VdevClass::Data {
                 3
             } else {
                 1
             };
             for group in members.disks.chunks(width) {
-                let paths: Vec<_> = group.iter().map(|d| partition_path(d, number)).collect();
-                if let Some(word) = members.topology.keyword() {
-                    command.push(word.into());
-                }
-                command.extend(paths.iter().map(|p| p.display().to_string()));
                 vdevs.push(VdevPlan {
-                    class: members.class.into(),
-                    topology: members.topology.name().into(),
-                    members: paths,
+                    class: members.class,
+                    topology: members.topology,
+                    members: group.iter().map(|d| partition_path(d, number)).collect(),
                 });
             }
         }
@@ -98,23 +83,19 @@ pub fn pools(profile: &Profile, selection: &Selection) -> Vec<PoolPlan> {
             name: pool.name.clone(),
             role: pool.role,
             action: PoolAction::Create,
+            properties,
+            dataset_properties,
             vdevs,
-            command,
         });
     }
     for name in &selection.kept {
-        let role = PoolRole::Data;
-        // -f: after the boot disks died the pool was never exported, and it
-        // carries the old system's hostid. The answer's `keep` vouches for it.
-        let command = ["zpool", "import", "-f", "-N", "-R", ALTROOT, name.as_str()]
-            .map(String::from)
-            .to_vec();
         plans.push(PoolPlan {
             name: name.clone(),
-            role,
+            role: PoolRole::Data,
             action: PoolAction::Import,
+            properties: BTreeMap::new(),
+            dataset_properties: BTreeMap::new(),
             vdevs: Vec::new(),
-            command,
         });
     }
     plans
@@ -141,24 +122,16 @@ pub fn datasets(profile: &Profile, selection: &Selection) -> Vec<DatasetPlan> {
             if declared.contains(&parent.as_str()) || done.contains(&parent) {
                 continue;
             }
-            let command = ["zfs", "create", "-o", "canmount=off", parent.as_str()]
-                .map(String::from)
-                .to_vec();
             plans.push(DatasetPlan {
                 name: parent.clone(),
-                command,
+                properties: BTreeMap::from([("canmount".into(), "off".into())]),
                 only_if_missing: kept,
             });
             done.push(parent.clone());
         }
-        let mut command: Vec<String> = vec!["zfs".into(), "create".into()];
-        for (k, v) in &spec.properties {
-            command.extend(["-o".into(), format!("{k}={v}")]);
-        }
-        command.push(spec.name.clone());
         plans.push(DatasetPlan {
             name: spec.name.clone(),
-            command,
+            properties: spec.properties.clone(),
             only_if_missing: kept,
         });
         done.push(spec.name.clone());

@@ -189,7 +189,7 @@ pub fn run(
         return Ok(());
     }
     // The new disk boots what is running now.
-    execute(&plan, &layout::kernel_cmdline(root), runner)
+    execute(&plan, &crate::plan::boot::kernel_cmdline(root), runner)
 }
 
 /// Partitions the new disk, installs the bootloader, replaces, reports the resilver.

@@ -6,7 +6,7 @@ mod services;
 mod storage;
 mod system;
 
-pub use network::{Addressing, Network};
+pub use network::{Addressing, Network, NicMatch};
 pub use services::*;
 pub use storage::{
     AuxVdev, Dataset, DiskFilter, DiskKind, Encryption, KeySource, Pool, PoolRole, Storage,

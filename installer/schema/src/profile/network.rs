@@ -32,6 +32,27 @@ pub enum Addressing {
     Static,
 }
 
+/// Which NIC the network settings are for, as the profile's `interface` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NicMatch {
+    /// Chosen at install time: the first NIC with carrier.
+    FirstWithLink,
+    /// Interface names matching a glob, e.g. "eno*".
+    Name(String),
+    Mac(String),
+}
+
+impl Network {
+    /// The NIC match of `interface` (checked by `validate` when loaded).
+    pub fn nic(&self) -> NicMatch {
+        match self.interface.split_once(':') {
+            Some(("name", glob)) => NicMatch::Name(glob.to_string()),
+            Some(("mac", mac)) => NicMatch::Mac(mac.to_string()),
+            _ => NicMatch::FirstWithLink,
+        }
+    }
+}
+
 impl Default for Network {
     fn default() -> Self {
         Network {

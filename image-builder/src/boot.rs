@@ -20,11 +20,9 @@ pub fn grub_cfg(profile: &str, label: &str) -> String {
     let common = format!(
         "boot=live components console=tty1 console=ttyS0,115200n8 hearth.profile={profile}"
     );
+    let serial = hearth_system::grub::SERIAL;
     format!(
-        r#"serial --unit=0 --speed=115200
-terminal_input console serial
-terminal_output console serial
-set timeout=5
+        r#"{serial}set timeout=5
 set default=0
 
 menuentry "Install Hearth ({label})" {{

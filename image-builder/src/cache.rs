@@ -219,13 +219,7 @@ pub fn size_of(path: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// SHA-256 of a file, hex.
-pub fn hash_file(path: &Path) -> Result<String> {
-    let mut file = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).with_context(|| format!("reading {}", path.display()))?;
-    Ok(format!("{:x}", hasher.finalize()))
-}
+pub use hearth_system::files::sha256_file as hash_file;
 
 /// SHA-256 over a folder's paths, modes, link targets and contents, in order.
 pub fn hash_tree(root: &Path) -> Result<String> {

@@ -4,7 +4,7 @@
 //! compressed once into base.squashfs.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use hearth_system::runner::Runner;
@@ -265,24 +265,4 @@ pub fn squash(tree: &Path, out: &Path, runner: &Runner) -> Result<()> {
     Ok(())
 }
 
-/// Copies a folder into another, keeping symlinks as symlinks (an overlay's
-/// unit links and masks) and replacing what is there.
-pub fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    fs::create_dir_all(to)?;
-    for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
-        let entry = entry?;
-        let target: PathBuf = to.join(entry.file_name());
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else if kind.is_symlink() {
-            let _ = fs::remove_file(&target);
-            std::os::unix::fs::symlink(fs::read_link(entry.path())?, &target)
-                .with_context(|| format!("linking {}", target.display()))?;
-        } else {
-            fs::copy(entry.path(), &target)
-                .with_context(|| format!("copying {}", entry.path().display()))?;
-        }
-    }
-    Ok(())
-}
+pub use hearth_system::files::copy_tree as copy_dir;

@@ -66,11 +66,7 @@ impl ModuleCache {
         let result = self.postinst(root, kernel, &version, outcome, runner);
         binds.close()?;
         let _ = fs::remove_file(&handed);
-        // DKMS signs what it builds with a key it makes on the spot; a key
-        // in the image would be every installed system's key.
-        for file in ["var/lib/dkms/mok.key", "var/lib/dkms/mok.pub"] {
-            let _ = fs::remove_file(root.join(file));
-        }
+        hearth_system::dkms::forget_signing_key(root);
         result?;
         Ok(outcome)
     }

@@ -12,17 +12,10 @@ use std::process::Command;
 use anyhow::Result;
 
 use crate::answer::AfterInstall;
+use crate::install::source::cmdline_value;
 use crate::interactive::Confirmed;
 use crate::medium::Share;
 use crate::runner::Runner;
-
-/// A kernel command-line value, e.g. `hearth.profile`.
-pub fn cmdline_value(cmdline: &str, key: &str) -> Option<String> {
-    cmdline
-        .split_whitespace()
-        .find_map(|arg| arg.strip_prefix(&format!("{key}=")))
-        .map(String::from)
-}
 
 pub fn run(tty: Option<&Path>) -> Result<()> {
     let cmdline = fs::read_to_string("/proc/cmdline").unwrap_or_default();
@@ -102,7 +95,7 @@ fn install_here(cmdline: &str, runner: &Runner) -> Result<()> {
             Some(confirmed) => {
                 mark(&format!(
                     "HEARTH-PLAN-CONFIRMED sha256={}",
-                    sha256_of(&confirmed.plan)
+                    hearth_system::files::sha256_file(&confirmed.plan).unwrap_or_default()
                 ));
                 (confirmed.answer, ["--plan".into(), confirmed.plan])
             }
@@ -184,14 +177,6 @@ fn after_install(answer: &str) -> AfterInstall {
     }
     toml::from_str::<Only>(answer)
         .map(|only| only.after_install)
-        .unwrap_or_default()
-}
-
-/// The SHA-256 of a file, in hex (empty when it cannot be read).
-fn sha256_of(path: &Path) -> String {
-    use sha2::{Digest, Sha256};
-    fs::read(path)
-        .map(|bytes| format!("{:x}", Sha256::digest(bytes)))
         .unwrap_or_default()
 }
 

@@ -7,7 +7,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use sha2::{Digest, Sha256};
 
 use crate::runner::Runner;
 
@@ -17,11 +16,6 @@ fn restic(runner: &Runner, env: &Path, args: &[&str]) -> Result<String> {
     let mut all = vec!["-c", "set -a; . \"$0\"; exec restic \"$@\"", &env];
     all.extend(args);
     runner.run("sh", &all)
-}
-
-fn sha256(path: &Path) -> Result<String> {
-    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(format!("{:x}", Sha256::digest(bytes)))
 }
 
 /// The first regular file of the latest snapshot (`restic ls --json`).
@@ -68,11 +62,13 @@ pub fn run(env: &Path, file: Option<&Path>, runner: &Runner) -> Result<String> {
             &shown,
         ],
     )
-    .and_then(|_| sha256(&scratch.join(file.strip_prefix("/").unwrap_or(&file))));
+    .and_then(|_| {
+        hearth_system::files::sha256_file(&scratch.join(file.strip_prefix("/").unwrap_or(&file)))
+    });
     let _ = fs::remove_dir_all(&scratch);
     let restored =
         restored.with_context(|| format!("restoring {shown} from the latest snapshot"))?;
-    Ok(match sha256(&file) {
+    Ok(match hearth_system::files::sha256_file(&file) {
         Ok(live) if live == restored => {
             format!(
                 "restore test passed: {shown} came back identical to the live file (sha256 {live})"

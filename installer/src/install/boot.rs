@@ -95,11 +95,9 @@ pub fn install_disk(
 
 /// Each ESP's own menu: it finds itself by UUID and boots the root dataset.
 pub fn grub_cfg(esp_uuid: &str, cmdline: &str) -> String {
+    let serial = hearth_system::grub::SERIAL;
     format!(
-        r#"serial --unit=0 --speed=115200
-terminal_input console serial
-terminal_output console serial
-set timeout=3
+        r#"{serial}set timeout=3
 search --no-floppy --fs-uuid --set=root {esp_uuid}
 
 menuentry "Hearth" {{

@@ -7,9 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use sha2::{Digest, Sha256};
 
-use crate::live::cmdline_value;
 use crate::runner::Runner;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +15,14 @@ pub struct Found {
     pub path: PathBuf,
     /// Where it came from, in words, for the log.
     pub origin: String,
+}
+
+/// A kernel command-line value, e.g. `hearth.profile`.
+pub fn cmdline_value(cmdline: &str, key: &str) -> Option<String> {
+    cmdline
+        .split_whitespace()
+        .find_map(|arg| arg.strip_prefix(&format!("{key}=")))
+        .map(String::from)
 }
 
 /// `work` is where fetched or copied answers are kept (e.g. /run/hearth).
@@ -33,7 +39,7 @@ pub fn discover(
             .and_then(|r| r.bytes())
             .with_context(|| format!("fetching the answer file from {url}"))?;
         if let Some(expected) = cmdline_value(cmdline, "hearth.answer-sha256") {
-            let got = format!("{:x}", Sha256::digest(&body));
+            let got = hearth_system::files::sha256(&body);
             if got != expected.to_lowercase() {
                 bail!("the answer file at {url} has SHA-256 {got}, the kernel command line pins {expected}");
             }

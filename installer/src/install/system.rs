@@ -14,6 +14,7 @@ use super::Medium;
 use crate::plan::{Account, Plan};
 use crate::runner::Runner;
 use hearth_system::accounts;
+use hearth_system::files::copy_tree;
 
 const NIC_WITH_LINK: &str = "@mac-of-first-nic-with-link@";
 
@@ -60,11 +61,7 @@ pub fn configure(plan: &Plan, medium: &Medium, target: &Path, runner: &Runner) -
         }
     }
     chroot(runner, target, &["ssh-keygen", "-A"])?;
-    // DKMS's module-signing key was made when the image was built, so every
-    // install would share it; DKMS makes a new one on its next build.
-    for file in ["var/lib/dkms/mok.key", "var/lib/dkms/mok.pub"] {
-        let _ = fs::remove_file(target.join(file));
-    }
+    hearth_system::dkms::forget_signing_key(target);
     for account in &plan.accounts {
         account_setup(account, target, runner)?;
     }
@@ -113,20 +110,6 @@ fn carry_installer(plan: &Plan, medium: &Medium, target: &Path) -> Result<()> {
         target.join("etc/systemd/system/hearth-firstboot.service"),
         FIRSTBOOT_UNIT,
     )?;
-    Ok(())
-}
-
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    fs::create_dir_all(to)?;
-    for entry in fs::read_dir(from)?.flatten() {
-        let dest = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_tree(&entry.path(), &dest)?;
-        } else {
-            fs::copy(entry.path(), &dest)
-                .with_context(|| format!("copying {}", entry.path().display()))?;
-        }
-    }
     Ok(())
 }
 

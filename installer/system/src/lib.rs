@@ -5,8 +5,11 @@
 
 pub mod accounts;
 pub mod device;
+pub mod dkms;
 pub mod esp;
 mod fat_dots;
+pub mod files;
+pub mod grub;
 pub mod inspect;
 pub mod inventory;
 pub mod medium;

@@ -100,7 +100,7 @@ fn release_installer() -> Result<PathBuf> {
     if !status.success() {
         bail!("building the installer failed");
     }
-    Ok(default_workspace().join("target/release/installer"))
+    Ok(default_workspace().join("target/release/hearth"))
 }
 
 /// Debian's live-build with the same package list, timed from `lb config` to the ISO.

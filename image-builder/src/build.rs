@@ -271,13 +271,13 @@ fn installer_binary(options: &Options, runner: &Runner) -> Result<PathBuf> {
             "-p",
             "installer",
             "--bin",
-            "installer",
+            "hearth",
         ],
     )?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| options.workspace.join("target"));
-    let binary = target.join("release/installer");
+    let binary = target.join("release/hearth");
     binary
         .is_file()
         .then_some(binary.clone())

@@ -59,8 +59,8 @@ pub fn assemble(sources: &Sources, tree: &Path) -> Result<()> {
     }
     let bin = tree.join("usr/bin");
     fs::create_dir_all(&bin)?;
-    fs::copy(&sources.installer, bin.join("installer")).context("copying the installer")?;
-    fs::set_permissions(bin.join("installer"), fs::Permissions::from_mode(0o755))?;
+    fs::copy(&sources.installer, bin.join("hearth")).context("copying the installer")?;
+    fs::set_permissions(bin.join("hearth"), fs::Permissions::from_mode(0o755))?;
     let share = Share::at(&tree.join(medium::SHARE.trim_start_matches('/')));
     write_profiles(sources, &share)?;
     copy_dir(&sources.workspace.join("apps"), &share.apps())?;

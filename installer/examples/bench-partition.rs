@@ -11,11 +11,11 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use hearth::disk::{self, Options};
-use hearth::inventory::{Disk, Inventory};
-use hearth::prepare::plan_from_files;
-use hearth::runner::Runner;
-use hearth::size::{Bytes, GIB};
+use hearth_installer::disk::{self, Options};
+use hearth_installer::inventory::{Disk, Inventory};
+use hearth_installer::prepare::plan_from_files;
+use hearth_installer::runner::Runner;
+use hearth_installer::size::{Bytes, GIB};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();

@@ -17,9 +17,9 @@ use crate::runner::Runner;
 
 #[derive(Debug, Parser)]
 #[command(
-    name = "installer",
+    name = "hearth",
     version,
-    about = "Hearth installer: profile + answer + disks -> plan -> ZFS home server"
+    about = "Hearth: profile + answer + disks -> plan -> ZFS home server, and its care once installed"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -49,7 +49,7 @@ pub enum Command {
         profile: PathBuf,
         #[arg(long)]
         answer: Option<PathBuf>,
-        /// Disk inventory saved with `installer disks --json`; default: this machine.
+        /// Disk inventory saved with `hearth disks --json`; default: this machine.
         #[arg(long)]
         inventory: Option<PathBuf>,
         #[arg(long)]

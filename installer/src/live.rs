@@ -106,7 +106,7 @@ fn install_here(cmdline: &str, runner: &Runner) -> Result<()> {
     let log = work.join("install.log");
     // A mount namespace of its own: the target's mounts must not propagate
     // into services' namespaces, where they would keep the pools busy.
-    let exe = std::env::current_exe().unwrap_or_else(|_| "/usr/bin/installer".into());
+    let exe = std::env::current_exe().unwrap_or_else(|_| "/usr/bin/hearth".into());
     let status = Command::new("unshare")
         .args(["--mount", "--propagation", "private"])
         .arg(&exe)

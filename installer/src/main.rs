@@ -3,8 +3,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = hearth::cli::Cli::parse();
-    match hearth::cli::run(cli) {
+    let cli = hearth_installer::cli::Cli::parse();
+    match hearth_installer::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");

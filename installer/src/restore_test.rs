@@ -1,4 +1,4 @@
-//! `installer restore-test`: restores one file of the latest cloud backup
+//! `hearth restore-test`: restores one file of the latest cloud backup
 //! into a scratch folder and compares it with the live file. restic checks
 //! every blob it reads, so a restore that completes proves the repository
 //! can be read and decrypted with the password this server keeps.

@@ -4,12 +4,12 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use hearth::load;
-use hearth::plan::Plan;
-use hearth::profile::Addressing;
+use hearth_installer::load;
+use hearth_installer::plan::Plan;
+use hearth_installer::profile::Addressing;
 
 fn installer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_installer"))
+    Command::new(env!("CARGO_BIN_EXE_hearth"))
         .args(args)
         .output()
         .expect("run installer")
@@ -92,7 +92,7 @@ fn plan_json_is_the_plan() {
 
 #[test]
 fn plan_preview_names_every_disk_it_erases() {
-    let out = Command::new(env!("CARGO_BIN_EXE_installer"))
+    let out = Command::new(env!("CARGO_BIN_EXE_hearth"))
         .current_dir("..")
         .args([
             "plan",
@@ -183,7 +183,7 @@ fn problems_in_a_layered_profile_point_at_the_file_that_wrote_them() {
 #[test]
 fn hash_password_prints_answer_lines_that_validate() {
     use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_installer"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
         .arg("hash-password")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -210,7 +210,7 @@ fn hash_password_prints_answer_lines_that_validate() {
     assert!(sha_crypt::sha512_check("correct horse", crypt).is_ok());
     assert_eq!(
         admin.samba_nt_hash.as_deref(),
-        Some(hearth::password::nt_hash("correct horse").as_str())
+        Some(hearth_installer::password::nt_hash("correct horse").as_str())
     );
     std::fs::remove_dir_all(&dir).ok();
 }

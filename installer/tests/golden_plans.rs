@@ -6,8 +6,8 @@ mod common;
 
 use std::path::Path;
 
-use hearth::plan::{drift, render, Plan};
-use hearth::prepare::{plan_from_files, read_inventory};
+use hearth_installer::plan::{drift, render, Plan};
+use hearth_installer::prepare::{plan_from_files, read_inventory};
 
 fn check(profile: &str, machine: &str) {
     let dir = Path::new("tests/fixtures/machines").join(machine);

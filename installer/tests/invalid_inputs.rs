@@ -8,8 +8,8 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use hearth::load;
-use hearth::prepare::{plan_from_files, read_inventory};
+use hearth_installer::load;
+use hearth_installer::prepare::{plan_from_files, read_inventory};
 
 fn expect(case: &Path, output: String, phrase: &str) {
     common::golden(case.with_extension("err"), &output);

@@ -1,5 +1,5 @@
 //! The inventory: lsblk's JSON (new and old util-linux) parsed into disks,
-//! and the real machine read by `installer disks`.
+//! and the real machine read by `hearth disks`.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -7,10 +7,13 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use hearth::inventory::{parse_lsblk, Inventory};
-use hearth::profile::{DiskKind, Transport};
+use hearth_installer::inventory::{parse_lsblk, Inventory};
+use hearth_installer::profile::{DiskKind, Transport};
 
-fn fixture(name: &str, by_id: &BTreeMap<PathBuf, Vec<String>>) -> Vec<hearth::inventory::Disk> {
+fn fixture(
+    name: &str,
+    by_id: &BTreeMap<PathBuf, Vec<String>>,
+) -> Vec<hearth_installer::inventory::Disk> {
     let json = fs::read_to_string(Path::new("tests/fixtures/lsblk").join(name)).expect("fixture");
     parse_lsblk(&json, by_id).expect("lsblk JSON parses")
 }
@@ -115,10 +118,10 @@ fn installer_disks_lists_this_machines_disks() {
         eprintln!("skipped: lsblk (util-linux) is not installed");
         return;
     }
-    let output = Command::new(env!("CARGO_BIN_EXE_installer"))
+    let output = Command::new(env!("CARGO_BIN_EXE_hearth"))
         .args(["disks", "--json"])
         .output()
-        .expect("run installer disks");
+        .expect("run hearth disks");
     assert!(
         output.status.success(),
         "{}",
@@ -130,7 +133,7 @@ fn installer_disks_lists_this_machines_disks() {
     assert_eq!(
         listed,
         sysfs_disks(),
-        "installer disks and /sys/block disagree"
+        "hearth disks and /sys/block disagree"
     );
     for disk in &inventory.disks {
         let meta = fs::metadata(&disk.path).expect("disk node exists");
@@ -146,7 +149,7 @@ fn installer_disks_lists_this_machines_disks() {
             .expect("number");
         assert_eq!(disk.size.0, sectors * 512, "size of {}", disk.name);
     }
-    let human = Command::new(env!("CARGO_BIN_EXE_installer"))
+    let human = Command::new(env!("CARGO_BIN_EXE_hearth"))
         .arg("disks")
         .output()
         .expect("run");

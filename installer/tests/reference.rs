@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use hearth::reference::{markdown, BEGIN, END};
+use hearth_installer::reference::{markdown, BEGIN, END};
 
 #[test]
 fn readme_reference_matches_the_schema() {

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use hearth::load;
-use hearth::services::{firewall, samba, wireguard};
+use hearth_installer::load;
+use hearth_installer::services::{firewall, samba, wireguard};
 
-fn shipped() -> Vec<(String, hearth::profile::Profile)> {
+fn shipped() -> Vec<(String, hearth_installer::profile::Profile)> {
     let mut out = Vec::new();
     let mut paths: Vec<PathBuf> = std::fs::read_dir("../profiles")
         .expect("profiles folder")
@@ -30,7 +30,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn tool(name: &str, package: &str) -> bool {
-    let found = hearth::runner::on_path(name);
+    let found = hearth_installer::runner::on_path(name);
     if !found {
         eprintln!("SKIP: {name} is not installed (package {package}; .ci/run installs it)");
     }

@@ -334,7 +334,7 @@ fn bios_mirror() {
     server.kill();
 
     // The first disk dies: the second boots alone (its own BIOS GRUB and
-    // ESP), and `installer replace-disk` resilvers onto a blank third disk.
+    // ESP), and `hearth replace-disk` resilvers onto a blank third disk.
     let fresh = scenario.disk("hearth-disk-3", 8);
     let (mut alone, port) = scenario.boot("degraded", Firmware::Bios, &[&disks[1], &fresh]);
     let state = scenario.root(port, "zpool list -H -o health rpool");
@@ -342,7 +342,7 @@ fn bios_mirror() {
     let started = Instant::now();
     let replaced = scenario.root(
         port,
-        "installer replace-disk /dev/disk/by-id/virtio-hearth-disk-1-part3 /dev/disk/by-id/virtio-hearth-disk-3",
+        "hearth replace-disk /dev/disk/by-id/virtio-hearth-disk-1-part3 /dev/disk/by-id/virtio-hearth-disk-3",
     );
     assert!(replaced.contains("resilvered"), "{replaced}");
     assert_eq!(
@@ -434,7 +434,7 @@ fn homelab() {
     assert_eq!(media.trim(), "1M");
     // The configs written at install time pass their own validators there.
     scenario.root(port, "testparm -s >/dev/null 2>&1");
-    // First boot: hearth-firstboot ran `installer provision`; a second run changes nothing.
+    // First boot: hearth-firstboot ran `hearth provision`; a second run changes nothing.
     assert_eq!(scenario.root(port, FIRSTBOOT_DONE).trim(), "active");
     let allowed = scenario.root(port, "zfs allow tank/backups/zfs");
     assert!(allowed.contains("user zfsrecv"), "{allowed}");
@@ -444,7 +444,7 @@ fn homelab() {
         "600 root",
         "the server key is made on the target"
     );
-    let again = scenario.root(port, "installer provision");
+    let again = scenario.root(port, "hearth provision");
     assert!(again.contains("nothing changed"), "{again}");
     scenario.phase("storage checks", started);
 

@@ -19,7 +19,7 @@ fn boots_to_live_system(name: &str, firmware: Firmware, medium: Medium) {
     boots_with_disks(name, firmware, medium, &[]);
 }
 
-/// The disks each live boot gets, and what `installer disks` must make of them.
+/// The disks each live boot gets, and what `hearth disks` must make of them.
 struct Expect {
     serial: &'static str,
     /// None: as the kernel says (virtio-blk has no rotation rate).
@@ -66,9 +66,9 @@ fn boots_with_disks(name: &str, firmware: Firmware, medium: Medium, disks: &[(Di
         .expect("a shell prompt");
     let checks_started = Instant::now();
     let version = machine
-        .succeed("installer --version", machine.scaled(30))
-        .expect("installer --version");
-    assert!(version.starts_with("installer "), "{version}");
+        .succeed("hearth --version", machine.scaled(30))
+        .expect("hearth --version");
+    assert!(version.starts_with("hearth "), "{version}");
     let zfs = machine
         .succeed(
             "modprobe zfs && cat /sys/module/zfs/version",
@@ -99,8 +99,8 @@ fn boots_with_disks(name: &str, firmware: Firmware, medium: Medium, disks: &[(Di
     assert_eq!(firmware_seen.trim(), expected);
     if !disks.is_empty() {
         let json = machine
-            .succeed("installer disks --json", machine.scaled(60))
-            .expect("installer disks");
+            .succeed("hearth disks --json", machine.scaled(60))
+            .expect("hearth disks");
         let inventory: Inventory = serde_json::from_str(&json).expect("inventory JSON");
         for (_, expect) in disks {
             let disk = inventory

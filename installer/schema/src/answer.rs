@@ -62,7 +62,7 @@ pub struct UserAnswer {
     #[serde(default)]
     pub ssh_keys: Vec<String>,
     /// The Samba password as its NT hash (32 hex digits), which is all Samba
-    /// stores; `installer hash-password` prints it. Without it the user has
+    /// stores; `hearth hash-password` prints it. Without it the user has
     /// no Samba password until `smbpasswd -a` is run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub samba_nt_hash: Option<String>,

@@ -1,11 +1,11 @@
-//! First-boot work as data: what `installer provision` carries out on the
+//! First-boot work as data: what `hearth provision` carries out on the
 //! booted system, step by step.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-/// A step `installer provision` runs on the booted system.
+/// A step `hearth provision` runs on the booted system.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FirstBootStep {
     pub service: String,

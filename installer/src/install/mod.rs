@@ -38,8 +38,7 @@ impl Medium {
     pub fn running() -> Medium {
         Medium {
             root: PathBuf::from("/run/live/medium"),
-            installer: std::env::current_exe()
-                .unwrap_or_else(|_| PathBuf::from("/usr/bin/installer")),
+            installer: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/bin/hearth")),
             share: Share::live(),
             log: None,
         }

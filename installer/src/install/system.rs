@@ -85,7 +85,7 @@ pub fn configure(plan: &Plan, medium: &Medium, target: &Path, runner: &Runner) -
 }
 
 fn carry_installer(plan: &Plan, medium: &Medium, target: &Path) -> Result<()> {
-    let bin = target.join("usr/bin/installer");
+    let bin = target.join("usr/bin/hearth");
     fs::copy(&medium.installer, &bin).context("copying the installer")?;
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755))?;
     // The profiles and shipped compose apps, and the builder's guest image
@@ -117,14 +117,14 @@ fn carry_installer(plan: &Plan, medium: &Medium, target: &Path) -> Result<()> {
 /// idempotent, and a step that failed (no network yet) is retried.
 const FIRSTBOOT_UNIT: &str = "\
 [Unit]
-Description=Hearth provisioning of the installed system (installer provision)
+Description=Hearth provisioning of the installed system (hearth provision)
 Wants=network-online.target
 After=network-online.target zfs-mount.service
 ConditionPathExists=/etc/hearth/plan.json
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/installer provision
+ExecStart=/usr/bin/hearth provision
 RemainAfterExit=yes
 
 [Install]

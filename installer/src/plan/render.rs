@@ -180,7 +180,7 @@ pub fn render(plan: &Plan) -> String {
     line(w, String::new());
     line(
         w,
-        "First boot (hearth-firstboot runs `installer provision`):".into(),
+        "First boot (hearth-firstboot runs `hearth provision`):".into(),
     );
     if plan.first_boot.is_empty() {
         line(w, "  nothing".into());

@@ -1,4 +1,4 @@
-//! `installer provision`: the plan's first-boot steps, carried out on the
+//! `hearth provision`: the plan's first-boot steps, carried out on the
 //! running system. Each task looks before it acts, so a second run changes
 //! nothing; what was done, and when, is recorded in a state file.
 

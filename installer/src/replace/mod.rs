@@ -1,4 +1,4 @@
-//! `installer replace-disk OLD NEW`: a new disk takes a failed mirror
+//! `hearth replace-disk OLD NEW`: a new disk takes a failed mirror
 //! member's place. It is partitioned as an install would have done it, gets
 //! GRUB and an ESP when the pool is the root pool, and `zpool replace`
 //! resilvers onto it while progress is reported.
@@ -50,7 +50,7 @@ pub fn plan(
         );
     };
     let Some(new_disk) = inventory.disks.iter().find(|d| d.is_named(new)) else {
-        bail!("no disk `{new}` on this machine; `installer disks` lists them");
+        bail!("no disk `{new}` on this machine; `hearth disks` lists them");
     };
     if let Some(holding) = new_disk.contents() {
         if !wipe {

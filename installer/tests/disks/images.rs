@@ -3,10 +3,10 @@
 use std::fs;
 use std::path::Path;
 
-use hearth::disk::{self, device::Device, esp, inspect, wipe, Options};
-use hearth::inventory::zfs_label;
-use hearth::plan::{PartitionKind, Plan};
-use hearth::runner::Runner;
+use hearth_installer::disk::{self, device::Device, esp, inspect, wipe, Options};
+use hearth_installer::inventory::zfs_label;
+use hearth_installer::plan::{PartitionKind, Plan};
+use hearth_installer::runner::Runner;
 use serde_json::Value;
 
 use crate::support::{disk, plan, put_pool_labels, sha256, tool, Scratch, GIB, MIB};
@@ -143,7 +143,7 @@ fn minimal_profile_on_a_4096_byte_sector_image() {
         b"EFI PART",
         "backup header in the last LBA"
     );
-    let table = hearth::disk::gpt::read(&device).expect("table");
+    let table = hearth_installer::disk::gpt::read(&device).expect("table");
     assert_eq!(table.len(), 3);
     let esp = &plan.erase[0].partitions[1];
     let found = blkid_range(&image, esp.start.0, esp.size.0);
@@ -324,11 +324,11 @@ fn installer_partition_from_a_saved_plan_logs_each_disk() {
     let scratch = Scratch::new("cli");
     let image = scratch.image("d0.img", GIB);
     let inventory = scratch.0.join("inventory.json");
-    let disks = hearth::inventory::Inventory {
+    let disks = hearth_installer::inventory::Inventory {
         disks: vec![disk(&image, GIB, 512)],
     };
     fs::write(&inventory, serde_json::to_string(&disks).expect("json")).expect("inventory");
-    let installer = env!("CARGO_BIN_EXE_installer");
+    let installer = env!("CARGO_BIN_EXE_hearth");
     let out = std::process::Command::new(installer)
         .args([
             "plan",

@@ -3,7 +3,7 @@
 use std::fs::OpenOptions;
 use std::io::Write;
 
-use hearth::inventory::zfs_label;
+use hearth_installer::inventory::zfs_label;
 
 use crate::support::{put_pool_labels, Scratch, MIB};
 

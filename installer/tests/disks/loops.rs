@@ -3,15 +3,15 @@
 
 use std::time::Duration;
 
-use hearth::disk::{self, device::Device, wipe, Options};
-use hearth::inventory::{probe_with, Disk};
-use hearth::runner::Runner;
+use hearth_installer::disk::{self, device::Device, wipe, Options};
+use hearth_installer::inventory::{probe_with, Disk};
+use hearth_installer::runner::Runner;
 
 use crate::support::{can_use_loops, plan, put_pool_labels, sha256, tool, Loop, Scratch, GIB};
 
 const MINIMAL: &str = "../profiles/minimal.toml";
 
-/// `installer disks --loop`, narrowed to this test's own loop devices (other
+/// `hearth disks --loop`, narrowed to this test's own loop devices (other
 /// tests run at the same time with theirs).
 fn inventory(loops: &[&Loop]) -> Vec<Disk> {
     let all = probe_with(true).expect("probe");
@@ -21,7 +21,7 @@ fn inventory(loops: &[&Loop]) -> Vec<Disk> {
         .collect()
 }
 
-fn partition(plan: &hearth::plan::Plan) {
+fn partition(plan: &hearth_installer::plan::Plan) {
     let runner = Runner::new(None, false).expect("runner");
     // The kernel makes partition nodes where it reads GPTs; where it does not,
     // the wait must end with a message naming what is missing.

@@ -6,10 +6,10 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use hearth::inventory::{Disk, Inventory};
-use hearth::plan::Plan;
-use hearth::prepare::plan_from_files;
-use hearth::size::Bytes;
+use hearth_installer::inventory::{Disk, Inventory};
+use hearth_installer::plan::Plan;
+use hearth_installer::prepare::plan_from_files;
+use hearth_installer::size::Bytes;
 use sha2::{Digest, Sha256};
 
 pub const GIB: u64 = 1024 * 1024 * 1024;
@@ -157,7 +157,7 @@ pub fn tool(program: &str, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-/// A disk record for an image file or device, as `installer disks` would make it.
+/// A disk record for an image file or device, as `hearth disks` would make it.
 pub fn disk(path: &Path, size: u64, sector: u32) -> Disk {
     Disk::blank(path, Bytes(size), sector)
 }

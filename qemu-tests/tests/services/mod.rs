@@ -227,7 +227,7 @@ pub fn rest_server_from_outside(scenario: &Scenario, port: u16, rest: u16) {
 }
 
 /// The backup unit makes the repository on first use and backs up the
-/// profile's paths; `installer restore-test` brings a file back intact.
+/// profile's paths; `hearth restore-test` brings a file back intact.
 pub fn cloud_backup(scenario: &Scenario, port: u16) {
     let timer = scenario.root(port, "systemctl is-enabled hearth-restic-backup.timer");
     assert_eq!(timer.trim(), "enabled");
@@ -237,7 +237,7 @@ pub fn cloud_backup(scenario: &Scenario, port: u16) {
         "printf 'RESTIC_REST_USERNAME=laptop\\nRESTIC_REST_PASSWORD=%s\\n' \"$(cat /etc/hearth/rest-server/laptop.password)\" >> /etc/hearth/restic.env",
     );
     scenario.root(port, "systemctl start hearth-restic-backup.service");
-    let report = scenario.root(port, "installer restore-test /tank/shares/family/hello.txt");
+    let report = scenario.root(port, "hearth restore-test /tank/shares/family/hello.txt");
     assert!(report.contains("came back identical"), "{report}");
     let mode = scenario.root(
         port,

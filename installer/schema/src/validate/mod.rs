@@ -233,7 +233,7 @@ pub fn answer(answer: &Answer, profile: &Profile) -> Vec<Finding> {
             if nt.len() != 32 || !nt.chars().all(|c| c.is_ascii_hexdigit()) {
                 out.push(
                     at.key("samba-nt-hash"),
-                    "must be the NT hash: 32 hex digits, as `installer hash-password` prints it"
+                    "must be the NT hash: 32 hex digits, as `hearth hash-password` prints it"
                         .to_string(),
                 );
             }

@@ -20,7 +20,7 @@ pub fn init(preseed: &str, dataset: &str, runner: &Runner) -> Result<Outcome> {
     if children.lines().count() > 1 {
         return Ok(Outcome::NeedsAdmin(format!(
             "{dataset} holds guests from before this install: run `incus admin recover` \
-             (storage pool `default`, driver zfs, source {dataset}), then `installer provision`"
+             (storage pool `default`, driver zfs, source {dataset}), then `hearth provision`"
         )));
     }
     runner.run_with_input("incus", &["admin", "init", "--preseed"], preseed)?;

@@ -1,6 +1,6 @@
 //! Cloud backup with restic: a oneshot unit on a timer backs up the
 //! profile's paths to its repository (made on first use) and prunes by the
-//! retention; `installer restore-test` proves a file comes back.
+//! retention; `hearth restore-test` proves a file comes back.
 
 use crate::profile::CloudBackup;
 

@@ -6,12 +6,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
+use hearth_schema::profile::{Base, Profile};
 use hearth_system::medium;
 use hearth_system::runner::Runner;
 use hearth_system::steps::Steps;
 use serde_json::json;
 
-use crate::cache::{hash_file, Cache};
+use crate::cache::{hash_file, Cache, Layer};
 use crate::guest_image;
 use crate::iso::Graft;
 use crate::manifest::{write_sums, Manifest};
@@ -34,159 +35,190 @@ pub struct Built {
     pub manifest: PathBuf,
 }
 
+/// What every step of a build reads.
+struct Build<'a> {
+    options: &'a Options,
+    runner: Runner,
+    cache: Cache,
+    profile: Profile,
+    tools: BTreeMap<String, String>,
+}
+
+/// The layers an ISO is made of.
+struct Layers {
+    base: Layer,
+    hearth: Layer,
+    efi: Layer,
+    guest: Option<Layer>,
+}
+
 pub fn build(options: &Options) -> Result<Built> {
     fs::create_dir_all(&options.out)?;
     let runner = Runner::new(Some(&options.out.join("build.log")), false)?;
-    let mut steps = Steps::new(&runner);
     host::ensure(host::BUILD_TOOLS, &runner)?;
     let profile = hearth_services::load_profile(&options.profile)
         .map_err(|p| anyhow!("{p}"))?
         .value;
-    let merged = merged_profile(&options.profile)?;
     if let Some(answer) = &options.answer {
         hearth_schema::load::answer(answer, &profile).map_err(|p| anyhow!("{p}"))?;
     }
-    let cache = Cache::new(options.cache.clone());
-
+    let ctx = Build {
+        options,
+        tools: tool_versions(&runner),
+        cache: Cache::new(options.cache.clone()),
+        runner,
+        profile,
+    };
+    let mut steps = Steps::new(&ctx.runner);
+    let merged = merged_profile(&options.profile)?;
     let installer = steps.run_cached("installer (release build)", || {
-        Ok((installer_binary(options, &runner)?, false))
+        Ok((installer_binary(options, &ctx.runner)?, false))
     })?;
+    let base = base_layer(&ctx, &mut steps)?;
+    let facts = rootfs::read_facts(&base.path)?;
+    let sources = live::Sources {
+        workspace: options.workspace.clone(),
+        profile: ctx.profile.name.clone(),
+        profile_toml: merged.clone(),
+        carried: facts.packages.iter().map(|(p, _)| p.clone()).collect(),
+        installer,
+    };
+    let layers = Layers {
+        hearth: hearth_layer(&ctx, &mut steps, &sources)?,
+        guest: guest_layer(&ctx, &mut steps)?,
+        efi: efi_layer(&ctx, &mut steps, &base)?,
+        base,
+    };
+    let iso = write_iso(&ctx, &mut steps, &layers, &merged)?;
+    let manifest = write_manifest(&ctx, &steps, &layers, &facts, &iso)?;
+    write_sums(&options.out, &[&iso, &manifest])?;
+    Ok(Built { iso, manifest })
+}
 
-    let mut packages = hearth_services::packages(&profile);
+fn mmdebstrap_version(ctx: &Build) -> String {
+    ctx.tools.get("mmdebstrap").cloned().unwrap_or_default()
+}
+
+/// mmdebstrap, the profile's packages, zfs by DKMS, GRUB, one squashfs.
+fn base_layer(ctx: &Build, steps: &mut Steps) -> Result<Layer> {
+    let profile = &ctx.profile;
+    let mut packages = hearth_services::packages(profile);
     packages.extend(rootfs::LIVE_PACKAGES.iter().map(|p| p.to_string()));
     packages.sort();
     packages.dedup();
     let proxmox = match (&profile.base, &profile.proxmox) {
-        (hearth_schema::profile::Base::Proxmox, Some(repo)) => Some(proxmox::prepare(
+        (Base::Proxmox, Some(repo)) => Some(proxmox::prepare(
             repo,
             &profile.suite,
-            &cache.downloads_dir(),
+            &ctx.cache.downloads_dir(),
         )?),
         _ => None,
     };
     let request = rootfs::Request {
         suite: &profile.suite,
-        mirror: &options.mirror,
+        mirror: &ctx.options.mirror,
         packages,
         proxmox,
     };
-    let tools = tool_versions(&runner);
-    let base_inputs = request.inputs(tools.get("mmdebstrap").map_or("", String::as_str));
-    let base = steps.run_cached(
+    let inputs = request.inputs(&mmdebstrap_version(ctx));
+    let (cache, runner) = (&ctx.cache, &ctx.runner);
+    steps.run_cached(
         "base: mmdebstrap, packages, zfs (DKMS), GRUB, squashfs",
         || {
-            let hit = cache.lookup("base", &base_inputs).is_some();
+            let hit = cache.lookup("base", &inputs).is_some();
             if !hit {
-                runner.note(&format!(
-                    "base layer: {}",
-                    cache.why_miss("base", &base_inputs)
-                ));
+                runner.note(&format!("base layer: {}", cache.why_miss("base", &inputs)));
             }
-            let layer = cache.layer("base", &base_inputs, |dir| {
+            let layer = cache.layer("base", &inputs, |dir| {
                 let modules = ModuleCache::new(cache.modules_dir());
-                rootfs::build(&request, &cache.apt_dir(), &modules, dir, &runner).map(|_| ())
+                rootfs::build(&request, &cache.apt_dir(), &modules, dir, runner).map(|_| ())
             })?;
             Ok((layer, hit))
         },
-    )?;
-    let facts = rootfs::read_facts(&base.path)?;
+    )
+}
 
-    let sources = live::Sources {
-        workspace: options.workspace.clone(),
-        profile: profile.name.clone(),
-        profile_toml: merged.clone(),
-        carried: facts.packages.iter().map(|(p, _)| p.clone()).collect(),
-        installer,
-    };
-    let hearth_inputs = sources.inputs()?;
-    let hearth_layer = steps.run_cached("hearth layer: overlays, installer, profiles", || {
-        let layer = cache.layer("hearth", &hearth_inputs, |dir| {
+/// Overlays, the installer, the merged profiles and apps, what the base carries.
+fn hearth_layer(ctx: &Build, steps: &mut Steps, sources: &live::Sources) -> Result<Layer> {
+    let inputs = sources.inputs()?;
+    steps.run_cached("hearth layer: overlays, installer, profiles", || {
+        let layer = ctx.cache.layer("hearth", &inputs, |dir| {
             let tree = dir.join("tree");
-            live::assemble(&sources, &tree)?;
-            rootfs::squash(&tree, &dir.join("hearth.squashfs"), &runner)?;
+            live::assemble(sources, &tree)?;
+            rootfs::squash(&tree, &dir.join("hearth.squashfs"), &ctx.runner)?;
             Ok(fs::remove_dir_all(&tree)?)
         })?;
         let hit = layer.hit;
         Ok((layer, hit))
-    })?;
+    })
+}
 
-    let guest_image = if hearth_services::guests::image_needed(&profile) {
-        let inputs = guest_image::inputs(
-            &profile.suite,
-            &options.mirror,
-            tools.get("mmdebstrap").map_or("", String::as_str),
-        );
-        Some(steps.run_cached(
-            "guest image: Debian for containers and apps (mmdebstrap)",
-            || {
-                let hit = cache.lookup("guest", &inputs).is_some();
-                let layer = cache.layer("guest", &inputs, |dir| {
-                    guest_image::build(
-                        &profile.suite,
-                        &options.mirror,
-                        &cache.apt_dir(),
-                        dir,
-                        &runner,
-                    )
-                })?;
-                Ok((layer, hit))
-            },
-        )?)
-    } else {
-        None
-    };
+/// The Debian image for containers and apps, when the profile has any.
+fn guest_layer(ctx: &Build, steps: &mut Steps) -> Result<Option<Layer>> {
+    let profile = &ctx.profile;
+    if !hearth_services::guests::image_needed(profile) {
+        return Ok(None);
+    }
+    let mirror = &ctx.options.mirror;
+    let inputs = guest_image::inputs(&profile.suite, mirror, &mmdebstrap_version(ctx));
+    let cache = &ctx.cache;
+    let layer = steps.run_cached(
+        "guest image: Debian for containers and apps (mmdebstrap)",
+        || {
+            let hit = cache.lookup("guest", &inputs).is_some();
+            let layer = cache.layer("guest", &inputs, |dir| {
+                guest_image::build(&profile.suite, mirror, &cache.apt_dir(), dir, &ctx.runner)
+            })?;
+            Ok((layer, hit))
+        },
+    )?;
+    Ok(Some(layer))
+}
 
-    let efi_inputs =
-        json!({ "grub": hash_file(&base.path.join("grub/BOOTX64.EFI"))?, "recipe": 1 });
-    let efi = steps.run_cached("EFI boot image (fatfs)", || {
-        let layer = cache.layer("efi", &efi_inputs, |dir| {
-            boot::efi_image(
-                &base.path.join("grub/BOOTX64.EFI"),
-                dir,
-                &dir.join("efi.img"),
-            )
+fn efi_layer(ctx: &Build, steps: &mut Steps, base: &Layer) -> Result<Layer> {
+    let grub = base.path.join("grub/BOOTX64.EFI");
+    let inputs = json!({ "grub": hash_file(&grub)?, "recipe": 1 });
+    steps.run_cached("EFI boot image (fatfs)", || {
+        let layer = ctx.cache.layer("efi", &inputs, |dir| {
+            boot::efi_image(&grub, dir, &dir.join("efi.img"))
         })?;
         let hit = layer.hit;
         Ok((layer, hit))
-    })?;
+    })
+}
 
-    let name = format!("hearth-{}-{}.iso", profile.name, env!("CARGO_PKG_VERSION"));
-    let iso_path = options.out.join(&name);
-    let work = options.out.join(".work");
-    fs::create_dir_all(&work)?;
-    fs::write(
-        work.join("grub.cfg"),
-        boot::grub_cfg(&profile.name, &profile.name),
-    )?;
-    fs::write(work.join("profile.toml"), &merged)?;
-    fs::write(
-        work.join("marker"),
-        format!("hearth {} {}\n", env!("CARGO_PKG_VERSION"), profile.name),
-    )?;
+fn iso_name(profile: &Profile, ext: &str) -> String {
+    format!(
+        "hearth-{}-{}.{ext}",
+        profile.name,
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Everything the ISO holds, where the medium's layout puts it.
+fn grafts(ctx: &Build, layers: &Layers, work: &Path) -> Vec<Graft> {
+    let (base, hearth) = (&layers.base.path, &layers.hearth.path);
     let mut grafts = vec![
         Graft::new(boot::MARKER.trim_start_matches('/'), work.join("marker")),
         Graft::new("boot/grub/grub.cfg", work.join("grub.cfg")),
-        Graft::new("boot/grub/i386-pc", base.path.join("grub/i386-pc")),
-        Graft::new("boot/grub/x86_64-efi", base.path.join("grub/x86_64-efi")),
+        Graft::new("boot/grub/i386-pc", base.join("grub/i386-pc")),
+        Graft::new("boot/grub/x86_64-efi", base.join("grub/x86_64-efi")),
         Graft::new(
             "boot/grub/i386-pc/eltorito.img",
-            base.path.join("grub/eltorito.img"),
+            base.join("grub/eltorito.img"),
         ),
-        Graft::new("EFI/BOOT/BOOTX64.EFI", base.path.join("grub/BOOTX64.EFI")),
-        Graft::new("efi.img", efi.path.join("efi.img")),
-        Graft::new(medium::KERNEL, base.path.join("vmlinuz")),
-        Graft::new(medium::INITRD, base.path.join("initrd.img")),
-        Graft::new(medium::BASE_SQUASHFS, base.path.join("base.squashfs")),
-        Graft::new(
-            medium::HEARTH_SQUASHFS,
-            hearth_layer.path.join("hearth.squashfs"),
-        ),
+        Graft::new("EFI/BOOT/BOOTX64.EFI", base.join("grub/BOOTX64.EFI")),
+        Graft::new("efi.img", layers.efi.path.join("efi.img")),
+        Graft::new(medium::KERNEL, base.join("vmlinuz")),
+        Graft::new(medium::INITRD, base.join("initrd.img")),
+        Graft::new(medium::BASE_SQUASHFS, base.join("base.squashfs")),
+        Graft::new(medium::HEARTH_SQUASHFS, hearth.join("hearth.squashfs")),
         Graft::new(medium::PROFILE, work.join("profile.toml")),
     ];
-    if let Some(answer) = &options.answer {
+    if let Some(answer) = &ctx.options.answer {
         grafts.push(Graft::new(medium::ANSWER, answer.clone()));
     }
-    if let Some(layer) = &guest_image {
+    if let Some(layer) = &layers.guest {
         use hearth_services::guests::{METADATA, ON_ISO, ROOTFS};
         for file in [METADATA, ROOTFS] {
             grafts.push(Graft::new(
@@ -195,59 +227,70 @@ pub fn build(options: &Options) -> Result<Built> {
             ));
         }
     }
+    grafts
+}
+
+fn write_iso(ctx: &Build, steps: &mut Steps, layers: &Layers, merged: &str) -> Result<PathBuf> {
+    let profile = &ctx.profile;
+    let iso = ctx.options.out.join(iso_name(profile, "iso"));
+    let work = ctx.options.out.join(".work");
+    fs::create_dir_all(&work)?;
+    fs::write(
+        work.join("grub.cfg"),
+        boot::grub_cfg(&profile.name, &profile.name),
+    )?;
+    fs::write(work.join("profile.toml"), merged)?;
+    let marker = format!("hearth {} {}\n", env!("CARGO_PKG_VERSION"), profile.name);
+    fs::write(work.join("marker"), marker)?;
+    let grafts = grafts(ctx, layers, &work);
     let volume = format!("HEARTH_{}", profile.name.to_uppercase().replace('-', "_"));
+    let hybrid = layers.base.path.join("grub/boot_hybrid.img");
     steps.run_cached("ISO (xorriso)", || {
-        let _ = fs::remove_file(&iso_path);
-        iso::write(
-            &iso_path,
-            &volume[..volume.len().min(32)],
-            &base.path.join("grub/boot_hybrid.img"),
-            &grafts,
-            &runner,
-        )?;
+        let _ = fs::remove_file(&iso);
+        let label = &volume[..volume.len().min(32)];
+        iso::write(&iso, label, &hybrid, &grafts, &ctx.runner)?;
         Ok(((), false))
     })?;
+    fs::remove_dir_all(&work).ok();
+    Ok(iso)
+}
 
+fn write_manifest(
+    ctx: &Build,
+    steps: &Steps,
+    layers: &Layers,
+    facts: &rootfs::Facts,
+    iso: &Path,
+) -> Result<PathBuf> {
+    let profile = &ctx.profile;
     let mut inputs = BTreeMap::new();
-    inputs.insert("layer:base".into(), base.key.clone());
-    inputs.insert("layer:hearth".into(), hearth_layer.key.clone());
-    inputs.insert("layer:efi".into(), efi.key.clone());
-    if let Some(layer) = &guest_image {
+    inputs.insert("layer:base".into(), layers.base.key.clone());
+    inputs.insert("layer:hearth".into(), layers.hearth.key.clone());
+    inputs.insert("layer:efi".into(), layers.efi.key.clone());
+    if let Some(layer) = &layers.guest {
         inputs.insert("layer:guest".into(), layer.key.clone());
     }
-    inputs.insert("profile".into(), hash_file(&options.profile)?);
-    if let Some(answer) = &options.answer {
+    inputs.insert("profile".into(), hash_file(&ctx.options.profile)?);
+    if let Some(answer) = &ctx.options.answer {
         inputs.insert("answer".into(), hash_file(answer)?);
     }
     let manifest = Manifest {
         hearth: env!("CARGO_PKG_VERSION").into(),
         profile: profile.name.clone(),
-        iso: name.clone(),
-        iso_sha256: hash_file(&iso_path)?,
-        iso_bytes: fs::metadata(&iso_path)?.len(),
+        iso: iso_name(profile, "iso"),
+        iso_sha256: hash_file(iso)?,
+        iso_bytes: fs::metadata(iso)?.len(),
         suite: profile.suite.clone(),
         kernel: facts.kernel.clone(),
         zfs: facts.zfs.clone(),
         packages: facts.packages.iter().cloned().collect(),
         inputs,
-        tools,
+        tools: ctx.tools.clone(),
         steps: steps.times.clone(),
     };
-    let manifest_path = options.out.join(format!(
-        "hearth-{}-{}.manifest.json",
-        profile.name,
-        env!("CARGO_PKG_VERSION")
-    ));
-    fs::write(
-        &manifest_path,
-        serde_json::to_string_pretty(&manifest)? + "\n",
-    )?;
-    write_sums(&options.out, &[&iso_path, &manifest_path])?;
-    fs::remove_dir_all(&work).ok();
-    Ok(Built {
-        iso: iso_path,
-        manifest: manifest_path,
-    })
+    let path = ctx.options.out.join(iso_name(profile, "manifest.json"));
+    fs::write(&path, serde_json::to_string_pretty(&manifest)? + "\n")?;
+    Ok(path)
 }
 
 /// The profile with `extends` resolved, as the medium carries it.

@@ -143,48 +143,14 @@ pub fn run(cli: Cli) -> Result<()> {
             answer,
             inventory,
             json,
-        } => {
-            let plan = make_plan(&profile, answer.as_deref(), inventory.as_deref())?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&plan)?);
-            } else {
-                print!("{}", plan::render(&plan));
-            }
-            Ok(())
-        }
+        } => print_plan(&profile, answer.as_deref(), inventory.as_deref(), json),
         Command::Live { tty } => crate::live::run(tty.as_deref()),
         Command::Install { answer, plan, log } => {
             let runner = Runner::new(Some(&log), false)?;
-            let mut medium = crate::install::Medium::running();
-            medium.log = Some(log.clone());
-            let result = match (answer, plan) {
-                (Some(answer), _) => crate::install::unattended(&answer, &medium, &runner),
-                (None, Some(plan)) => crate::install::confirmed(&plan, &medium, &runner),
-                (None, None) => Err(anyhow::anyhow!("install needs --answer or --plan")),
-            }
-            .map(|_| ());
-            if let Err(err) = &result {
-                runner.note(&format!(
-                    "error: the install failed: {}",
-                    format!("{err:#}").replace('\n', " | ")
-                ));
-            }
-            result
+            crate::install::from_files(answer.as_deref(), plan.as_deref(), &log, &runner)
         }
         Command::Provision { plan, state, log } => {
-            if let Some(dir) = log.parent() {
-                fs::create_dir_all(dir)?;
-            }
-            let runner = Runner::new(Some(&log), false)?;
-            let text =
-                fs::read_to_string(&plan).with_context(|| format!("reading {}", plan.display()))?;
-            let plan: Plan = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a Hearth plan", plan.display()))?;
-            let summary = crate::provision::run(&plan.first_boot, Path::new("/"), &state, &runner)?;
-            let report = summary.report();
-            runner.note(&report);
-            print!("{report}");
-            Ok(())
+            crate::provision::run_plan_file(&plan, &state, &logged(&log)?)
         }
         Command::ReplaceDisk {
             old,
@@ -193,30 +159,44 @@ pub fn run(cli: Cli) -> Result<()> {
             wipe,
             dry_run,
             log,
-        } => {
-            if let Some(dir) = log.parent() {
-                fs::create_dir_all(dir)?;
-            }
-            let runner = Runner::new(Some(&log), false)?;
-            crate::replace::run(&old, &new, pool.as_deref(), wipe, dry_run, &runner)
-        }
+        } => crate::replace::run(&old, &new, pool.as_deref(), wipe, dry_run, &logged(&log)?),
         Command::Reference => {
             print!("{}", crate::reference::markdown());
             Ok(())
         }
         Command::HashPassword => hash_password(),
         Command::RestoreTest { file, log } => {
-            if let Some(dir) = log.parent() {
-                fs::create_dir_all(dir)?;
-            }
-            let runner = Runner::new(Some(&log), false)?;
             let env = Path::new(crate::services::restic::ENV);
+            let runner = logged(&log)?;
             let report = crate::restore_test::run(env, file.as_deref(), &runner)?;
             runner.note(&report);
             println!("{report}");
             Ok(())
         }
     }
+}
+
+/// A runner logging to `log`, whose folder is made if need be.
+fn logged(log: &Path) -> Result<Runner> {
+    if let Some(dir) = log.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    Runner::new(Some(log), false)
+}
+
+fn print_plan(
+    profile: &Path,
+    answer: Option<&Path>,
+    inventory: Option<&Path>,
+    json: bool,
+) -> Result<()> {
+    let plan = make_plan(profile, answer, inventory)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+    } else {
+        print!("{}", plan::render(&plan));
+    }
+    Ok(())
 }
 
 fn hash_password() -> Result<()> {

@@ -205,8 +205,8 @@ impl Builder {
         self
     }
 
-    pub fn start(self, accel: Accel) -> Result<Machine> {
-        fs::create_dir_all(&self.dir)?;
+    /// QEMU's command line for this machine.
+    fn args(&self, accel: &Accel) -> Result<Vec<String>> {
         let mut args: Vec<String> = vec![
             "-name".into(),
             self.name.clone(),
@@ -235,6 +235,15 @@ impl Builder {
             .map(String::from),
         );
         args.extend(["-device", "virtio-rng-pci"].map(String::from));
+        args.extend(self.firmware_args()?);
+        args.extend(self.medium_args());
+        args.extend(self.disk_args());
+        args.extend(self.nic_args());
+        Ok(args)
+    }
+
+    fn firmware_args(&self) -> Result<Vec<String>> {
+        let mut args: Vec<String> = Vec::new();
         if self.firmware == Firmware::Uefi {
             let vars = self.dir.join("OVMF_VARS.fd");
             fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars)
@@ -250,6 +259,11 @@ impl Builder {
                 vars.display()
             ));
         }
+        Ok(args)
+    }
+
+    fn medium_args(&self) -> Vec<String> {
+        let mut args: Vec<String> = Vec::new();
         if let Some((iso, medium)) = &self.iso {
             match medium {
                 Medium::Cdrom => {
@@ -280,6 +294,11 @@ impl Builder {
                 }
             }
         }
+        args
+    }
+
+    fn disk_args(&self) -> Vec<String> {
+        let mut args: Vec<String> = Vec::new();
         for (i, disk) in self.disks.iter().enumerate() {
             args.push("-drive".into());
             args.push(format!(
@@ -300,18 +319,27 @@ impl Builder {
                 .count();
             args.push(disk.device(&format!("disk{i}"), &boot, port));
         }
+        args
+    }
+
+    fn nic_args(&self) -> Vec<String> {
         // A virtio NIC on QEMU's user network, with the forwards asked for.
         let forwards: String = self
             .forwards
             .iter()
             .map(|(proto, host, guest)| format!(",hostfwd={proto}:127.0.0.1:{host}-:{guest}"))
             .collect();
-        args.extend([
+        vec![
             "-netdev".into(),
             format!("user,id=net0{forwards}"),
             "-device".into(),
             "virtio-net-pci,netdev=net0".into(),
-        ]);
+        ]
+    }
+
+    pub fn start(self, accel: Accel) -> Result<Machine> {
+        fs::create_dir_all(&self.dir)?;
+        let args = self.args(&accel)?;
         let log_path = self.dir.join(format!("{}.serial.log", self.name));
         let errors = self.dir.join(format!("{}.qemu.log", self.name));
         let mut child = Command::new("qemu-system-x86_64")

@@ -11,6 +11,7 @@ use qemu_tests::machine::{Builder, Bus, Disk, Firmware, Machine, Medium};
 use qemu_tests::ssh;
 use qemu_tests::{accel, budget};
 
+mod homelab;
 mod services;
 
 const ADMIN_HASH: &str = "$6$hearthfixture$IxW2YQ0gV1rMF7I/02h7yo9zfZKn5OEJETbpAPtpDwSkZo7FujFeoGSNYMFwLY2AkQvfS9.DVQDaq8lmNbjtr0";
@@ -407,86 +408,9 @@ fn homelab() {
     let [smb, probe, wireguard, rest, app] = forwarded[..] else {
         panic!("five forwards")
     };
-    let started = Instant::now();
-    assert_eq!(
-        scenario.root(port, "zpool status -x").trim(),
-        "all pools are healthy"
-    );
-    let tank = scenario.root(port, "zpool list -v -H -P tank");
-    assert!(tank.contains("raidz1-0"), "{tank}");
-    assert_eq!(
-        tank.matches("_hdd-").count(),
-        3,
-        "the three spinning disks: {tank}"
-    );
-    let rpool = scenario.root(port, "zpool list -v -H -P rpool");
-    assert!(rpool.contains("mirror-0"), "{rpool}");
-    assert_eq!(rpool.matches("_ssd-").count(), 2, "the two SSDs: {rpool}");
-    for (mountpoint, dataset) in [
-        ("/tank/shares/family", "tank/shares/family"),
-        ("/var/lib/docker", "rpool/docker"),
-        ("/home", "rpool/home"),
-    ] {
-        let source = scenario.root(port, &format!("findmnt -n -o SOURCE {mountpoint}"));
-        assert_eq!(source.trim(), dataset, "{mountpoint}");
-    }
-    let media = scenario.root(port, "zfs get -H -o value recordsize tank/shares/media");
-    assert_eq!(media.trim(), "1M");
-    // The configs written at install time pass their own validators there.
-    scenario.root(port, "testparm -s >/dev/null 2>&1");
-    // First boot: hearth-firstboot ran `hearth provision`; a second run changes nothing.
-    assert_eq!(scenario.root(port, FIRSTBOOT_DONE).trim(), "active");
-    let allowed = scenario.root(port, "zfs allow tank/backups/zfs");
-    assert!(allowed.contains("user zfsrecv"), "{allowed}");
-    let key = scenario.root(port, "stat -c '%a %U' /etc/wireguard/wg0.key");
-    assert_eq!(
-        key.trim(),
-        "600 root",
-        "the server key is made on the target"
-    );
-    let again = scenario.root(port, "hearth provision");
-    assert!(again.contains("nothing changed"), "{again}");
-    scenario.phase("storage checks", started);
+    homelab::storage_checks(&mut scenario, port);
 
-    let started = Instant::now();
-    services::smbd_listening(&scenario, port);
-    services::samba_from_outside(&scenario.dir, smb);
-    services::firewall_from_outside(&scenario, port, probe);
-    services::rest_server_from_outside(&scenario, port, rest);
-    services::cloud_backup(&scenario, port);
-    services::zfs_receive_through_the_host(&scenario, port);
-    services::syncthing_from_outside(&scenario, port);
-    services::nfs_clients(&scenario, port);
-    let driver = scenario.root(port, "docker info --format '{{.Driver}}'");
-    assert_eq!(driver.trim(), "zfs", "Docker keeps its layers as datasets");
-    services::guests::compose_app_from_outside(&scenario, port, app);
-    let container = services::guests::incus_guests(&scenario, port);
-    services::wireguard_from_outside(&scenario, port, wireguard, &container);
-    services::guests::replication(&scenario, port);
-    let pool = scenario.root(port, "incus storage show default");
-    assert!(
-        pool.contains("driver: zfs") && pool.contains("source: tank/incus"),
-        "{pool}"
-    );
-    let nic = scenario.root(port, "incus profile device get default eth0 parent");
-    assert_eq!(nic.trim(), "br0", "guests join the host's bridge");
-    // sanoid takes the profile's snapshots (the timer would, within 15 minutes).
-    let snapshots = scenario.root(
-        port,
-        "sanoid --cron && zfs list -H -t snapshot -o name -r tank/shares rpool/home",
-    );
-    for wanted in [
-        "tank/shares/family@autosnap_",
-        "_hourly",
-        "rpool/home@autosnap_",
-        "_daily",
-    ] {
-        assert!(snapshots.contains(wanted), "{wanted}: {snapshots}");
-    }
-    services::previous_versions(&scenario, port, smb);
-    services::time_machine_share(&scenario.dir, smb);
-    services::shares_listed_and_recycled(&scenario, port, smb);
-    scenario.phase("service checks", started);
+    homelab::service_checks(&mut scenario, port, [smb, probe, wireguard, rest, app]);
 
     let written = scenario.root(
         port,
@@ -506,43 +430,7 @@ fn homelab() {
     );
     let (mut server, port, forwarded) =
         scenario.boot_forwarding("reprovisioned", Firmware::Uefi, &all, &[("tcp", 445)]);
-    assert_eq!(
-        scenario.root(port, "zpool status -x").trim(),
-        "all pools are healthy"
-    );
-    // The admin's Samba password is imported by the new system's first boot.
-    assert_eq!(scenario.root(port, FIRSTBOOT_DONE).trim(), "active");
-    services::smbd_listening(&scenario, port);
-    // Incus's state was on tank too: the container is back, running.
-    let container = scenario.root(port, "incus list debian -c s -f csv");
-    assert_eq!(
-        container.trim(),
-        "RUNNING",
-        "the container outlived the reinstall"
-    );
-    assert_eq!(
-        scenario.root(port, "sha256sum /tank/shares/family/precious"),
-        written,
-        "the kept pool's file is intact"
-    );
-    // And the admin reaches it over SMB again, with the answer's password.
-    let copy = scenario.dir.join("precious-over-smb");
-    services::smbclient(
-        forwarded[0],
-        "family",
-        Some(services::SMB_PASSWORD),
-        &format!("get precious {}", copy.display()),
-    )
-    .expect("admin reads the kept file over SMB");
-    assert_eq!(
-        sha256(&copy),
-        written.split_whitespace().next().unwrap_or_default()
-    );
-    let log = scenario.root(
-        port,
-        "grep -c 'zpool create .* tank' /var/log/hearth/install.log || true",
-    );
-    assert_eq!(log.trim(), "0", "tank was imported, never created again");
+    homelab::reprovisioned(&scenario, port, forwarded[0], &written);
     server.kill();
     scenario.report();
 }

@@ -9,7 +9,7 @@ use hearth_schema::profile::DiskKind;
 use hearth_system::inventory::Inventory;
 use qemu_tests::accel;
 use qemu_tests::iso::{built, exclusive, kernel_of, unavailable};
-use qemu_tests::machine::{Builder, Bus, Disk, Firmware, Medium};
+use qemu_tests::machine::{Builder, Bus, Disk, Firmware, Machine, Medium};
 
 fn profile() -> String {
     std::env::var("HEARTH_TEST_PROFILE").unwrap_or_else(|_| "homelab".into())
@@ -97,23 +97,7 @@ fn boots_with_disks(name: &str, firmware: Firmware, medium: Medium, disks: &[(Di
         "bios"
     };
     assert_eq!(firmware_seen.trim(), expected);
-    if !disks.is_empty() {
-        let json = machine
-            .succeed("hearth disks --json", machine.scaled(60))
-            .expect("hearth disks");
-        let inventory: Inventory = serde_json::from_str(&json).expect("inventory JSON");
-        for (_, expect) in disks {
-            let disk = inventory
-                .disks
-                .iter()
-                .find(|d| d.serial.as_deref() == Some(expect.serial))
-                .unwrap_or_else(|| panic!("no disk with serial {}: {json}", expect.serial));
-            if let Some(kind) = expect.kind {
-                assert_eq!(disk.kind(), kind, "{disk:?}");
-            }
-            assert_eq!(disk.logical_sector, expect.logical_sector, "{disk:?}");
-        }
-    }
+    disks_as_expected(&mut machine, disks);
     let checks_time = checks_started.elapsed().as_secs_f64();
     machine.kill();
     eprintln!(
@@ -178,4 +162,26 @@ fn live_iso_bios_usb_stick() {
 #[test]
 fn live_iso_uefi_usb_stick() {
     boots_to_live_system("live-uefi-usb", Firmware::Uefi, Medium::UsbStick);
+}
+
+/// The live system's inventory sees each disk as the test made it.
+fn disks_as_expected(machine: &mut Machine, disks: &[(Disk, Expect)]) {
+    if disks.is_empty() {
+        return;
+    }
+    let json = machine
+        .succeed("hearth disks --json", machine.scaled(60))
+        .expect("hearth disks");
+    let inventory: Inventory = serde_json::from_str(&json).expect("inventory JSON");
+    for (_, expect) in disks {
+        let disk = inventory
+            .disks
+            .iter()
+            .find(|d| d.serial.as_deref() == Some(expect.serial))
+            .unwrap_or_else(|| panic!("no disk with serial {}: {json}", expect.serial));
+        if let Some(kind) = expect.kind {
+            assert_eq!(disk.kind(), kind, "{disk:?}");
+        }
+        assert_eq!(disk.logical_sector, expect.logical_sector, "{disk:?}");
+    }
 }

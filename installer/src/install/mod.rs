@@ -105,6 +105,30 @@ pub fn unattended(answer: &Path, medium: &Medium, runner: &Runner) -> Result<Pla
     Ok(plan)
 }
 
+/// `hearth install`: from an answer (planned here) or a confirmed plan;
+/// a failure is noted in the log on one line, for the console to show.
+pub fn from_files(
+    answer: Option<&Path>,
+    plan: Option<&Path>,
+    log: &Path,
+    runner: &Runner,
+) -> Result<()> {
+    let mut medium = Medium::running();
+    medium.log = Some(log.to_path_buf());
+    let result = match (answer, plan) {
+        (Some(answer), _) => unattended(answer, &medium, runner),
+        (None, Some(plan)) => confirmed(plan, &medium, runner),
+        (None, None) => Err(anyhow::anyhow!("install needs --answer or --plan")),
+    };
+    if let Err(err) = &result {
+        runner.note(&format!(
+            "error: the install failed: {}",
+            format!("{err:#}").replace('\n', " | ")
+        ));
+    }
+    result.map(drop)
+}
+
 /// Installs a plan made and confirmed earlier (the interactive install's),
 /// once the disks are checked to be the ones it was made for.
 pub fn confirmed(plan: &Path, medium: &Medium, runner: &Runner) -> Result<Plan> {

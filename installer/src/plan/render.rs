@@ -6,8 +6,20 @@ use super::{Plan, PoolAction};
 use crate::password::Password;
 
 pub fn render(plan: &Plan) -> String {
+    let sections: [fn(&mut String, &Plan); 10] = [
+        header, erased, untouched, pools, datasets, boot, accounts, files, software, first_boot,
+    ];
     let mut out = String::new();
-    let w = &mut out;
+    for (i, section) in sections.iter().enumerate() {
+        if i > 0 {
+            line(&mut out, String::new());
+        }
+        section(&mut out, plan);
+    }
+    out
+}
+
+fn header(w: &mut String, plan: &Plan) {
     line(
         w,
         format!(
@@ -15,7 +27,9 @@ pub fn render(plan: &Plan) -> String {
             plan.profile, plan.base, plan.suite, plan.fqdn
         ),
     );
-    line(w, String::new());
+}
+
+fn erased(w: &mut String, plan: &Plan) {
     line(
         w,
         "Disks that will be ERASED (everything on them is lost):".into(),
@@ -60,7 +74,9 @@ pub fn render(plan: &Plan) -> String {
             );
         }
     }
-    line(w, String::new());
+}
+
+fn untouched(w: &mut String, plan: &Plan) {
     line(w, "Disks left untouched (never opened for writing):".into());
     if plan.untouched.is_empty() {
         line(w, "  none".into());
@@ -79,7 +95,9 @@ pub fn render(plan: &Plan) -> String {
             ),
         );
     }
-    line(w, String::new());
+}
+
+fn pools(w: &mut String, plan: &Plan) {
     line(w, "Pools:".into());
     for pool in &plan.pools {
         let what = match pool.action {
@@ -108,7 +126,9 @@ pub fn render(plan: &Plan) -> String {
         }
         line(w, format!("    $ {}", pool.argv().join(" ")));
     }
-    line(w, String::new());
+}
+
+fn datasets(w: &mut String, plan: &Plan) {
     line(w, "Datasets:".into());
     for dataset in &plan.datasets {
         let only = if dataset.only_if_missing {
@@ -118,7 +138,9 @@ pub fn render(plan: &Plan) -> String {
         };
         line(w, format!("  $ {}{only}", dataset.argv().join(" ")));
     }
-    line(w, String::new());
+}
+
+fn boot(w: &mut String, plan: &Plan) {
     line(
         w,
         format!(
@@ -137,7 +159,9 @@ pub fn render(plan: &Plan) -> String {
             ),
         );
     }
-    line(w, String::new());
+}
+
+fn accounts(w: &mut String, plan: &Plan) {
     line(w, "Accounts:".into());
     for account in &plan.accounts {
         let password = match &account.password {
@@ -162,12 +186,16 @@ pub fn render(plan: &Plan) -> String {
             ),
         );
     }
-    line(w, String::new());
+}
+
+fn files(w: &mut String, plan: &Plan) {
     line(w, "Files written:".into());
     for file in &plan.files {
         line(w, format!("  {} ({})", file.path.display(), file.mode));
     }
-    line(w, String::new());
+}
+
+fn software(w: &mut String, plan: &Plan) {
     line(
         w,
         format!(
@@ -177,7 +205,9 @@ pub fn render(plan: &Plan) -> String {
         ),
     );
     line(w, format!("Units enabled: {}", plan.units.join(" ")));
-    line(w, String::new());
+}
+
+fn first_boot(w: &mut String, plan: &Plan) {
     line(
         w,
         "First boot (hearth-firstboot runs `hearth provision`):".into(),
@@ -195,7 +225,6 @@ pub fn render(plan: &Plan) -> String {
             line(w, format!("  {prompt}"));
         }
     }
-    out
 }
 
 fn line(out: &mut String, text: String) {

@@ -10,7 +10,7 @@ use super::{DiskPlan, DiskRef, Doc, PlanProblem, Untouched};
 use crate::answer::Answer;
 use crate::inventory::{kind_name, Disk, Inventory};
 use crate::keypath::KeyPath;
-use crate::profile::{DiskFilter, DiskKind, PoolRole, Profile, Topology};
+use crate::profile::{DiskFilter, DiskKind, Pool, PoolRole, Profile, Topology};
 
 /// Chosen disks: for each pool and vdev class, the members in order.
 pub struct Selection<'a> {
@@ -34,6 +34,57 @@ struct State<'a> {
     answer: &'a Answer,
     claimed: BTreeSet<&'a str>,
     problems: Vec<PlanProblem>,
+}
+
+/// A vdev class of a pool: topology, width, which disks, the key they came from.
+type Class<'p> = (VdevClass, Topology, Option<u32>, &'p DiskFilter, KeyPath);
+
+/// The pool's data vdevs, then its special, log, cache and spare vdevs.
+fn vdev_classes<'p>(pool: &'p Pool, key: &KeyPath) -> Vec<Class<'p>> {
+    let mut classes: Vec<Class> = vec![(
+        VdevClass::Data,
+        pool.topology,
+        pool.vdev_width,
+        &pool.disks,
+        key.key("disks"),
+    )];
+    if let Some(aux) = &pool.special {
+        classes.push((
+            VdevClass::Special,
+            aux.topology,
+            None,
+            &aux.disks,
+            key.key("special").key("disks"),
+        ));
+    }
+    if let Some(aux) = &pool.log {
+        classes.push((
+            VdevClass::Log,
+            aux.topology,
+            None,
+            &aux.disks,
+            key.key("log").key("disks"),
+        ));
+    }
+    if let Some(filter) = &pool.cache {
+        classes.push((
+            VdevClass::Cache,
+            Topology::Stripe,
+            None,
+            filter,
+            key.key("cache"),
+        ));
+    }
+    if let Some(filter) = &pool.spare {
+        classes.push((
+            VdevClass::Spare,
+            Topology::Stripe,
+            None,
+            filter,
+            key.key("spare"),
+        ));
+    }
+    classes
 }
 
 pub fn select<'a>(
@@ -61,49 +112,7 @@ pub fn select<'a>(
             .get(&pool.name)
             .map(|p| p.disks.as_slice())
             .unwrap_or(&[]);
-        let mut classes: Vec<(VdevClass, Topology, Option<u32>, &DiskFilter, KeyPath)> = vec![(
-            VdevClass::Data,
-            pool.topology,
-            pool.vdev_width,
-            &pool.disks,
-            key.key("disks"),
-        )];
-        if let Some(aux) = &pool.special {
-            classes.push((
-                VdevClass::Special,
-                aux.topology,
-                None,
-                &aux.disks,
-                key.key("special").key("disks"),
-            ));
-        }
-        if let Some(aux) = &pool.log {
-            classes.push((
-                VdevClass::Log,
-                aux.topology,
-                None,
-                &aux.disks,
-                key.key("log").key("disks"),
-            ));
-        }
-        if let Some(filter) = &pool.cache {
-            classes.push((
-                VdevClass::Cache,
-                Topology::Stripe,
-                None,
-                filter,
-                key.key("cache"),
-            ));
-        }
-        if let Some(filter) = &pool.spare {
-            classes.push((
-                VdevClass::Spare,
-                Topology::Stripe,
-                None,
-                filter,
-                key.key("spare"),
-            ));
-        }
+        let classes = vdev_classes(pool, &key);
         for (class, topology, width, filter, at) in classes {
             let pins = if class == VdevClass::Data {
                 pinned

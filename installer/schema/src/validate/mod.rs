@@ -205,46 +205,15 @@ pub fn answer(answer: &Answer, profile: &Profile) -> Vec<Finding> {
     }
     if let Some(hash) = &answer.root_password {
         checks::hash_only(&mut out, top.key("root-password"), hash);
-    }
-    checks::ssh_keys(&mut out, top.key("root-ssh-keys"), &answer.root_ssh_keys);
-    let users: Vec<&str> = profile
-        .system
-        .users
-        .iter()
-        .map(|u| u.name.as_str())
-        .collect();
-    for (name, user) in &answer.users {
-        let at = top.key("users").key(name.clone());
-        if !users.contains(&name.as_str()) {
+        if hash == "locked" && profile.system.root_login == RootLogin::Password {
             out.push(
-                at.clone(),
-                format!(
-                    "no user `{name}` in profile `{}`; allowed: {}",
-                    profile.name,
-                    checks::list(&users)
-                ),
+                top.key("root-password"),
+                "the profile's root-login = \"password\" needs a password; allowed: a crypt hash",
             );
         }
-        if let Some(hash) = &user.password {
-            checks::hash_only(&mut out, at.key("password"), hash);
-        }
-        checks::ssh_keys(&mut out, at.key("ssh-keys"), &user.ssh_keys);
-        if let Some(nt) = &user.samba_nt_hash {
-            if nt.len() != 32 || !nt.chars().all(|c| c.is_ascii_hexdigit()) {
-                out.push(
-                    at.key("samba-nt-hash"),
-                    "must be the NT hash: 32 hex digits, as `hearth hash-password` prints it"
-                        .to_string(),
-                );
-            }
-            if profile.services.samba.is_none() {
-                out.push(
-                    at.key("samba-nt-hash"),
-                    format!("profile `{}` has no Samba shares to use it", profile.name),
-                );
-            }
-        }
     }
+    checks::ssh_keys(&mut out, top.key("root-ssh-keys"), &answer.root_ssh_keys);
+    answer_users(&mut out, answer, profile);
     checks::ssh_keys(
         &mut out,
         top.key("zfs-receive-ssh-keys"),
@@ -269,4 +238,47 @@ pub fn answer(answer: &Answer, profile: &Profile) -> Vec<Finding> {
     }
     storage::answer_pools(&mut out, answer, profile);
     out.0
+}
+
+/// The answer's users: each one the profile's, with hashes only.
+fn answer_users(out: &mut Findings, answer: &Answer, profile: &Profile) {
+    let top = KeyPath::root();
+    let users: Vec<&str> = profile
+        .system
+        .users
+        .iter()
+        .map(|u| u.name.as_str())
+        .collect();
+    for (name, user) in &answer.users {
+        let at = top.key("users").key(name.clone());
+        if !users.contains(&name.as_str()) {
+            out.push(
+                at.clone(),
+                format!(
+                    "no user `{name}` in profile `{}`; allowed: {}",
+                    profile.name,
+                    checks::list(&users)
+                ),
+            );
+        }
+        if let Some(hash) = &user.password {
+            checks::hash_only(out, at.key("password"), hash);
+        }
+        checks::ssh_keys(out, at.key("ssh-keys"), &user.ssh_keys);
+        if let Some(nt) = &user.samba_nt_hash {
+            if nt.len() != 32 || !nt.chars().all(|c| c.is_ascii_hexdigit()) {
+                out.push(
+                    at.key("samba-nt-hash"),
+                    "must be the NT hash: 32 hex digits, as `hearth hash-password` prints it"
+                        .to_string(),
+                );
+            }
+            if profile.services.samba.is_none() {
+                out.push(
+                    at.key("samba-nt-hash"),
+                    format!("profile `{}` has no Samba shares to use it", profile.name),
+                );
+            }
+        }
+    }
 }

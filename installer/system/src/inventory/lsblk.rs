@@ -1,9 +1,10 @@
-//! Parsing `lsblk -J -b -o ...`. Older util-linux prints booleans and
-//! numbers as strings, newer as JSON values; both are read.
+//! Parsing `lsblk -J -b -o ...` into typed devices. Older util-linux
+//! prints booleans and numbers as strings, newer as JSON values; both are read.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::{Disk, Partition, PoolLabel};
@@ -24,6 +25,69 @@ const LIVE_MOUNTS: &[&str] = &[
     "/boot/efi",
 ];
 
+/// lsblk's output: `{"blockdevices": [...]}`.
+#[derive(Debug, Deserialize)]
+struct Output {
+    #[serde(default)]
+    blockdevices: Vec<Device>,
+}
+
+/// One device of lsblk's JSON, with the columns of [`COLUMNS`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+struct Device {
+    #[serde(deserialize_with = "text")]
+    name: Option<String>,
+    #[serde(deserialize_with = "text")]
+    path: Option<String>,
+    #[serde(rename = "type", deserialize_with = "text")]
+    kind: Option<String>,
+    #[serde(deserialize_with = "number")]
+    size: u64,
+    #[serde(deserialize_with = "number")]
+    log_sec: u64,
+    #[serde(deserialize_with = "number")]
+    phy_sec: u64,
+    #[serde(deserialize_with = "flag")]
+    rota: bool,
+    #[serde(deserialize_with = "text")]
+    tran: Option<String>,
+    #[serde(deserialize_with = "text")]
+    model: Option<String>,
+    #[serde(deserialize_with = "text")]
+    serial: Option<String>,
+    #[serde(deserialize_with = "flag")]
+    rm: bool,
+    #[serde(deserialize_with = "flag")]
+    ro: bool,
+    #[serde(deserialize_with = "text")]
+    pttype: Option<String>,
+    #[serde(deserialize_with = "text")]
+    fstype: Option<String>,
+    #[serde(deserialize_with = "text")]
+    label: Option<String>,
+    #[serde(deserialize_with = "text")]
+    uuid: Option<String>,
+    #[serde(deserialize_with = "text")]
+    partlabel: Option<String>,
+    /// util-linux before 2.37 has one mountpoint, later ones a list.
+    #[serde(deserialize_with = "text")]
+    mountpoint: Option<String>,
+    mountpoints: Vec<Option<String>>,
+    children: Vec<Device>,
+}
+
+impl Device {
+    fn mountpoints(&self) -> Vec<PathBuf> {
+        let many = self.mountpoints.iter().flatten();
+        many.chain(&self.mountpoint).map(PathBuf::from).collect()
+    }
+
+    fn name(&self) -> String {
+        self.name.clone().unwrap_or_default()
+    }
+}
+
 /// Disks from lsblk's JSON; `by_id` maps a device path to its by-id names.
 pub fn parse_lsblk(
     json: &str,
@@ -39,57 +103,51 @@ pub fn parse_lsblk_with(
     by_id: &BTreeMap<PathBuf, Vec<String>>,
     loops: bool,
 ) -> Result<Vec<Disk>, serde_json::Error> {
-    let root: Value = serde_json::from_str(json)?;
-    let devices = root
-        .get("blockdevices")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    Ok(devices
+    let output: Output = serde_json::from_str(json)?;
+    Ok(output
+        .blockdevices
         .iter()
-        .filter(|d| match text(d, "type").as_deref() {
+        .filter(|d| match d.kind.as_deref() {
             Some("disk") => true,
             Some("loop") => loops,
             _ => false,
         })
-        .filter(|d| number(d, "size") > 0)
-        .filter(|d| !text(d, "name").unwrap_or_default().starts_with("zram"))
+        .filter(|d| d.size > 0)
+        .filter(|d| !d.name().starts_with("zram"))
         .map(|d| disk(d, by_id))
         .collect())
 }
 
-fn disk(dev: &Value, by_id: &BTreeMap<PathBuf, Vec<String>>) -> Disk {
-    let name = text(dev, "name").unwrap_or_default();
-    let path = text(dev, "path")
+fn disk(dev: &Device, by_id: &BTreeMap<PathBuf, Vec<String>>) -> Disk {
+    let name = dev.name();
+    let path = dev
+        .path
+        .as_ref()
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new("/dev").join(&name));
-    let children: Vec<&Value> = dev
-        .get("children")
-        .and_then(Value::as_array)
-        .map(|c| c.iter().collect())
-        .unwrap_or_default();
-    let partitions: Vec<Partition> = children.iter().map(|c| partition(c)).collect();
-    let mut pools: Vec<PoolLabel> = children.iter().filter_map(|c| pool_label(c)).collect();
+    let partitions: Vec<Partition> = dev.children.iter().map(partition).collect();
+    let mut pools: Vec<PoolLabel> = dev.children.iter().filter_map(pool_label).collect();
     pools.extend(pool_label(dev));
-    let mounts = mountpoints(dev)
+    let mounts = dev
+        .mountpoints()
         .into_iter()
         .chain(partitions.iter().flat_map(|p| p.mountpoints.clone()));
     let live_medium = mounts
         .into_iter()
         .any(|m| LIVE_MOUNTS.iter().any(|l| m == Path::new(l)));
     Disk {
-        transport: transport(text(dev, "tran").as_deref(), &name),
+        transport: transport(dev.tran.as_deref(), &name),
         by_id: by_id.get(&path).cloned().unwrap_or_default(),
-        size: Bytes(number(dev, "size")),
-        logical_sector: number(dev, "log-sec").max(512) as u32,
-        physical_sector: number(dev, "phy-sec").max(512) as u32,
-        rotational: flag(dev, "rota"),
-        model: text(dev, "model").map(|m| m.trim().to_string()),
-        serial: text(dev, "serial").map(|s| s.trim().to_string()),
-        removable: flag(dev, "rm"),
-        read_only: flag(dev, "ro"),
-        partition_table: text(dev, "pttype"),
-        filesystem: text(dev, "fstype"),
+        size: Bytes(dev.size),
+        logical_sector: dev.log_sec.max(512) as u32,
+        physical_sector: dev.phy_sec.max(512) as u32,
+        rotational: dev.rota,
+        model: dev.model.as_ref().map(|m| m.trim().to_string()),
+        serial: dev.serial.as_ref().map(|s| s.trim().to_string()),
+        removable: dev.rm,
+        read_only: dev.ro,
+        partition_table: dev.pttype.clone(),
+        filesystem: dev.fstype.clone(),
         partitions,
         pools,
         live_medium,
@@ -99,25 +157,25 @@ fn disk(dev: &Value, by_id: &BTreeMap<PathBuf, Vec<String>>) -> Disk {
     }
 }
 
-fn partition(dev: &Value) -> Partition {
+fn partition(dev: &Device) -> Partition {
     Partition {
-        path: text(dev, "path").map(PathBuf::from).unwrap_or_default(),
-        size: Bytes(number(dev, "size")),
-        filesystem: text(dev, "fstype"),
-        label: text(dev, "label"),
-        partlabel: text(dev, "partlabel"),
-        mountpoints: mountpoints(dev),
+        path: dev.path.as_ref().map(PathBuf::from).unwrap_or_default(),
+        size: Bytes(dev.size),
+        filesystem: dev.fstype.clone(),
+        label: dev.label.clone(),
+        partlabel: dev.partlabel.clone(),
+        mountpoints: dev.mountpoints(),
     }
 }
 
-fn pool_label(dev: &Value) -> Option<PoolLabel> {
-    if text(dev, "fstype").as_deref() != Some("zfs_member") {
+fn pool_label(dev: &Device) -> Option<PoolLabel> {
+    if dev.fstype.as_deref() != Some("zfs_member") {
         return None;
     }
     Some(PoolLabel {
-        pool: text(dev, "label").unwrap_or_else(|| "(unnamed)".into()),
-        guid: text(dev, "uuid").unwrap_or_default(),
-        device: text(dev, "path").map(PathBuf::from).unwrap_or_default(),
+        pool: dev.label.clone().unwrap_or_else(|| "(unnamed)".into()),
+        guid: dev.uuid.clone().unwrap_or_default(),
+        device: dev.path.as_ref().map(PathBuf::from).unwrap_or_default(),
         state: None,
     })
 }
@@ -136,45 +194,30 @@ fn transport(tran: Option<&str>, name: &str) -> Transport {
     }
 }
 
-fn mountpoints(dev: &Value) -> Vec<PathBuf> {
-    let single = dev
-        .get("mountpoint")
-        .and_then(Value::as_str)
-        .map(PathBuf::from);
-    let many = dev
-        .get("mountpoints")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(Value::as_str)
-                .map(PathBuf::from)
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    many.into_iter().chain(single).collect()
-}
-
-fn text(dev: &Value, key: &str) -> Option<String> {
-    match dev.get(key)? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+/// A column that may be absent, null, blank, a string or a number
+/// (older util-linux prints numbers as strings).
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) if !s.trim().is_empty() => Some(s),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
-    }
+    })
 }
 
-fn number(dev: &Value, key: &str) -> u64 {
-    match dev.get(key) {
-        Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
-        Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
+fn number<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n.as_u64().unwrap_or(0),
+        Value::String(s) => s.trim().parse().unwrap_or(0),
         _ => 0,
-    }
+    })
 }
 
-fn flag(dev: &Value, key: &str) -> bool {
-    match dev.get(key) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s == "1",
-        Some(Value::Number(n)) => n.as_u64() == Some(1),
+/// A boolean column: true/false, or "1"/"0" from older util-linux.
+fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Bool(b) => b,
+        Value::String(s) => s == "1",
+        Value::Number(n) => n.as_u64() == Some(1),
         _ => false,
-    }
+    })
 }

@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::cache::{hash_file, Cache, Layer};
 use crate::guest_image;
 use crate::iso::Graft;
+use crate::live::merged_profile;
 use crate::manifest::{write_sums, Manifest};
 use crate::zfs_module::ModuleCache;
 use crate::{boot, host, iso, live, proxmox, rootfs};
@@ -291,12 +292,6 @@ fn write_manifest(
     let path = ctx.options.out.join(iso_name(profile, "manifest.json"));
     fs::write(&path, serde_json::to_string_pretty(&manifest)? + "\n")?;
     Ok(path)
-}
-
-/// The profile with `extends` resolved, as the medium carries it.
-pub fn merged_profile(path: &Path) -> Result<String> {
-    let table = hearth_schema::load::merged(path).map_err(|p| anyhow!("{p}"))?;
-    Ok(toml::to_string(&table)?)
 }
 
 fn installer_binary(options: &Options, runner: &Runner) -> Result<PathBuf> {

@@ -6,12 +6,11 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use serde_json::{json, Value};
 
 use hearth_system::medium::{self, Share};
 
-use crate::build::merged_profile;
 use crate::cache::{hash_file, hash_tree};
 use crate::rootfs::copy_dir;
 
@@ -84,4 +83,10 @@ fn write_profiles(sources: &Sources, share: &Share) -> Result<()> {
     }
     fs::write(share.profile(&sources.profile), &sources.profile_toml)?;
     Ok(())
+}
+
+/// The profile with `extends` resolved, as the medium carries it.
+pub fn merged_profile(path: &Path) -> Result<String> {
+    let table = hearth_schema::load::merged(path).map_err(|p| anyhow!("{p}"))?;
+    Ok(toml::to_string(&table)?)
 }

@@ -11,6 +11,7 @@ pub mod check;
 pub mod docker;
 pub mod file;
 pub mod firewall;
+pub mod first_boot;
 pub mod guests;
 pub mod incus;
 pub mod nfs;

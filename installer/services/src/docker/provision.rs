@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::provision::Outcome;
+use crate::first_boot::Outcome;
 use crate::runner::Runner;
 
 pub fn import_image(tag: &str, rootfs: &Path, runner: &Runner) -> Result<Outcome> {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::provision::Outcome;
+use crate::first_boot::Outcome;
 use crate::runner::Runner;
 
 pub fn init(preseed: &str, dataset: &str, runner: &Runner) -> Result<Outcome> {

@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use std::path::Path;
 
-use crate::provision::Outcome;
+use crate::first_boot::Outcome;
 use crate::runner::Runner;
 
 pub fn storage(name: &str, args: &[String], runner: &Runner) -> Result<Outcome> {

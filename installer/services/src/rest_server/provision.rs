@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::accounts;
-use crate::provision::{outcome, secret_file, under, Outcome};
+use crate::first_boot::{outcome, secret_file, under, Outcome};
 use crate::runner::Runner;
 
 pub fn served_folder(

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::accounts;
-use crate::provision::{outcome, Outcome};
+use crate::first_boot::{outcome, Outcome};
 use crate::runner::Runner;
 
 /// Mode of a shared folder: the group writes, others see nothing, and

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::provision::Outcome;
+use crate::first_boot::Outcome;
 use crate::runner::Runner;
 
 pub fn ssh_key(path: &Path, runner: &Runner) -> Result<Outcome> {

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::accounts;
-use crate::provision::{outcome, under, Outcome};
+use crate::first_boot::{outcome, under, Outcome};
 use crate::runner::Runner;
 
 pub fn configure(

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::provision::{under, write_private, Outcome};
+use crate::first_boot::{under, write_private, Outcome};
 use crate::runner::Runner;
 
 pub fn key_pair(base: &Path, runner: &Runner) -> Result<Outcome> {

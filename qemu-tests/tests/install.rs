@@ -446,10 +446,16 @@ fn interactive() {
     let started = Instant::now();
     let mut machine = scenario.start_iso(&scenario.iso, Firmware::Bios, &[&disk]);
     let wait = machine.scaled(120);
+    let settle = machine.scaled(1);
     let answer = |machine: &mut Machine, prompt: &str, keys: &str| {
         machine
             .wait_for_console(prompt, wait)
             .unwrap_or_else(|e| panic!("waiting for `{prompt}`: {e:#}"));
+        // A password prompt turns echo off after printing itself, and that
+        // flushes what was typed before: give it a moment (seen under load).
+        if prompt.starts_with("Password") || prompt == "Again" {
+            std::thread::sleep(settle);
+        }
         machine.send(keys).expect("keys");
     };
     answer(&mut machine, "Press Enter to install interactively", "\r");

@@ -521,7 +521,7 @@ fn interactive() {
 
 #[test]
 fn bad_answer() {
-    let Some(mut scenario) = Scenario::new("bad-answer", 3) else {
+    let Some(mut scenario) = Scenario::new("bad-answer", 8) else {
         return;
     };
     let disks = [
@@ -548,6 +548,19 @@ fn bad_answer() {
     assert!(
         log.contains("no disk `/dev/disk/by-id/virtio-no-such-disk`"),
         "the failure names the disk"
+    );
+    // A profile whose packages the minimal medium lacks is refused by name.
+    scenario.install(
+        "nas",
+        Firmware::Bios,
+        &[&disks[0], &disks[1], &foreign],
+        "",
+        "HEARTH-INSTALL-FAILED",
+    );
+    let log = std::fs::read_to_string(scenario.dir.join("install.serial.log")).unwrap_or_default();
+    assert!(
+        log.contains("this medium cannot install profile `nas`") && log.contains("samba"),
+        "the refusal names the profile and what the medium lacks"
     );
     let reference = Disk::blank(&scenario.dir.join("reference"), "blank", 8).expect("a blank disk");
     for disk in &disks {

@@ -97,6 +97,10 @@ pub fn install(plan: &Plan, medium: &Medium, runner: &Runner) -> Result<()> {
 /// ISO's default), this machine's disks, the plan printed, then carried out.
 pub fn unattended(answer: &Path, medium: &Medium, runner: &Runner) -> Result<Plan> {
     let profile = profile_for(answer, &medium.share)?;
+    // Before the disks are even read: a profile this medium cannot install.
+    let loaded = crate::load::profile(&profile).map_err(|p| anyhow::anyhow!("{p}"))?;
+    let packages = crate::services::packages(&loaded.value);
+    medium.share.check_carries(&loaded.value.name, &packages)?;
     let inventory = crate::inventory::probe()?;
     let plan = crate::prepare::plan_from_files(&profile, Some(answer), &inventory)
         .map_err(|p| anyhow::anyhow!("{p}"))?;

@@ -242,13 +242,17 @@ fn install_outcome(machine: &mut Machine, dir: &Path) -> String {
         .wait_for_console(r"HEARTH-INSTALL-(DONE|FAILED[^\n]*)", timeout)
         .expect("the install ends");
     if outcome.starts_with("HEARTH-INSTALL-FAILED") {
-        // Both consoles end in a root shell after a failure.
-        let log = machine.take_shell(machine.scaled(30)).and_then(|()| {
-            machine.succeed(
-                "cat /run/hearth/install.log 2>/dev/null || true",
-                machine.scaled(30),
-            )
-        });
+        // Both consoles end in a root shell after a failure; its prompt may
+        // have come before the failure's line, so ask for a fresh one.
+        let fresh = machine.send("\n");
+        let log = fresh
+            .and_then(|()| machine.take_shell(machine.scaled(30)))
+            .and_then(|()| {
+                machine.succeed(
+                    "cat /run/hearth/install.log 2>/dev/null || true",
+                    machine.scaled(30),
+                )
+            });
         match log {
             Ok(text) => std::fs::write(dir.join("install.log"), text).expect("keep install.log"),
             Err(err) => eprintln!("the live system's install log could not be read: {err:#}"),

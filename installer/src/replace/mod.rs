@@ -30,17 +30,17 @@ pub struct ReplacePlan {
     pub boot: Option<BootDisk>,
 }
 
-/// Pure: the status text of the pool, the inventory, and the user's words.
+/// Pure: the pool's `zpool status -j -P`, the inventory, and the user's words.
 pub fn plan(
     pool: &str,
-    status_text: &str,
+    status_json: &str,
     inventory: &Inventory,
     old: &str,
     new: &str,
     root_pool: bool,
     wipe: bool,
 ) -> Result<ReplacePlan> {
-    let tree = status::members(status_text);
+    let tree = status::members(status_json, pool)?;
     let Some((member, partners)) = status::find(&tree, old) else {
         bail!("pool {pool} has no member `{old}`; `zpool status -P {pool}` lists its members");
     };
@@ -155,8 +155,9 @@ pub fn run(
             .collect(),
     };
     let found = pools.iter().find_map(|name| {
-        let text = runner.run("zpool", &["status", "-P", name]).ok()?;
-        status::find(&status::members(&text), old).map(|_| (name.clone(), text))
+        let json = runner.run("zpool", &["status", "-j", "-P", name]).ok()?;
+        let tree = status::members(&json, name).ok()?;
+        status::find(&tree, old).map(|_| (name.clone(), json))
     });
     let Some((pool, text)) = found else {
         bail!("no pool has a member `{old}`; `zpool status -P` lists them");
@@ -223,36 +224,19 @@ pub fn execute(plan: &ReplacePlan, kernel_cmdline: &str, runner: &Runner) -> Res
 fn report_resilver(pool: &str, runner: &Runner) -> Result<()> {
     let mut last = String::new();
     loop {
-        let (_, text) = runner.query("zpool", &["status", pool])?;
-        let scan = scan_lines(&text);
-        if scan != last {
-            println!("{scan}");
-            last = scan.clone();
+        let json = runner.run("zpool", &["status", "-j", pool])?;
+        let scan = status::scan(&json, pool)?;
+        let line = scan.line();
+        if line != last {
+            println!("{line}");
+            last = line.clone();
         }
-        if !text.contains("resilver in progress") {
-            runner.note(&format!("{pool}: {scan}"));
+        if !scan.resilvering() {
+            runner.note(&format!("{pool}: {line}"));
             return Ok(());
         }
         sleep(Duration::from_secs(2));
     }
-}
-
-/// The "scan:" paragraph of zpool status, on one line.
-fn scan_lines(status: &str) -> String {
-    let mut out = Vec::new();
-    let mut inside = false;
-    for line in status.lines() {
-        let trimmed = line.trim();
-        if trimmed.starts_with("scan:") {
-            inside = true;
-        } else if inside && (trimmed.contains(':') && !line.starts_with('\t')) {
-            break;
-        }
-        if inside && !trimmed.is_empty() {
-            out.push(trimmed.trim_start_matches("scan:").trim());
-        }
-    }
-    out.join("; ")
 }
 
 #[cfg(test)]
@@ -261,18 +245,10 @@ mod tests {
     use crate::inventory::PoolLabel;
     use crate::size::Bytes;
 
-    const STATUS: &str = "  pool: rpool
- state: DEGRADED
-config:
-
-\tNAME                                           STATE     READ WRITE CKSUM
-\trpool                                          DEGRADED     0     0     0
-\t  mirror-0                                     DEGRADED     0     0     0
-\t    4483212296402916617                        UNAVAIL      0     0     0  was /dev/disk/by-id/virtio-d1-part3
-\t    /dev/disk/by-id/virtio-d2-part3            ONLINE       0     0     0
-
-errors: No known data errors
-";
+    /// The degraded mirror of `status`'s tests, its members renamed d1 and d2.
+    fn status() -> String {
+        status::tests::DEGRADED.replace("hearth-disk-", "d")
+    }
 
     fn disk(id: &str, gib: u64) -> Disk {
         let mut d = Disk::blank(Path::new(&format!("/dev/{id}")), Bytes(gib << 30), 512);
@@ -302,7 +278,7 @@ errors: No known data errors
     fn the_new_disk_is_laid_out_like_an_install_and_joins_the_vdev() {
         let plan = plan(
             "rpool",
-            STATUS,
+            &status(),
             &inventory(),
             "virtio-d1-part3",
             "virtio-d3",
@@ -325,7 +301,7 @@ errors: No known data errors
     fn refusals_name_the_reason() {
         let inv = inventory();
         let err = |old: &str, new: &str| {
-            plan("rpool", STATUS, &inv, old, new, true, false)
+            plan("rpool", &status(), &inv, old, new, true, false)
                 .expect_err("refused")
                 .to_string()
         };
@@ -341,7 +317,7 @@ errors: No known data errors
         });
         let refused = plan(
             "rpool",
-            STATUS,
+            &status(),
             &busy,
             "virtio-d1-part3",
             "virtio-d3",
@@ -351,14 +327,5 @@ errors: No known data errors
         .expect_err("holds a pool")
         .to_string();
         assert!(refused.contains("pass --wipe"), "{refused}");
-    }
-
-    #[test]
-    fn the_scan_paragraph_is_one_line() {
-        let text = "  pool: rpool\n state: DEGRADED\n  scan: resilver in progress since Thu Nov 26 10:00:00 2026\n\t1.2G / 1.5G scanned, 600M / 1.5G issued at 50M/s\n\t600M resilvered, 40.00% done, 00:00:20 to go\nconfig:\n";
-        assert_eq!(
-            scan_lines(text),
-            "resilver in progress since Thu Nov 26 10:00:00 2026; 1.2G / 1.5G scanned, 600M / 1.5G issued at 50M/s; 600M resilvered, 40.00% done, 00:00:20 to go"
-        );
     }
 }

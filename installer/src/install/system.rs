@@ -13,6 +13,7 @@ use super::mounts::chroot;
 use super::Medium;
 use crate::plan::{Account, Plan};
 use crate::runner::Runner;
+use crate::services::samba;
 use hearth_system::accounts;
 use hearth_system::files::copy_tree;
 
@@ -191,15 +192,8 @@ fn samba_passwords(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
             .with_context(|| format!("user {} is not in the target's /etc/passwd", account.name))?
             .uid;
         let nt = account.samba_nt_hash.as_deref().unwrap_or_default();
-        // smbpasswd(5): no LM hash, a normal user account, set now (a
-        // last-change time of 0 means "must change at next logon").
-        lines.push_str(&format!(
-            "{}:{uid}:{}:{}:[U          ]:LCT-{:08X}:\n",
-            account.name,
-            "X".repeat(32),
-            nt.to_ascii_uppercase(),
-            crate::runner::epoch_seconds()
-        ));
+        let now = crate::runner::epoch_seconds();
+        lines.push_str(&samba::smbpasswd_line(&account.name, uid, nt, now));
     }
     let file = target.join("root/.hearth-smbpasswd");
     fs::write(&file, "")?;

@@ -133,6 +133,17 @@ fn line(out: &mut String, key: &str, value: &str) {
     let _ = writeln!(out, "   {key} = {value}");
 }
 
+/// One line of the smbpasswd(5) file the install imports with pdbedit: no
+/// LM hash, a normal user account, set `now` (a last-change time of 0
+/// would mean "must change at next logon").
+pub fn smbpasswd_line(user: &str, uid: u32, nt_hash: &str, now: u64) -> String {
+    format!(
+        "{user}:{uid}:{}:{}:[U          ]:LCT-{now:08X}:\n",
+        "X".repeat(32),
+        nt_hash.to_ascii_uppercase()
+    )
+}
+
 /// Samba: shares, Time Machine (advertised by Avahi), Previous Versions.
 pub struct SmbServer;
 

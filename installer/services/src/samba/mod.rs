@@ -237,3 +237,22 @@ impl Service for SmbServer {
 fn time_machine(samba: &crate::profile::Samba) -> bool {
     samba.shares.iter().any(|share| share.time_machine)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_passdb_line_has_no_lm_hash_and_is_set_now() {
+        let line = smbpasswd_line(
+            "admin",
+            1000,
+            "8846f7eaee8fb117ad06bdd830b7586c",
+            0x6750_0000,
+        );
+        assert_eq!(
+            line,
+            "admin:1000:XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX:8846F7EAEE8FB117AD06BDD830B7586C:[U          ]:LCT-67500000:\n"
+        );
+    }
+}

@@ -3,16 +3,15 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use std::time::Duration;
 
 use crate::disk;
 use crate::inventory;
-use crate::load;
-use crate::plan::{self, Plan};
-use crate::prepare::{make_plan, profile_path, report};
+use crate::plan;
+use crate::prepare::{make_plan, read_plan, validate};
 use crate::runner::Runner;
 
 #[derive(Debug, Parser)]
@@ -130,13 +129,25 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Disks { json, loops } => disks(json, loops),
+        Command::Disks { json, loops } => {
+            let inventory = inventory::probe_with(loops)?;
+            match json {
+                true => println!("{}", serde_json::to_string_pretty(&inventory)?),
+                false => print!("{}", inventory.report()),
+            }
+            Ok(())
+        }
         Command::Partition {
             plan,
             dry_run,
             log,
             wait,
-        } => partition(&plan, dry_run, log.as_deref(), wait),
+        } => {
+            let plan = read_plan(&plan)?;
+            let runner = Runner::new(log.as_deref(), dry_run)?;
+            let wait = (wait > 0).then(|| Duration::from_secs(wait));
+            disk::partition(&plan, &runner, &disk::Options { wait })
+        }
         Command::Validate { profile, answer } => validate(&profile, answer.as_deref()),
         Command::Plan {
             profile,
@@ -164,7 +175,7 @@ pub fn run(cli: Cli) -> Result<()> {
             print!("{}", crate::reference::markdown());
             Ok(())
         }
-        Command::HashPassword => hash_password(),
+        Command::HashPassword => crate::interactive::hash_password(),
         Command::RestoreTest { file, log } => {
             let env = Path::new(crate::services::restic::ENV);
             let runner = logged(&log)?;
@@ -196,79 +207,5 @@ fn print_plan(
     } else {
         print!("{}", plan::render(&plan));
     }
-    Ok(())
-}
-
-fn hash_password() -> Result<()> {
-    use std::io::IsTerminal;
-    let password = if std::io::stdin().is_terminal() {
-        dialoguer::Password::new()
-            .with_prompt("Password")
-            .with_confirmation("Again", "The two passwords differ")
-            .interact()?
-    } else {
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line)?;
-        line.trim_end_matches(['\r', '\n']).to_string()
-    };
-    if password.is_empty() {
-        anyhow::bail!("an empty password is not hashed; leave `password` out to lock the account");
-    }
-    println!("password = \"{}\"", crate::password::hash(&password)?);
-    println!(
-        "samba-nt-hash = \"{}\"",
-        crate::password::nt_hash(&password)
-    );
-    Ok(())
-}
-
-fn disks(json: bool, loops: bool) -> Result<()> {
-    let inventory = inventory::probe_with(loops)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&inventory)?);
-        return Ok(());
-    }
-    for disk in &inventory.disks {
-        println!("{}", disk.describe());
-        println!(
-            "    transport {:?}, sectors {}/{} bytes{}",
-            disk.transport,
-            disk.logical_sector,
-            disk.physical_sector,
-            if disk.removable { ", removable" } else { "" }
-        );
-        for id in &disk.by_id {
-            println!("    /dev/disk/by-id/{id}");
-        }
-        match disk.contents() {
-            Some(what) => println!("    holds {what}"),
-            None => println!("    blank"),
-        }
-        if disk.live_medium {
-            println!("    runs the live system: never an install target");
-        }
-    }
-    if inventory.disks.is_empty() {
-        println!("no disks found");
-    }
-    Ok(())
-}
-
-fn partition(plan: &Path, dry_run: bool, log: Option<&Path>, wait: u64) -> Result<()> {
-    let text = fs::read_to_string(plan).with_context(|| format!("reading {}", plan.display()))?;
-    let plan: Plan = serde_json::from_str(&text)
-        .with_context(|| format!("parsing the plan {}", plan.display()))?;
-    let runner = Runner::new(log, dry_run)?;
-    let wait = (wait > 0).then(|| Duration::from_secs(wait));
-    disk::partition(&plan, &runner, &disk::Options { wait })
-}
-
-/// A shipped profile's name or a path.
-fn validate(profile: &Path, answer: Option<&Path>) -> Result<()> {
-    let profile = load::profile(&profile_path(profile)).map_err(report)?;
-    if let Some(answer) = answer {
-        load::answer(answer, &profile.value).map_err(report)?;
-    }
-    println!("{}: valid", profile.sources[0].path.display());
     Ok(())
 }

@@ -358,6 +358,31 @@ fn confirm(theme: &SimpleTheme, plan: &Plan, hostname: &str) -> Result<bool> {
     }
 }
 
+/// `hearth hash-password`: asks twice (or reads one line from a pipe) and
+/// prints the two lines an answer takes under `[users.<name>]`.
+pub fn hash_password() -> Result<()> {
+    use std::io::IsTerminal;
+    let password = if std::io::stdin().is_terminal() {
+        dialoguer::Password::new()
+            .with_prompt("Password")
+            .with_confirmation("Again", "The two passwords differ")
+            .interact()?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    if password.is_empty() {
+        anyhow::bail!("an empty password is not hashed; leave `password` out to lock the account");
+    }
+    println!("password = \"{}\"", crate::password::hash(&password)?);
+    println!(
+        "samba-nt-hash = \"{}\"",
+        crate::password::nt_hash(&password)
+    );
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -92,3 +92,20 @@ pub fn report(problems: Problems) -> anyhow::Error {
         n => anyhow::anyhow!("{n} problems; nothing was changed"),
     }
 }
+
+/// `hearth validate`: a profile (a shipped name or a path), and an answer
+/// against it; every problem on stderr.
+pub fn validate(profile: &Path, answer: Option<&Path>) -> Result<()> {
+    let profile = load::profile(&profile_path(profile)).map_err(report)?;
+    if let Some(answer) = answer {
+        load::answer(answer, &profile.value).map_err(report)?;
+    }
+    println!("{}: valid", profile.sources[0].path.display());
+    Ok(())
+}
+
+/// A plan saved as JSON (`hearth plan --json`, the interactive install's).
+pub fn read_plan(path: &Path) -> Result<Plan> {
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a Hearth plan", path.display()))
+}

@@ -136,10 +136,7 @@ pub fn from_files(
 /// Installs a plan made and confirmed earlier (the interactive install's),
 /// once the disks are checked to be the ones it was made for.
 pub fn confirmed(plan: &Path, medium: &Medium, runner: &Runner) -> Result<Plan> {
-    let text =
-        std::fs::read_to_string(plan).with_context(|| format!("reading {}", plan.display()))?;
-    let plan: Plan = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a Hearth plan", plan.display()))?;
+    let plan = crate::prepare::read_plan(plan)?;
     let changes = crate::plan::drift(&plan, &crate::inventory::probe()?);
     if !changes.is_empty() {
         anyhow::bail!(

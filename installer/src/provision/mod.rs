@@ -61,9 +61,7 @@ impl Summary {
 
 /// `hearth provision`: the first-boot steps of the plan file, on this system.
 pub fn run_plan_file(plan: &Path, state: &Path, runner: &Runner) -> Result<()> {
-    let text = fs::read_to_string(plan).with_context(|| format!("reading {}", plan.display()))?;
-    let plan: crate::plan::Plan = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a Hearth plan", plan.display()))?;
+    let plan = crate::prepare::read_plan(plan)?;
     let summary = run(&plan.first_boot, Path::new("/"), state, runner)?;
     let report = summary.report();
     runner.note(&report);

@@ -22,6 +22,39 @@ pub struct Inventory {
     pub disks: Vec<Disk>,
 }
 
+impl Inventory {
+    /// What `hearth disks` prints: each disk, its names, and what it holds.
+    pub fn report(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        for disk in &self.disks {
+            let _ = writeln!(out, "{}", disk.describe());
+            let _ = writeln!(
+                out,
+                "    transport {:?}, sectors {}/{} bytes{}",
+                disk.transport,
+                disk.logical_sector,
+                disk.physical_sector,
+                if disk.removable { ", removable" } else { "" }
+            );
+            for id in &disk.by_id {
+                let _ = writeln!(out, "    /dev/disk/by-id/{id}");
+            }
+            let _ = match disk.contents() {
+                Some(what) => writeln!(out, "    holds {what}"),
+                None => writeln!(out, "    blank"),
+            };
+            if disk.live_medium {
+                let _ = writeln!(out, "    runs the live system: never an install target");
+            }
+        }
+        if self.disks.is_empty() {
+            let _ = writeln!(out, "no disks found");
+        }
+        out
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Disk {

@@ -232,7 +232,9 @@ fn report_resilver(pool: &str, runner: &Runner) -> Result<()> {
             last = line.clone();
         }
         if !scan.resilvering() {
-            runner.note(&format!("{pool}: {line}"));
+            let done = format!("{pool}: {}", scan.outcome());
+            println!("{done}");
+            runner.note(&done);
             return Ok(());
         }
         sleep(Duration::from_secs(2));

@@ -57,6 +57,8 @@ pub struct Scan {
     pub examined: Option<Value>,
     #[serde(default)]
     pub to_examine: Option<Value>,
+    #[serde(default)]
+    pub errors: Option<Value>,
 }
 
 impl Scan {
@@ -66,11 +68,6 @@ impl Scan {
 
     /// One line for a person: "RESILVER SCANNING, 1.2G of 1.5G examined".
     pub fn line(&self) -> String {
-        let shown = |v: &Option<Value>| match v {
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-            None => "?".into(),
-        };
         format!(
             "{} {}, {} of {} examined",
             self.function,
@@ -78,6 +75,26 @@ impl Scan {
             shown(&self.examined),
             shown(&self.to_examine)
         )
+    }
+
+    /// What a finished scan says: "resilvered 1.5G, 0 errors".
+    pub fn outcome(&self) -> String {
+        match (self.function.as_str(), self.state.as_str()) {
+            ("RESILVER", "FINISHED") => format!(
+                "resilvered {}, {} errors",
+                shown(&self.examined),
+                shown(&self.errors)
+            ),
+            _ => format!("no resilver running ({})", self.line()),
+        }
+    }
+}
+
+fn shown(value: &Option<Value>) -> String {
+    match value {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => "?".into(),
     }
 }
 
@@ -187,6 +204,13 @@ pub mod tests {
         let scan = scan(DEGRADED, "rpool").expect("json");
         assert!(scan.resilvering());
         assert_eq!(scan.line(), "RESILVER SCANNING, 1.20G of 1.50G examined");
+        let done = Scan {
+            state: "FINISHED".into(),
+            errors: Some(Value::String("0".into())),
+            ..scan
+        };
+        assert!(!done.resilvering());
+        assert_eq!(done.outcome(), "resilvered 1.20G, 0 errors");
         assert!(
             members(DEGRADED, "tank").is_err(),
             "another pool is not there"

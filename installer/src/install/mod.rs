@@ -46,7 +46,6 @@ impl Medium {
 }
 
 pub fn install(plan: &Plan, medium: &Medium, runner: &Runner) -> Result<()> {
-    medium.share.check_carries(&plan.profile, &plan.packages)?;
     let target = Path::new(ALTROOT);
     let mut step = Steps::new(runner);
     step.run("partition the disks", || {
@@ -137,6 +136,7 @@ pub fn from_files(
 /// once the disks are checked to be the ones it was made for.
 pub fn confirmed(plan: &Path, medium: &Medium, runner: &Runner) -> Result<Plan> {
     let plan = crate::prepare::read_plan(plan)?;
+    medium.share.check_carries(&plan.profile, &plan.packages)?;
     let changes = crate::plan::drift(&plan, &crate::inventory::probe()?);
     if !changes.is_empty() {
         anyhow::bail!(

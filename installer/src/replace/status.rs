@@ -91,26 +91,31 @@ impl Scan {
 }
 
 fn shown(value: &Option<Value>) -> String {
+    value.as_ref().map_or_else(|| "?".into(), text)
+}
+
+/// A field that is a string, or a number with --json-int.
+fn text(value: &Value) -> String {
     match value {
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => "?".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 
-fn pool<'a>(status: &'a Status, name: &str) -> Result<&'a Pool> {
+/// The status of one pool, from the JSON of `zpool status -j`.
+fn pool(json: &str, name: &str) -> Result<Pool> {
+    let mut status: Status =
+        serde_json::from_str(json).context("reading the JSON of `zpool status -j`")?;
     status
         .pools
-        .get(name)
+        .remove(name)
         .with_context(|| format!("`zpool status -j` does not list pool {name}"))
 }
 
 /// Every vdev of the pool's data tree, depth first, the root at depth 0.
 pub fn members(json: &str, pool_name: &str) -> Result<Vec<Member>> {
-    let status: Status =
-        serde_json::from_str(json).context("reading the JSON of `zpool status -j`")?;
     let mut out = Vec::new();
-    for vdev in pool(&status, pool_name)?.vdevs.values() {
+    for vdev in pool(json, pool_name)?.vdevs.values() {
         flatten(vdev, 0, &mut out);
     }
     Ok(out)
@@ -118,20 +123,11 @@ pub fn members(json: &str, pool_name: &str) -> Result<Vec<Member>> {
 
 /// The pool's scan, if one ever ran.
 pub fn scan(json: &str, pool_name: &str) -> Result<Scan> {
-    let status: Status =
-        serde_json::from_str(json).context("reading the JSON of `zpool status -j`")?;
-    Ok(pool(&status, pool_name)?
-        .scan_stats
-        .clone()
-        .unwrap_or_default())
+    Ok(pool(json, pool_name)?.scan_stats.unwrap_or_default())
 }
 
 fn flatten(vdev: &Vdev, depth: usize, out: &mut Vec<Member>) {
-    let guid = match &vdev.guid {
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => String::new(),
-    };
+    let guid = vdev.guid.as_ref().map(text).unwrap_or_default();
     out.push(Member {
         depth,
         name: vdev.name.clone(),

@@ -10,6 +10,7 @@ use crate::keypath::KeyPath;
 use crate::ports;
 use crate::profile::Profile;
 use hearth_schema::validate::checks::{list, Findings};
+use hearth_schema::validate::text;
 use hearth_schema::validate::Finding;
 
 /// Every service's findings and the ports they share, for
@@ -21,6 +22,7 @@ pub fn findings(profile: &Profile) -> Vec<Finding> {
         service.check(profile, &ctx, &mut out);
     }
     port_collisions(&mut out, profile);
+    crate::users::check(&mut out, profile);
     out.0
 }
 
@@ -100,8 +102,8 @@ impl<'a> Context<'a> {
     }
 
     pub fn path_on_dataset(&self, out: &mut Findings, key: KeyPath, path: &Path) {
-        if !path.is_absolute() {
-            out.push(key, "must be an absolute path");
+        if !text::is_path(path) {
+            out.push(key, text::PATH_RULE);
             return;
         }
         if datasets::holding(&self.mounts, path).is_none() {
@@ -127,6 +129,13 @@ impl<'a> Context<'a> {
 fn port_collisions(out: &mut Findings, profile: &Profile) {
     let mut owners: BTreeMap<(ports::Proto, u16), String> = BTreeMap::new();
     for port in crate::listening(profile) {
+        if port.number == 0 {
+            out.push(
+                KeyPath::parse(&port.key),
+                "0 is not a port; allowed: 1 to 65535",
+            );
+            continue;
+        }
         match owners.get(&(port.proto, port.number)) {
             Some(owner) if *owner != port.owner => out.push(
                 KeyPath::parse(&port.key),

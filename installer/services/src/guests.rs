@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::check::{self, Context};
 use crate::keypath::KeyPath;
 use crate::profile::{ComposeApp, Guest, Hypervisor, Profile};
-use hearth_schema::validate::{checks, Findings};
+use hearth_schema::validate::{text, Findings};
 
 /// Where the image's files are on the ISO, and on the installed system.
 pub const ON_ISO: &str = "hearth/images";
@@ -158,14 +158,29 @@ pub fn check_hypervisor(hypervisor: &Hypervisor, ctx: &Context, at: &KeyPath, ou
         ("vms", &hypervisor.vms),
     ] {
         for (i, guest) in list.iter().enumerate() {
-            if !checks::is_hostname(&guest.name) {
-                out.push(at.key(kind).index(i).key("name"), checks::HOSTNAME_RULE);
+            if !text::is_guest_name(&guest.name) {
+                out.push(at.key(kind).index(i).key("name"), text::GUEST_RULE);
+            }
+            if !is_image(&guest.image) {
+                out.push(at.key(kind).index(i).key("image"), IMAGE_RULE);
             }
             if guest.cpus == 0 {
                 out.push(at.key(kind).index(i).key("cpus"), "must be at least 1");
             }
         }
     }
+}
+
+const IMAGE_RULE: &str = "must be an image alias or template such as debian/13 or images:debian/13: letters, digits and . _ - / : only, not starting with -";
+
+/// An image name, passed as one argument (never through a shell).
+fn is_image(image: &str) -> bool {
+    !image.is_empty()
+        && image.len() <= 256
+        && !image.starts_with('-')
+        && image
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c))
 }
 
 #[cfg(test)]

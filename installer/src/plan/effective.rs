@@ -1,6 +1,7 @@
 //! The profile as this machine will have it: the answer's values laid over it.
 
 use crate::answer::Answer;
+use crate::keypath::KeyPath;
 use crate::profile::Profile;
 
 pub fn effective(profile: &Profile, answer: &Answer) -> Profile {
@@ -66,4 +67,48 @@ pub fn effective(profile: &Profile, answer: &Answer) -> Profile {
         backup.repository = repository.clone();
     }
     out
+}
+
+/// The answer's values pass the checks the profile's passed: a value from
+/// the network cannot bring in what a profile could not. Each finding is
+/// named at the answer's key where one maps to it.
+pub fn recheck(profile: &Profile) -> Vec<super::PlanProblem> {
+    let mut findings = crate::validate::profile(profile);
+    findings.extend(crate::services::check::findings(profile));
+    findings
+        .into_iter()
+        .map(|finding| {
+            let at = finding.key.to_string();
+            let (doc, key) = match answer_key(&at) {
+                Some(key) => (super::Doc::Answer, KeyPath::parse(key)),
+                None => (super::Doc::Profile, finding.key),
+            };
+            super::PlanProblem {
+                doc,
+                key,
+                message: format!("with the answer's values, {at}: {}", finding.message),
+            }
+        })
+        .collect()
+}
+
+/// The answer key that sets a profile key, for the keys an answer sets.
+fn answer_key(profile_key: &str) -> Option<&'static str> {
+    const KEYS: [(&str, &str); 6] = [
+        ("system.hostname", "hostname"),
+        ("system.domain", "domain"),
+        ("system.timezone", "timezone"),
+        ("system.keymap", "keymap"),
+        ("system.root-password", "root-password"),
+        (
+            "services.cloud-backup.repository",
+            "cloud-backup-repository",
+        ),
+    ];
+    if profile_key.starts_with("network") {
+        return Some("network");
+    }
+    KEYS.iter()
+        .find(|(from, _)| *from == profile_key)
+        .map(|(_, to)| *to)
 }

@@ -217,6 +217,10 @@ pub fn build(
     inventory: &Inventory,
 ) -> Result<Plan, Vec<PlanProblem>> {
     let profile = effective(profile, answer);
+    let problems = effective::recheck(&profile);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
     let selection = select::select(&profile, answer, inventory)?;
     let pools = zfs::pools(&profile, &selection);
     let datasets = zfs::datasets(&profile, &selection);

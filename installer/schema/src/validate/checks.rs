@@ -76,7 +76,14 @@ pub fn is_interface_match(text: &str) -> bool {
         return true;
     }
     if let Some(glob) = text.strip_prefix("name:") {
-        return !glob.is_empty() && glob::Pattern::new(glob).is_ok();
+        // networkd's Name= takes a space-separated list: one glob, no spaces.
+        let alphabet = glob
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:*?[]!".contains(c));
+        return !glob.is_empty()
+            && glob.len() <= 64
+            && alphabet
+            && glob::Pattern::new(glob).is_ok();
     }
     if let Some(mac) = text.strip_prefix("mac:") {
         let parts: Vec<&str> = mac.split(':').collect();
@@ -113,7 +120,11 @@ pub fn is_crypt_hash(text: &str) -> bool {
     let prefixes = ["$y$", "$gy$", "$7$", "$2b$", "$6$", "$5$"];
     prefixes.iter().any(|p| text.starts_with(p))
         && text.len() >= 20
-        && text.chars().all(|c| c.is_ascii_graphic())
+        && text.len() <= 512
+        // crypt(5)'s alphabet: no ':' (it would split a shadow line).
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "./$=,".contains(c))
 }
 
 pub fn is_ssh_key(text: &str) -> bool {
@@ -126,6 +137,10 @@ pub fn is_ssh_key(text: &str) -> bool {
         "sk-ssh-ed25519@openssh.com",
         "sk-ecdsa-sha2-nistp256@openssh.com",
     ];
+    // One line of authorized_keys, with no options before the type.
+    if !super::text::is_one_line(text) || text.len() > 16 * 1024 {
+        return false;
+    }
     let mut parts = text.split_whitespace();
     let (Some(kind), Some(body)) = (parts.next(), parts.next()) else {
         return false;
@@ -173,7 +188,7 @@ pub fn ssh_keys(out: &mut Findings, key: KeyPath, keys: &[String]) {
         if !is_ssh_key(ssh_key) {
             out.push(
                 key.index(i),
-                "not an OpenSSH public key (\"ssh-ed25519 AAAA... comment\")",
+                "not an OpenSSH public key on one line (\"ssh-ed25519 AAAA... comment\"), with no options before it",
             );
         }
     }

@@ -1,8 +1,10 @@
 //! Checks serde cannot make. Pure: each returns every finding, located by
 //! key path; the loader turns them into file:line:column messages.
 
+pub mod calendar;
 pub mod checks;
 mod storage;
+pub mod text;
 
 pub use checks::{is_cidr, is_crypt_hash, is_hostname, is_ssh_key, HOSTNAME_RULE};
 
@@ -57,8 +59,8 @@ fn proxmox(out: &mut Findings, profile: &Profile) {
                 out.push(key.key("key-sha256"), "must be 64 hexadecimal digits");
             }
             for (name, url) in [("url", &repo.url), ("key-url", &repo.key_url)] {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    out.push(key.key(name), "must be an http:// or https:// URL");
+                if !text::is_http_url(url) {
+                    out.push(key.key(name), "must be an http:// or https:// URL of a host name or address, without spaces or quotes");
                 }
             }
             if !["pve-no-subscription", "pve-enterprise", "pve-test"]
@@ -83,11 +85,11 @@ fn system(out: &mut Findings, profile: &Profile) {
     if !checks::is_hostname(&system.hostname) {
         out.push(key.key("hostname"), checks::HOSTNAME_RULE);
     }
-    if !system.domain.split('.').all(checks::is_hostname) {
-        out.push(
-            key.key("domain"),
-            "must be DNS labels joined by dots, e.g. home.arpa",
-        );
+    if !text::is_domain(&system.domain) {
+        out.push(key.key("domain"), text::DOMAIN_RULE);
+    }
+    if !text::is_keymap(&system.keymap) {
+        out.push(key.key("keymap"), text::KEYMAP_RULE);
     }
     if !checks::is_timezone(&system.timezone) {
         out.push(
@@ -193,6 +195,21 @@ pub fn answer(answer: &Answer, profile: &Profile) -> Vec<Finding> {
     if let Some(hostname) = &answer.hostname {
         if !checks::is_hostname(hostname) {
             out.push(top.key("hostname"), checks::HOSTNAME_RULE);
+        }
+    }
+    if let Some(domain) = &answer.domain {
+        if !text::is_domain(domain) {
+            out.push(top.key("domain"), text::DOMAIN_RULE);
+        }
+    }
+    if let Some(keymap) = &answer.keymap {
+        if !text::is_keymap(keymap) {
+            out.push(top.key("keymap"), text::KEYMAP_RULE);
+        }
+    }
+    if let Some(repository) = &answer.cloud_backup_repository {
+        if !text::is_repository(repository) {
+            out.push(top.key("cloud-backup-repository"), text::REPOSITORY_RULE);
         }
     }
     if let Some(timezone) = &answer.timezone {

@@ -61,6 +61,13 @@ fn pool_shape(out: &mut Findings, at: &KeyPath, pool: &Pool) {
             ),
         );
     }
+    properties(out, &at.key("properties"), &pool.properties, POOL_OWN);
+    properties(
+        out,
+        &at.key("dataset-properties"),
+        &pool.dataset_properties,
+        DATASET_OWN,
+    );
     if !is_compression(&pool.compression) {
         out.push(
             at.key("compression"),
@@ -91,6 +98,13 @@ fn pool_shape(out: &mut Findings, at: &KeyPath, pool: &Pool) {
                 "key-file is only used with key = \"file\"",
             ),
             _ => {}
+        }
+        if encryption.key != KeySource::Prompt {
+            // Nothing writes the key yet: zpool create would fail after the wipe.
+            out.push(
+                at.key("key"),
+                "key files are not made by this version of the installer (zpool create would fail after the disks are erased); allowed: \"prompt\"",
+            );
         }
         if pool.role == PoolRole::Root && encryption.key != KeySource::Prompt {
             out.push(
@@ -223,6 +237,24 @@ pub fn is_compression(value: &str) -> bool {
         || level("zstd-fast-", 1000)
 }
 
+fn mountpoint_rule(out: &mut Findings, key: KeyPath, mountpoint: &std::path::Path) {
+    let text = mountpoint.to_string_lossy();
+    if text == "none" || text == "legacy" {
+        return;
+    }
+    if !super::text::is_path(mountpoint) {
+        out.push(
+            key,
+            format!("{}, \"none\" or \"legacy\"", super::text::PATH_RULE),
+        );
+    } else if super::text::is_system_path(mountpoint) {
+        out.push(
+            key,
+            format!("{text} belongs to the operating system; a dataset mounts elsewhere, e.g. /srv/data"),
+        );
+    }
+}
+
 fn datasets(out: &mut Findings, profile: &Profile, pools: &[&str]) {
     let key = KeyPath::root().key("storage").key("datasets");
     let mut seen: Vec<&str> = Vec::new();
@@ -251,14 +283,9 @@ fn datasets(out: &mut Findings, profile: &Profile, pools: &[&str]) {
         }
         seen.push(&dataset.name);
         if let Some(mountpoint) = &dataset.mountpoint {
-            let text = mountpoint.to_string_lossy();
-            if !mountpoint.is_absolute() && text != "none" && text != "legacy" {
-                out.push(
-                    at.key("mountpoint"),
-                    "must be an absolute path, \"none\" or \"legacy\"",
-                );
-            }
+            mountpoint_rule(out, at.key("mountpoint"), mountpoint);
         }
+        properties(out, &at.key("properties"), &dataset.properties, DATASET_OWN);
         if let Some(Bytes(size)) = dataset.recordsize {
             if !size.is_power_of_two() || !(512..=16 << 20).contains(&size) {
                 out.push(
@@ -278,11 +305,54 @@ fn datasets(out: &mut Findings, profile: &Profile, pools: &[&str]) {
     }
 }
 
-fn is_dataset_part(part: &str) -> bool {
-    !part.is_empty()
-        && part
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+use super::text::is_dataset_part;
+
+/// Properties Hearth sets from keys of its own, or must not be moved.
+const POOL_OWN: &[(&str, &str)] = &[
+    ("ashift", "the pool's `ashift` key"),
+    ("altroot", "nothing: the installer sets it while installing"),
+    ("cachefile", "nothing: the installer sets it"),
+    (
+        "readonly",
+        "nothing: a read-only pool cannot be installed to",
+    ),
+];
+const DATASET_OWN: &[(&str, &str)] = &[
+    ("encryption", "the pool's [encryption] section"),
+    ("keyformat", "the pool's [encryption] section"),
+    ("keylocation", "the pool's [encryption] section"),
+    ("compression", "the `compression` key"),
+];
+
+/// `-o name=value` pairs: ZFS's name alphabet (user properties hold a
+/// colon), one-line values, and none that another key owns.
+fn properties(
+    out: &mut Findings,
+    at: &KeyPath,
+    props: &BTreeMap<String, String>,
+    own: &[(&str, &str)],
+) {
+    for (name, value) in props {
+        let key = at.key(name.clone());
+        let name_ok = !name.is_empty()
+            && name.len() <= 256
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_:.-".contains(c));
+        if !name_ok {
+            out.push(
+                key,
+                "a property name is lowercase letters, digits, _ : . or -, starting with a letter",
+            );
+        } else if let Some((_, instead)) = own.iter().find(|(own, _)| own == name) {
+            out.push(key, format!("`{name}` is not set here; use {instead}"));
+        } else if value.is_empty() || value.len() > 1024 || !super::text::is_one_line(value) {
+            out.push(key, "a property value is 1 to 1024 characters on one line");
+        } else if name == "mountpoint" {
+            mountpoint_rule(out, key, std::path::Path::new(value));
+        }
+    }
 }
 
 /// Pool entries of an answer: keep or pin disks, never both, and only for

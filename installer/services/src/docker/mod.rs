@@ -10,7 +10,7 @@ use crate::keypath::KeyPath;
 use crate::ports::Port;
 use crate::profile::{Docker, Profile};
 use crate::{check, Context, File, FirstBootStep, Service, Task};
-use hearth_schema::validate::Findings;
+use hearth_schema::validate::{text, Findings};
 
 pub const DAEMON: &str = "/etc/docker/daemon.json";
 
@@ -114,14 +114,14 @@ impl Service for DockerEngine {
 
 fn check_apps(docker: &Docker, ctx: &Context, at: &KeyPath, out: &mut Findings) {
     for (i, app) in docker.apps.iter().enumerate() {
+        if !text::is_app_name(&app.name) {
+            out.push(at.index(i).key("name"), text::APP_RULE);
+        }
         if let Some(dataset) = &app.dataset {
             ctx.dataset(out, at.index(i).key("dataset"), dataset);
         }
-        if !app.compose_file.is_absolute() {
-            out.push(
-                at.index(i).key("compose-file"),
-                "must be an absolute path on the target",
-            );
+        if !text::is_path(&app.compose_file) {
+            out.push(at.index(i).key("compose-file"), text::PATH_RULE);
         }
         for (j, secret) in app.secrets.iter().enumerate() {
             if !is_file_name(secret) {

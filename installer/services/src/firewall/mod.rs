@@ -165,29 +165,44 @@ pub fn nftables_conf(profile: &Profile) -> String {
             "\n\t# VPN clients reach the LAN and the internet through this host.\n\
              \tchain postrouting {{\n\
              \t\ttype nat hook postrouting priority srcnat; policy accept;\n\
-             \t\tip saddr {vpn} oifname != \"wg0\" masquerade\n\
-             \t}}\n"
+             \t\t{} {vpn} oifname != \"wg0\" masquerade\n\
+             \t}}\n",
+            saddr(&vpn)
         ));
     }
     out.push_str("}\n");
     out
 }
 
-/// "10.8.0.1/24" -> "10.8.0.0/24": nft refuses a prefix with host bits set.
+/// "10.8.0.1/24" -> "10.8.0.0/24", "fd00::1/64" -> "fd00::/64": nft
+/// refuses a prefix with host bits set.
 pub fn network_of(address: &str) -> String {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
     let Some((ip, prefix)) = address.split_once('/') else {
         return address.to_string();
     };
-    match (ip.parse::<std::net::Ipv4Addr>(), prefix.parse::<u32>()) {
-        (Ok(ip), Ok(bits)) if bits <= 32 => {
-            let mask = if bits == 0 {
-                0
-            } else {
-                u32::MAX << (32 - bits)
-            };
-            format!("{}/{bits}", std::net::Ipv4Addr::from(u32::from(ip) & mask))
+    let Ok(bits) = prefix.parse::<u32>() else {
+        return address.to_string();
+    };
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) if bits <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            format!("{}/{bits}", Ipv4Addr::from(u32::from(ip) & mask))
+        }
+        Ok(IpAddr::V6(ip)) if bits <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            format!("{}/{bits}", Ipv6Addr::from(u128::from(ip) & mask))
         }
         _ => address.to_string(),
+    }
+}
+
+/// nft's match on a source address of the family of `net`.
+pub fn saddr(net: &str) -> &'static str {
+    if net.contains(':') {
+        "ip6 saddr"
+    } else {
+        "ip saddr"
     }
 }
 
@@ -221,12 +236,27 @@ impl Service for NftFirewall {
     }
 
     fn check(&self, profile: &Profile, _ctx: &Context, out: &mut Findings) {
-        let at = KeyPath::root().key("services").key("firewall").key("lan");
+        let top = KeyPath::root().key("services").key("firewall");
+        let firewall = &profile.services.firewall;
+        for (name, ports) in [("tcp", &firewall.tcp), ("udp", &firewall.udp)] {
+            for (i, port) in ports.iter().enumerate() {
+                if *port == 0 {
+                    out.push(
+                        top.key(name).index(i),
+                        "0 is not a port; allowed: 1 to 65535",
+                    );
+                }
+            }
+        }
+        let at = top.key("lan");
         for (i, net) in profile.services.firewall.lan.iter().enumerate() {
             if !hearth_schema::validate::is_cidr(net) {
                 out.push(
                     at.index(i),
-                    format!("`{net}` is not a network such as 192.168.1.0/24"),
+                    format!(
+                        "`{}` is not a network such as 192.168.1.0/24 or fd00::/64",
+                        net.escape_debug()
+                    ),
                 );
             }
         }
@@ -242,6 +272,8 @@ mod tests {
         assert_eq!(network_of("10.8.0.1/24"), "10.8.0.0/24");
         assert_eq!(network_of("192.168.7.77/16"), "192.168.0.0/16");
         assert_eq!(network_of("10.8.0.1/32"), "10.8.0.1/32");
+        assert_eq!(network_of("10.8.0.1/0"), "0.0.0.0/0");
+        assert_eq!(network_of("fd00:8::1/64"), "fd00:8::/64");
     }
 
     #[test]

@@ -101,6 +101,7 @@ impl Service for NfsServer {
                     "name at least one client network, e.g. \"192.168.1.0/24\"",
                 );
             }
+            options(out, &at.index(i).key("options"), &export.options);
             for (j, client) in export.clients.iter().enumerate() {
                 if !checks::is_client(client) {
                     out.push(
@@ -110,6 +111,76 @@ impl Service for NfsServer {
                 }
             }
         }
+    }
+}
+
+/// exports(5)'s options; those taking a value are checked by kind.
+const FLAGS: &[&str] = &[
+    "rw",
+    "ro",
+    "sync",
+    "async",
+    "secure",
+    "insecure",
+    "wdelay",
+    "no_wdelay",
+    "hide",
+    "nohide",
+    "crossmnt",
+    "subtree_check",
+    "no_subtree_check",
+    "secure_locks",
+    "insecure_locks",
+    "auth_nlm",
+    "no_auth_nlm",
+    "root_squash",
+    "no_root_squash",
+    "all_squash",
+    "no_all_squash",
+    "mp",
+    "pnfs",
+    "no_pnfs",
+    "security_label",
+    "nordirplus",
+];
+const SECURITY: &[&str] = &["sys", "krb5", "krb5i", "krb5p"];
+
+pub const OPTIONS_RULE: &str = "allowed: rw, ro, sync, async, secure, insecure, wdelay, no_wdelay, hide, nohide, crossmnt, subtree_check, no_subtree_check, secure_locks, insecure_locks, auth_nlm, no_auth_nlm, root_squash, no_root_squash, all_squash, no_all_squash, mp, pnfs, no_pnfs, security_label, nordirplus, anonuid=N, anongid=N, fsid=N|root|<uuid>, sec=sys:krb5:krb5i:krb5p";
+
+pub fn is_option(option: &str) -> bool {
+    if FLAGS.contains(&option) {
+        return true;
+    }
+    let Some((name, value)) = option.split_once('=') else {
+        return false;
+    };
+    let number =
+        || !value.is_empty() && value.len() <= 10 && value.bytes().all(|b| b.is_ascii_digit());
+    match name {
+        "anonuid" | "anongid" => number(),
+        "fsid" => {
+            number()
+                || value == "root"
+                || (value.len() <= 36
+                    && !value.is_empty()
+                    && value.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
+        }
+        "sec" => value.split(':').all(|s| SECURITY.contains(&s)),
+        _ => false,
+    }
+}
+
+fn options(out: &mut Findings, at: &KeyPath, options: &[String]) {
+    for (k, option) in options.iter().enumerate() {
+        if !is_option(option) {
+            out.push(
+                at.index(k),
+                format!("`{option}` is not an exports(5) option; {OPTIONS_RULE}"),
+            );
+        }
+    }
+    if options.iter().any(|o| o == "rw") && options.iter().any(|o| o == "ro") {
+        out.push(at.clone(), "rw and ro contradict each other; give one");
     }
 }
 

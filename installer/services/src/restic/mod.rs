@@ -7,7 +7,7 @@ use crate::profile::CloudBackup;
 use crate::keypath::KeyPath;
 use crate::profile::Profile;
 use crate::{Context, File, FirstBootStep, Service, Task};
-use hearth_schema::validate::Findings;
+use hearth_schema::validate::{calendar, text, Findings};
 
 pub const ENV: &str = "/etc/hearth/restic.env";
 pub const PASSWORD: &str = "/etc/hearth/restic.password";
@@ -122,14 +122,19 @@ impl Service for Restic {
             return;
         };
         let at = KeyPath::root().key("services").key("cloud-backup");
-        let schemes = ["s3:", "b2:", "rest:", "sftp:", "azure:", "gs:", "/"];
-        if !schemes.iter().any(|s| backup.repository.starts_with(s)) {
-            out.push(at.key("repository"), "allowed: s3:..., b2:..., rest:..., sftp:..., azure:..., gs:... or an absolute path");
+        if !text::is_repository(&backup.repository) {
+            out.push(at.key("repository"), text::REPOSITORY_RULE);
+        }
+        if backup.paths.is_empty() {
+            out.push(at.key("paths"), "name at least one path to back up");
         }
         for (i, path) in backup.paths.iter().enumerate() {
-            if !path.is_absolute() {
-                out.push(at.key("paths").index(i), "must be an absolute path");
+            if !text::is_path(path) {
+                out.push(at.key("paths").index(i), text::PATH_RULE);
             }
+        }
+        if !calendar::is_calendar(&backup.schedule) {
+            out.push(at.key("schedule"), calendar::RULE);
         }
     }
 }

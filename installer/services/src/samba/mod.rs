@@ -12,7 +12,7 @@ use crate::keypath::KeyPath;
 use crate::ports::Port;
 use crate::profile::Profile;
 use crate::{Context, File, FirstBootStep, Service, Task};
-use hearth_schema::validate::Findings;
+use hearth_schema::validate::{text, Findings};
 
 pub const PATH: &str = "/etc/samba/smb.conf";
 
@@ -210,16 +210,26 @@ impl Service for SmbServer {
         let Some(samba) = &profile.services.samba else {
             return;
         };
-        let at = KeyPath::root().key("services").key("samba").key("shares");
-        let mut names = Vec::new();
+        let top = KeyPath::root().key("services").key("samba");
+        if !text::is_workgroup(&samba.workgroup) {
+            out.push(top.key("workgroup"), text::WORKGROUP_RULE);
+        }
+        let at = top.key("shares");
+        let mut groups = Vec::new();
         for (i, share) in samba.shares.iter().enumerate() {
-            if names.contains(&share.name.to_lowercase()) {
+            if !text::is_share_name(&share.name) {
+                out.push(at.index(i).key("name"), text::SHARE_RULE);
+            } else if groups.contains(&share_group(&share.name)) {
+                // Names equal but for case or punctuation share one Unix group.
                 out.push(
                     at.index(i).key("name"),
-                    format!("share `{}` is defined twice", share.name),
+                    format!(
+                        "share `{}` is defined twice (names are compared ignoring case, and spaces, dots and _ as -)",
+                        share.name
+                    ),
                 );
             }
-            names.push(share.name.to_lowercase());
+            groups.push(share_group(&share.name));
             ctx.path_on_dataset(out, at.index(i).key("path"), &share.path);
             for (j, user) in share.users.iter().enumerate() {
                 ctx.user(out, at.index(i).key("users").index(j), user);

@@ -1,9 +1,11 @@
 //! The OpenSSH server: always on, on the profile's port, with the root
 //! login the profile allows.
 
+use crate::keypath::KeyPath;
 use crate::ports::Port;
 use crate::profile::{Profile, RootLogin};
-use crate::{File, Service};
+use crate::{Context, File, Service};
+use hearth_schema::validate::Findings;
 
 pub const PATH: &str = "/etc/ssh/sshd_config.d/hearth.conf";
 
@@ -36,6 +38,19 @@ impl Service for SshServer {
 
     fn files(&self, profile: &Profile) -> Vec<File> {
         vec![File::public(PATH, sshd_conf(profile))]
+    }
+
+    fn check(&self, profile: &Profile, _ctx: &Context, out: &mut Findings) {
+        // PermitRootLogin yes beside PasswordAuthentication no would say one
+        // thing and do another.
+        if profile.system.root_login == RootLogin::Password
+            && !profile.services.ssh.password_authentication
+        {
+            out.push(
+                KeyPath::root().key("system").key("root-login"),
+                "root-login = \"password\" needs [services.ssh] password-authentication = true; allowed otherwise: \"key-only\" or \"disabled\"",
+            );
+        }
     }
 
     fn ports(&self, profile: &Profile) -> Vec<Port> {

@@ -9,7 +9,7 @@ use crate::profile::Replication;
 use crate::keypath::KeyPath;
 use crate::profile::Profile;
 use crate::{Context, File, FirstBootStep, Service, Task};
-use hearth_schema::validate::Findings;
+use hearth_schema::validate::{calendar, checks, text, Findings};
 
 /// The key syncoid logs in with to remote targets, made at first boot; its
 /// public half goes into the other host's zfs-receive-ssh-keys.
@@ -109,6 +109,9 @@ impl Service for Syncoid {
             let at = KeyPath::root().key("services").key("replication").index(i);
             ctx.dataset_or_pool(out, at.key("source"), &job.source);
             replication_target(out, ctx, at.key("target"), &job.target);
+            if !calendar::is_calendar(&job.schedule) {
+                out.push(at.key("schedule"), calendar::RULE);
+            }
         }
     }
 }
@@ -117,16 +120,24 @@ impl Service for Syncoid {
 /// makes; a remote one is `user@host:pool/dataset`.
 fn replication_target(out: &mut Findings, ctx: &Context, key: KeyPath, target: &str) {
     if let Some((login, dataset)) = target.split_once(':') {
-        let ok = login
-            .split_once('@')
-            .is_some_and(|(user, host)| !user.is_empty() && !host.is_empty())
-            && dataset.contains('/');
+        // syncoid splits at the first colon: a host is a name or IPv4.
+        let ok = login.split_once('@').is_some_and(|(user, host)| {
+            checks::is_username(user)
+                && (text::is_domain(host) || host.parse::<std::net::Ipv4Addr>().is_ok())
+        }) && text::is_dataset(dataset);
         if !ok {
             out.push(
                 key,
-                format!("`{target}`: a remote target is user@host:pool/dataset"),
+                format!("`{}`: a remote target is user@host:pool/dataset, with a user name, a DNS name or IPv4 address, and {}", target.escape_debug(), text::DATASET_RULE.trim_start_matches("must be ")),
             );
         }
+        return;
+    }
+    if !text::is_dataset(target) {
+        out.push(
+            key,
+            format!("`{}`: {}", target.escape_debug(), text::DATASET_RULE),
+        );
         return;
     }
     if ctx.is_dataset_or_pool(target) {

@@ -12,15 +12,22 @@ use crate::profile::{Profile, WireGuard};
 use crate::keypath::KeyPath;
 use crate::ports::Port;
 use crate::{check, Context, File, FirstBootStep, Service, Task};
-use hearth_schema::validate::{checks, Findings};
+use hearth_schema::validate::{checks, text, Findings};
 
 pub const CONFIG: &str = "/etc/wireguard/wg0.conf";
 /// The server key pair: `wg0.key` and `wg0.pub`.
 pub const SERVER_KEY: &str = "/etc/wireguard/wg0";
 pub const PEERS: &str = "/etc/wireguard/peers";
 pub const SYSCTL: &str = "/etc/sysctl.d/90-hearth-wireguard.conf";
-pub const SYSCTL_CONF: &str =
-    "# Written by the Hearth installer: VPN clients are routed to the LAN.\nnet.ipv4.ip_forward = 1\n";
+/// Forwarding for the tunnel's address family.
+pub fn sysctl_conf(wg: &WireGuard) -> String {
+    let forward = if wg.address.contains(':') {
+        "net.ipv6.conf.all.forwarding = 1"
+    } else {
+        "net.ipv4.ip_forward = 1"
+    };
+    format!("# Written by the Hearth installer: VPN clients are routed to the LAN.\n{forward}\n")
+}
 /// wg0 comes up once first boot has made its keys.
 pub const DROP_IN: &str = "/etc/systemd/system/wg-quick@wg0.service.d/hearth.conf";
 pub const DROP_IN_CONF: &str = "# Written by the Hearth installer: the keys are made by hearth-firstboot.\n[Unit]\nWants=hearth-firstboot.service\nAfter=hearth-firstboot.service\n";
@@ -64,7 +71,12 @@ pub fn endpoint(profile: &Profile, wg: &WireGuard) -> String {
         .endpoint
         .clone()
         .unwrap_or_else(|| format!("{}.{}", profile.system.hostname, profile.system.domain));
-    format!("{host}:{}", wg.listen_port)
+    // An IPv6 endpoint is bracketed, or its port would read as an address part.
+    if host.parse::<std::net::Ipv6Addr>().is_ok() {
+        format!("[{host}]:{}", wg.listen_port)
+    } else {
+        format!("{host}:{}", wg.listen_port)
+    }
 }
 
 /// What a client sends through the tunnel: the VPN and the LAN networks.
@@ -122,7 +134,7 @@ impl Service for WireGuardVpn {
         };
         vec![
             File::private(CONFIG, server_conf(wg)),
-            File::public(SYSCTL, SYSCTL_CONF),
+            File::public(SYSCTL, sysctl_conf(wg)),
             File::public(DROP_IN, DROP_IN_CONF),
         ]
     }
@@ -176,6 +188,14 @@ impl Service for WireGuardVpn {
             return;
         };
         let at = KeyPath::root().key("services").key("wireguard");
+        if let Some(endpoint) = &wg.endpoint {
+            if !text::is_host(endpoint) {
+                out.push(
+                    at.key("endpoint"),
+                    "must be a DNS name, an IPv4 or an IPv6 address (without port or brackets)",
+                );
+            }
+        }
         if !checks::is_cidr(&wg.address) {
             out.push(
                 at.key("address"),

@@ -53,6 +53,11 @@ impl Service for ZfsReceiveTarget {
                 at.key("user"),
                 "must be a valid user name not used by system.users",
             );
+        } else if crate::users::is_system_user(&receive.user) {
+            out.push(
+                at.key("user"),
+                format!("`{}` {}", receive.user, crate::users::SYSTEM_USER_RULE),
+            );
         }
         checks::ssh_keys(out, at.key("ssh-keys"), &receive.ssh_keys);
     }

@@ -11,11 +11,29 @@ use anyhow::{bail, Context, Result};
 use crate::runner::Runner;
 
 /// restic with the repository, password file and credentials of `env`.
+/// restic with the variables of `env`, read as systemd reads an
+/// EnvironmentFile (never by a shell: a value is data, not code).
 fn restic(runner: &Runner, env: &Path, args: &[&str]) -> Result<String> {
-    let env = env.display().to_string();
-    let mut all = vec!["-c", "set -a; . \"$0\"; exec restic \"$@\"", &env];
-    all.extend(args);
-    runner.run("sh", &all)
+    let text = fs::read_to_string(env).with_context(|| format!("reading {}", env.display()))?;
+    runner.run_with_env("restic", args, &environment(&text))
+}
+
+/// `NAME=value` lines; comments and blank lines skipped, one pair of
+/// surrounding quotes removed.
+fn environment(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with(['#', ';']))
+        .filter_map(|line| line.split_once('='))
+        .map(|(name, value)| {
+            let value = value.trim();
+            let unquoted = ['"', '\'']
+                .iter()
+                .find_map(|q| value.strip_prefix(*q).and_then(|v| v.strip_suffix(*q)))
+                .unwrap_or(value);
+            (name.trim().to_string(), unquoted.to_string())
+        })
+        .collect()
 }
 
 /// The first regular file of the latest snapshot (`restic ls --json`).
@@ -112,6 +130,9 @@ mod tests {
         restic(&runner, &env, &["init"]).expect("init");
         restic(&runner, &env, &["backup", &data.display().to_string()]).expect("backup");
         let report = run(&env, None, &runner).expect("restore test");
+        let hostile = environment("RESTIC_REPOSITORY=$(touch /tmp/owned)\n# c\nX='y'\n");
+        assert_eq!(hostile[0].1, "$(touch /tmp/owned)", "kept as data");
+        assert_eq!(hostile[1], ("X".into(), "y".into()));
         assert!(report.contains("photo.jpg came back identical"), "{report}");
         fs::write(data.join("photo.jpg"), b"edited since").expect("edit");
         let report = run(&env, Some(&data.join("photo.jpg")), &runner).expect("restore test");

@@ -135,11 +135,11 @@ pub fn compose_drop_in(app: &ComposeApp) -> Option<(String, String)> {
         format!(
             "# Written by the Hearth installer: {}'s compose file.\n\
              [Service]\n\
-             Environment=COMPOSE_FILE={}\n\
+             {}\n\
              WorkingDirectory={}\n",
             app.name,
-            app.compose_file.display(),
-            dir.display()
+            crate::unit::environment("COMPOSE_FILE", &app.compose_file.display().to_string()),
+            crate::unit::arg(&dir.display().to_string())
         ),
     ))
 }

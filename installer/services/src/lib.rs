@@ -27,6 +27,7 @@ pub mod syncoid;
 pub mod syncthing;
 mod task;
 pub mod timer;
+pub mod unit;
 pub mod users;
 pub mod wireguard;
 pub mod zfs_receive;

@@ -83,6 +83,37 @@ impl Runner {
         Ok(stdout)
     }
 
+    /// Runs a command with extra environment variables (credentials, say):
+    /// their names are logged, their values never are.
+    pub fn run_with_env(
+        &self,
+        program: &str,
+        args: &[&str],
+        env: &[(String, String)],
+    ) -> Result<String> {
+        let names: Vec<&str> = env.iter().map(|(name, _)| name.as_str()).collect();
+        let line = format!("{} (with {})", shell_line(program, args), names.join(" "));
+        let mut cmd = duct::cmd(program, args)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked();
+        for (name, value) in env {
+            cmd = cmd.env(name, value);
+        }
+        let output = cmd.run().with_context(|| format!("starting `{line}`"))?;
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        let status = output
+            .status
+            .code()
+            .map_or("killed".to_string(), |c| c.to_string());
+        self.write_log(&format!("$ {line}\n[exit {status}]\n{stderr}"));
+        if !output.status.success() {
+            bail!("`{line}` failed (exit {status}):\n{}", tail(&stderr));
+        }
+        Ok(stdout)
+    }
+
     /// Runs a read-only command even in a dry run, and returns its exit code
     /// and stdout without judging them (blkid's "nothing found" is exit 2).
     pub fn query(&self, program: &str, args: &[&str]) -> Result<(Option<i32>, String)> {

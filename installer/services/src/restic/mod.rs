@@ -43,7 +43,7 @@ pub fn service(backup: &CloudBackup) -> String {
     let paths: Vec<String> = backup
         .paths
         .iter()
-        .map(|p| p.display().to_string())
+        .map(|p| crate::unit::arg(&p.display().to_string()))
         .collect();
     format!(
         "# Written by the Hearth installer from [services.cloud-backup].\n\

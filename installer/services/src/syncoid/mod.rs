@@ -38,8 +38,8 @@ pub fn service(job: &Replication) -> String {
         args.push(format!("--sshkey={SSH_KEY}"));
         args.push("--no-privilege-elevation".into());
     }
-    args.push(job.source.clone());
-    args.push(job.target.clone());
+    args.push(crate::unit::arg(&job.source));
+    args.push(crate::unit::arg(&job.target));
     format!(
         "# Written by the Hearth installer from [[services.replication]].\n\
          [Unit]\n\

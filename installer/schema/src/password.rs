@@ -14,6 +14,9 @@ pub enum Password {
     Ask,
     Locked,
     Crypt(String),
+    /// Set at install and kept only in /etc/shadow: what the installed
+    /// system's copy of the plan says instead of the hash.
+    Kept,
 }
 
 impl Password {
@@ -22,6 +25,7 @@ impl Password {
         match value {
             "ask" => Password::Ask,
             "locked" => Password::Locked,
+            "kept" => Password::Kept,
             hash => Password::Crypt(hash.to_string()),
         }
     }
@@ -30,7 +34,7 @@ impl Password {
     pub fn shadow(&self) -> &str {
         match self {
             Password::Crypt(hash) => hash,
-            Password::Ask | Password::Locked => "!",
+            Password::Ask | Password::Locked | Password::Kept => "!",
         }
     }
 }
@@ -40,6 +44,7 @@ impl fmt::Display for Password {
         f.write_str(match self {
             Password::Ask => "ask",
             Password::Locked => "locked",
+            Password::Kept => "kept",
             Password::Crypt(hash) => hash,
         })
     }

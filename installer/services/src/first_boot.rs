@@ -2,7 +2,6 @@
 //! helpers. Each task looks before it acts, so a second run changes nothing.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -47,8 +46,5 @@ pub fn write_private(path: &Path, text: &str) -> Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
-    fs::write(path, "")?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
-    fs::write(path, text)?;
-    Ok(())
+    hearth_system::files::write_mode(path, text.as_bytes(), 0o600)
 }

@@ -139,7 +139,7 @@ pub fn compose_drop_in(app: &ComposeApp) -> Option<(String, String)> {
              WorkingDirectory={}\n",
             app.name,
             crate::unit::environment("COMPOSE_FILE", &app.compose_file.display().to_string()),
-            crate::unit::arg(&dir.display().to_string())
+            dir.display()
         ),
     ))
 }

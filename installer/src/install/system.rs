@@ -49,9 +49,7 @@ pub fn configure(plan: &Plan, medium: &Medium, target: &Path, runner: &Runner) -
         let content = file
             .content
             .replace(&format!("MACAddress={NIC_WITH_LINK}"), &nic_line);
-        fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
-        let mode = file.mode.bits();
-        fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
+        hearth_system::files::write_mode(&path, content.as_bytes(), file.mode.bits())?;
     }
     carry_installer(plan, medium, target)?;
     // Identity made here, never shipped in the image.
@@ -74,6 +72,7 @@ pub fn configure(plan: &Plan, medium: &Medium, target: &Path, runner: &Runner) -
     let resolv = target.join("etc/resolv.conf");
     let _ = fs::remove_file(&resolv);
     std::os::unix::fs::symlink("/run/systemd/resolve/stub-resolv.conf", &resolv)?;
+    check_firewall(plan, target, runner)?;
     enable_units(plan, target, runner)?;
     // live-boot belongs to the medium, not the server; removing it rebuilds
     // the initramfs, now with this machine's /etc/hostid.
@@ -105,8 +104,9 @@ fn carry_installer(plan: &Plan, medium: &Medium, target: &Path) -> Result<()> {
     }
     let etc = target.join("etc/hearth");
     fs::create_dir_all(&etc)?;
-    fs::write(etc.join("plan.json"), serde_json::to_string_pretty(plan)?)?;
-    fs::set_permissions(etc.join("plan.json"), fs::Permissions::from_mode(0o600))?;
+    // First boot needs no password: the target's copy keeps no hash.
+    let kept = serde_json::to_string_pretty(&plan.without_secrets())?;
+    hearth_system::files::write_mode(&etc.join("plan.json"), kept.as_bytes(), 0o600)?;
     fs::write(
         target.join("etc/systemd/system/hearth-firstboot.service"),
         FIRSTBOOT_UNIT,
@@ -133,13 +133,11 @@ WantedBy=multi-user.target
 ";
 
 fn account_setup(account: &Account, target: &Path, runner: &Runner) -> Result<()> {
-    let hash = account.password.shadow().to_string();
     let home = if account.name == "root" {
-        chroot(runner, target, &["usermod", "-p", &hash, "root"])?;
         target.join("root")
     } else {
-        let groups = existing_groups(target, &account.groups);
-        let mut args = vec!["useradd", "-m", "-s", "/bin/bash", "-p", &hash];
+        let groups = existing_groups(target, &account.groups)?;
+        let mut args = vec!["useradd", "-m", "-s", "/bin/bash"];
         let joined = groups.join(",");
         if !groups.is_empty() {
             args.extend(["-G", joined.as_str()]);
@@ -148,18 +146,13 @@ fn account_setup(account: &Account, target: &Path, runner: &Runner) -> Result<()
         chroot(runner, target, &args)?;
         target.join("home").join(&account.name)
     };
+    set_password(account, target, runner)?;
     if !account.ssh_keys.is_empty() {
         let ssh = home.join(".ssh");
         fs::create_dir_all(&ssh)?;
-        fs::write(
-            ssh.join("authorized_keys"),
-            account.ssh_keys.join("\n") + "\n",
-        )?;
         fs::set_permissions(&ssh, fs::Permissions::from_mode(0o700))?;
-        fs::set_permissions(
-            ssh.join("authorized_keys"),
-            fs::Permissions::from_mode(0o600),
-        )?;
+        let keys = account.ssh_keys.join("\n") + "\n";
+        hearth_system::files::write_mode(&ssh.join("authorized_keys"), keys.as_bytes(), 0o600)?;
         let owner = format!("{0}:{0}", account.name);
         chroot(
             runner,
@@ -196,9 +189,7 @@ fn samba_passwords(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
         lines.push_str(&samba::smbpasswd_line(&account.name, uid, nt, now));
     }
     let file = target.join("root/.hearth-smbpasswd");
-    fs::write(&file, "")?;
-    fs::set_permissions(&file, fs::Permissions::from_mode(0o600))?;
-    fs::write(&file, lines)?;
+    hearth_system::files::write_mode(&file, lines.as_bytes(), 0o600)?;
     let imported = chroot(
         runner,
         target,
@@ -208,14 +199,37 @@ fn samba_passwords(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
     imported.map(drop)
 }
 
-/// Groups that exist in the target (docker, incus-admin only with their packages).
-fn existing_groups(target: &Path, wanted: &[String]) -> Vec<String> {
+/// The hash goes to chpasswd on stdin: never on a command line, so never
+/// in the install log or a process listing.
+fn set_password(account: &Account, target: &Path, runner: &Runner) -> Result<()> {
+    let line = format!("{}:{}\n", account.name, account.password.shadow());
+    let target = target.display().to_string();
+    runner
+        .run_secret("chroot", &[&target, "chpasswd", "-e"], Some(&line))
+        .map(drop)
+}
+
+/// The account's groups; the plan's checks promised each one exists.
+fn existing_groups(target: &Path, wanted: &[String]) -> Result<Vec<String>> {
     let groups = accounts::groups(target);
-    wanted
-        .iter()
-        .filter(|g| groups.iter().any(|group| group.name == **g))
-        .cloned()
-        .collect()
+    for group in wanted {
+        if !groups.iter().any(|g| g.name == *group) {
+            anyhow::bail!("group {group} is not on the installed system (the profile's checks list the groups it may use)");
+        }
+    }
+    Ok(wanted.to_vec())
+}
+
+/// nft loads a ruleset all or nothing: one that does not load would leave
+/// the server with no firewall at all, so the install stops instead.
+fn check_firewall(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
+    let path = crate::services::firewall::PATH;
+    if !plan.files.iter().any(|f| f.path == Path::new(path)) {
+        return Ok(());
+    }
+    chroot(runner, target, &["nft", "-c", "-f", path])
+        .map(drop)
+        .context("the firewall's ruleset does not load (nft -c); the install stops rather than leave the server open")
 }
 
 fn enable_units(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {

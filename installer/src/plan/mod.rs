@@ -210,6 +210,21 @@ pub struct PlanProblem {
     pub message: String,
 }
 
+impl Plan {
+    /// The plan as the installed system keeps it: password and Samba
+    /// hashes are in /etc/shadow and Samba's database, and nowhere else.
+    pub fn without_secrets(&self) -> Plan {
+        let mut plan = self.clone();
+        for account in &mut plan.accounts {
+            if matches!(account.password, Password::Crypt(_)) {
+                account.password = Password::Kept;
+            }
+            account.samba_nt_hash = None;
+        }
+        plan
+    }
+}
+
 /// Computes the plan, or every reason it cannot be made.
 pub fn build(
     profile: &Profile,

@@ -28,9 +28,12 @@ impl Runner {
                     std::fs::create_dir_all(dir)
                         .with_context(|| format!("creating {}", dir.display()))?;
                 }
+                use std::os::unix::fs::OpenOptionsExt;
+                // Root only: the log names disks, users and paths.
                 let file = OpenOptions::new()
                     .create(true)
                     .append(true)
+                    .mode(0o600)
                     .open(path)
                     .with_context(|| format!("opening the log {}", path.display()))?;
                 Some(Mutex::new(file))

@@ -60,6 +60,8 @@ pub fn client(
     write_private(&conf, &wanted)?;
     // The QR code holds the private key too: root only, like the config.
     let shown = png.display().to_string();
+    // Made private before qrencode writes into it (it keeps the mode).
+    hearth_system::files::write_mode(&png, b"", 0o600)?;
     runner.run_secret(
         "qrencode",
         &["-t", "png", "-r", &conf.display().to_string(), "-o", &shown],

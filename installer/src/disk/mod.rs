@@ -49,11 +49,8 @@ pub fn partition_disks(disks: &[DiskPlan], runner: &Runner, options: &Options) -
 
 /// The device a planned disk is now, if it still is the disk that was planned.
 pub fn check(disk: &DiskPlan, runner: &Runner) -> Result<PathBuf> {
-    let path = if disk.disk.stable_path.exists() {
-        disk.disk.stable_path.clone()
-    } else {
-        disk.disk.path.clone()
-    };
+    let path = present_path(disk)?;
+    same_serial(disk, &path, runner)?;
     let sector = u64::from(disk.disk.logical_sector);
     let mut device = Device::open_read(&path, sector)?;
     if device.size != disk.disk.size.0 {
@@ -79,6 +76,37 @@ pub fn check(disk: &DiskPlan, runner: &Runner) -> Result<PathBuf> {
         disk.disk.size.decimal()
     ));
     Ok(path)
+}
+
+/// A disk planned by its by-id link is found by that link only: a kernel
+/// name of the same size may be another disk.
+fn present_path(disk: &DiskPlan) -> Result<PathBuf> {
+    let planned = &disk.disk;
+    if planned.stable_path.exists() {
+        return Ok(planned.stable_path.clone());
+    }
+    if planned.stable_path != planned.path {
+        bail!(
+            "refusing {}: its link {} is gone, so it cannot be told from another disk; nothing was written (plan again)",
+            planned.path.display(),
+            planned.stable_path.display()
+        );
+    }
+    Ok(planned.path.clone())
+}
+
+/// The serial the plan recorded, read again from the device now.
+fn same_serial(disk: &DiskPlan, path: &std::path::Path, runner: &Runner) -> Result<()> {
+    let Some(planned) = disk.disk.serial.as_deref() else {
+        return Ok(());
+    };
+    let shown = path.display().to_string();
+    let (_, now) = runner.query("lsblk", &["-dno", "SERIAL", &shown])?;
+    let now = now.trim();
+    if !now.is_empty() && now != planned {
+        bail!("refusing {shown}: its serial is {now}, the planned disk's was {planned}; nothing was written");
+    }
+    Ok(())
 }
 
 fn write_disk(

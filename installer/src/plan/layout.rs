@@ -13,6 +13,19 @@ pub const ESP_GUID: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
 pub const ZFS_GUID: &str = "6A898CC3-1DD2-11B2-99A6-080020736631";
 
 pub const ESP_SIZE: u64 = 512 * MIB;
+/// OpenZFS refuses a vdev under 64 MiB.
+pub const ZFS_MIN: u64 = 64 * MIB;
+/// Room for the system on the root pool: the unpacked image with a margin.
+pub const ROOT_ZFS_MIN: u64 = 4 * 1024 * MIB;
+
+/// The smallest disk the layout fits: the first and last MiB, BIOS boot
+/// and ESP on a root disk, and the ZFS partition's minimum.
+pub fn minimum(boot: bool) -> Bytes {
+    Bytes(match boot {
+        true => MIB + MIB + ESP_SIZE + ROOT_ZFS_MIN + MIB,
+        false => MIB + ZFS_MIN + MIB,
+    })
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::{Plan, PoolAction};
+use crate::inventory::printable;
 use crate::password::Password;
 
 pub fn render(plan: &Plan) -> String {
@@ -43,14 +44,20 @@ fn erased(w: &mut String, plan: &Plan) {
             w,
             format!(
                 "  {}  {}  model {}  serial {}  {}-byte sectors",
-                d.path.display(),
+                printable(&d.path.display().to_string()),
                 d.size.decimal(),
-                d.model.as_deref().unwrap_or("unknown"),
-                d.serial.as_deref().unwrap_or("none"),
+                printable(d.model.as_deref().unwrap_or("unknown")),
+                printable(d.serial.as_deref().unwrap_or("none")),
                 d.logical_sector
             ),
         );
-        line(w, format!("      id {}", d.stable_path.display()));
+        line(
+            w,
+            format!(
+                "      id {}",
+                printable(&d.stable_path.display().to_string())
+            ),
+        );
         line(
             w,
             format!(
@@ -87,10 +94,10 @@ fn untouched(w: &mut String, plan: &Plan) {
             w,
             format!(
                 "  {}  {}  model {}  serial {}: {}",
-                d.path.display(),
+                printable(&d.path.display().to_string()),
                 d.size.decimal(),
-                d.model.as_deref().unwrap_or("unknown"),
-                d.serial.as_deref().unwrap_or("none"),
+                printable(d.model.as_deref().unwrap_or("unknown")),
+                printable(d.serial.as_deref().unwrap_or("none")),
                 disk.why
             ),
         );
@@ -228,5 +235,6 @@ fn first_boot(w: &mut String, plan: &Plan) {
 }
 
 fn line(out: &mut String, text: String) {
-    let _ = writeln!(out, "{}", text.trim_end());
+    // Every line is one line, whatever a disk or a profile reported.
+    let _ = writeln!(out, "{}", printable(text.trim_end()));
 }

@@ -11,6 +11,7 @@ use crate::answer::Answer;
 use crate::inventory::{kind_name, Disk, Inventory};
 use crate::keypath::KeyPath;
 use crate::profile::{DiskFilter, DiskKind, Pool, PoolRole, Profile, Topology};
+use crate::size::Bytes;
 
 /// Chosen disks: for each pool and vdev class, the members in order.
 pub struct Selection<'a> {
@@ -119,13 +120,16 @@ pub fn select<'a>(
             } else {
                 &[]
             };
-            let chosen = state.choose(&pool.name, class.name(), filter, pins, &at);
+            let boot = pool.role == PoolRole::Root && class == VdevClass::Data;
+            let need = Need {
+                class: class.name(),
+                filter,
+                minimum: layout::minimum(boot),
+            };
+            let chosen = state.choose(&pool.name, &need, pins, &at);
             for (disk, because) in &chosen {
                 let role = format!("{} {} ({})", pool.name, class.name(), topology.name());
-                let partitions = layout::partitions(
-                    disk,
-                    pool.role == PoolRole::Root && class == VdevClass::Data,
-                );
+                let partitions = layout::partitions(disk, boot);
                 erase.push(DiskPlan {
                     disk: DiskRef::of(disk),
                     role,
@@ -202,6 +206,28 @@ impl<'a> State<'a> {
             }
         }
         for (key, name) in named {
+            let matching: Vec<&Disk> = self
+                .inventory
+                .disks
+                .iter()
+                .filter(|d| d.is_named(name))
+                .collect();
+            if matching.len() > 1 {
+                let paths: Vec<String> = matching
+                    .iter()
+                    .map(|d| d.stable_path().display().to_string())
+                    .collect();
+                self.problem(
+                    Doc::Answer,
+                    key,
+                    format!(
+                        "`{name}` names {} disks on this machine ({}); name one by its by-id link or kernel path",
+                        matching.len(),
+                        paths.join(", ")
+                    ),
+                );
+                continue;
+            }
             match self.find(name) {
                 None => {
                     let allowed = self.known_names();
@@ -211,6 +237,14 @@ impl<'a> State<'a> {
                         format!("no disk `{name}` on this machine; allowed: {allowed}"),
                     );
                 }
+                Some(disk) if disk.read_only => self.problem(
+                    Doc::Answer,
+                    key,
+                    format!(
+                        "{} is read-only; it cannot be installed to",
+                        disk.describe()
+                    ),
+                ),
                 Some(disk) if disk.live_medium => self.problem(
                     Doc::Answer,
                     key,
@@ -297,14 +331,14 @@ impl<'a> State<'a> {
     fn choose(
         &mut self,
         pool: &str,
-        class: &str,
-        filter: &DiskFilter,
+        need: &Need,
         pinned: &[String],
         at: &KeyPath,
     ) -> Vec<(&'a Disk, String)> {
+        let (class, filter) = (need.class, need.filter);
         let wanted = filter.count as usize;
         if !pinned.is_empty() {
-            return self.choose_pinned(pool, pinned, wanted);
+            return self.choose_pinned(pool, pinned, wanted, need.minimum);
         }
         let mut eligible: Vec<&'a Disk> = Vec::new();
         let mut refused: Vec<String> = Vec::new();
@@ -313,6 +347,10 @@ impl<'a> State<'a> {
                 continue;
             }
             if matches(disk, filter).is_err() {
+                continue;
+            }
+            if disk.size < need.minimum {
+                refused.push(too_small(disk, need.minimum));
                 continue;
             }
             match disk.contents() {
@@ -357,6 +395,7 @@ impl<'a> State<'a> {
         pool: &str,
         pinned: &[String],
         wanted: usize,
+        minimum: Bytes,
     ) -> Vec<(&'a Disk, String)> {
         let key = KeyPath::root()
             .key("pools")
@@ -397,6 +436,10 @@ impl<'a> State<'a> {
                         disk.describe()
                     ),
                 );
+                continue;
+            }
+            if disk.size < minimum {
+                self.problem(Doc::Answer, key.index(i), too_small(disk, minimum));
                 continue;
             }
             chosen.push((disk, format!("named in the answer (pools.{pool}.disks)")));
@@ -446,6 +489,22 @@ impl<'a> State<'a> {
 }
 
 /// Why the disk matches the filter, or the first criterion it fails.
+/// What a vdev class asks of its disks.
+struct Need<'p> {
+    class: &'static str,
+    filter: &'p DiskFilter,
+    minimum: Bytes,
+}
+
+fn too_small(disk: &Disk, minimum: Bytes) -> String {
+    format!(
+        "{} is too small for this layout; allowed: at least {} ({} bytes)",
+        disk.describe(),
+        minimum.binary(),
+        minimum.0
+    )
+}
+
 fn matches(disk: &Disk, filter: &DiskFilter) -> Result<String, ()> {
     let mut reasons = Vec::new();
     match filter.kind {

@@ -182,8 +182,8 @@ fn disks_larger_than_2_tib() {
 #[test]
 fn files_copied_into_the_esp_read_back_with_mtools() {
     let scratch = Scratch::new("espcopy");
-    let image = scratch.image("d0.img", 4 * GIB);
-    let plan = plan(&scratch, MINIMAL, "", vec![disk(&image, 4 * GIB, 512)]).expect("plan");
+    let image = scratch.image("d0.img", 8 * GIB);
+    let plan = plan(&scratch, MINIMAL, "", vec![disk(&image, 8 * GIB, 512)]).expect("plan");
     run(&plan).expect("partition");
     let tree = scratch.0.join("tree");
     fs::create_dir_all(tree.join("EFI/BOOT")).expect("tree");
@@ -212,12 +212,12 @@ fn files_copied_into_the_esp_read_back_with_mtools() {
 #[test]
 fn a_disk_holding_a_pool_is_refused_unless_the_answer_wipes_it() {
     let scratch = Scratch::new("refuse");
-    let image = scratch.image("pool.img", GIB);
-    put_pool_labels(&image, 0, GIB);
+    let image = scratch.image("pool.img", 8 * GIB);
+    put_pool_labels(&image, 0, 8 * GIB);
     let before = sha256(&image);
 
     // A plan made when the disk was blank (or a wrong inventory): refused.
-    let stale = plan(&scratch, MINIMAL, "", vec![disk(&image, GIB, 512)]).expect("plan");
+    let stale = plan(&scratch, MINIMAL, "", vec![disk(&image, 8 * GIB, 512)]).expect("plan");
     let err = run(&stale).expect_err("refused");
     let text = format!("{err:#}");
     assert!(text.contains("holds ZFS pool `ztest` (active)"), "{text}");
@@ -226,7 +226,7 @@ fn a_disk_holding_a_pool_is_refused_unless_the_answer_wipes_it() {
 
     // With wipe = true for this disk, it is erased and partitioned.
     let answer = format!("[disks.\"{}\"]\nwipe = true\n", image.display());
-    let wiped = plan(&scratch, MINIMAL, &answer, vec![disk(&image, GIB, 512)]).expect("plan");
+    let wiped = plan(&scratch, MINIMAL, &answer, vec![disk(&image, 8 * GIB, 512)]).expect("plan");
     run(&wiped).expect("partition");
     assert_eq!(zfs_label::read(&image), None, "no label left at either end");
     let whole = tool(
@@ -240,13 +240,13 @@ fn a_disk_holding_a_pool_is_refused_unless_the_answer_wipes_it() {
 #[test]
 fn a_disk_not_in_the_plan_keeps_every_byte() {
     let scratch = Scratch::new("untouched");
-    let target = scratch.image("target.img", 2 * GIB);
+    let target = scratch.image("target.img", 8 * GIB);
     let other = scratch.image("other.img", GIB);
     put_pool_labels(&other, 0, GIB);
     let before = sha256(&other);
     let mut holder = disk(&other, GIB, 512);
     holder.probed.push("zfs_member on the whole disk".into());
-    let disks = vec![disk(&target, 2 * GIB, 512), holder];
+    let disks = vec![disk(&target, 8 * GIB, 512), holder];
     let plan = plan(&scratch, MINIMAL, "", disks).expect("plan");
     assert_eq!(plan.erase.len(), 1);
     assert_eq!(plan.erase[0].disk.path, target);
@@ -257,9 +257,9 @@ fn a_disk_not_in_the_plan_keeps_every_byte() {
 #[test]
 fn a_dry_run_reads_and_writes_nothing() {
     let scratch = Scratch::new("dry");
-    let image = scratch.image("d0.img", GIB);
+    let image = scratch.image("d0.img", 8 * GIB);
     let before = sha256(&image);
-    let plan = plan(&scratch, MINIMAL, "", vec![disk(&image, GIB, 512)]).expect("plan");
+    let plan = plan(&scratch, MINIMAL, "", vec![disk(&image, 8 * GIB, 512)]).expect("plan");
     let runner = Runner::new(None, true).expect("runner");
     disk::partition(&plan, &runner, &Options { wait: None }).expect("dry run");
     assert_eq!(sha256(&image), before);
@@ -268,8 +268,8 @@ fn a_dry_run_reads_and_writes_nothing() {
 #[test]
 fn a_disk_of_another_size_is_not_the_planned_disk() {
     let scratch = Scratch::new("size");
-    let image = scratch.image("d0.img", 4 * GIB);
-    let plan = plan(&scratch, MINIMAL, "", vec![disk(&image, 5 * GIB, 512)]).expect("plan");
+    let image = scratch.image("d0.img", 8 * GIB);
+    let plan = plan(&scratch, MINIMAL, "", vec![disk(&image, 9 * GIB, 512)]).expect("plan");
     let err = format!("{:#}", run(&plan).expect_err("refused"));
     assert!(
         err.contains("this is not the disk that was planned"),
@@ -322,10 +322,10 @@ fn wiping_clears_tables_filesystems_and_pool_labels() {
 #[test]
 fn installer_partition_from_a_saved_plan_logs_each_disk() {
     let scratch = Scratch::new("cli");
-    let image = scratch.image("d0.img", GIB);
+    let image = scratch.image("d0.img", 8 * GIB);
     let inventory = scratch.0.join("inventory.json");
     let disks = hearth_installer::inventory::Inventory {
-        disks: vec![disk(&image, GIB, 512)],
+        disks: vec![disk(&image, 8 * GIB, 512)],
     };
     fs::write(&inventory, serde_json::to_string(&disks).expect("json")).expect("inventory");
     let installer = env!("CARGO_BIN_EXE_hearth");

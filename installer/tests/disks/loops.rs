@@ -92,7 +92,7 @@ fn a_pool_on_a_loop_device_is_seen_refused_and_wiped_only_on_request() {
     }
     let scratch = Scratch::new("looppool");
     let image = scratch.image("pool.img", GIB);
-    let blank_image = scratch.image("blank.img", 2 * GIB);
+    let blank_image = scratch.image("blank.img", 8 * GIB);
     let pool = Loop::attach(&image, 512);
     put_pool_labels(&pool.0, 0, GIB);
     let blank = Loop::attach(&blank_image, 512);

@@ -217,13 +217,28 @@ impl Disk {
     pub fn describe(&self) -> String {
         format!(
             "{} {} {} ({}, serial {})",
-            self.path.display(),
+            printable(&self.path.display().to_string()),
             self.size.decimal(),
-            self.model.as_deref().unwrap_or("unknown model"),
+            printable(self.model.as_deref().unwrap_or("unknown model")),
             kind_name(self.kind()),
-            self.serial.as_deref().unwrap_or("none"),
+            printable(self.serial.as_deref().unwrap_or("none")),
         )
     }
+}
+
+/// What a disk reports about itself, fit for one line of a preview: a
+/// model string with a newline must not add lines to what the admin signs.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }
 
 pub fn kind_name(kind: DiskKind) -> &'static str {

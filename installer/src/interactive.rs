@@ -285,11 +285,17 @@ fn chosen_for(plan: &Plan, pool: &str, disk: &Disk) -> bool {
 
 /// The password's crypt and NT hashes; an empty one locks the account.
 fn ask_password(theme: &SimpleTheme, account: &str) -> Result<Hashes> {
-    let password = Password::with_theme(theme)
-        .with_prompt(format!("Password for {account} (empty: locked)"))
-        .with_confirmation("Again", "The two passwords differ")
-        .allow_empty_password(true)
-        .interact()?;
+    let password = loop {
+        let typed = Password::with_theme(theme)
+            .with_prompt(format!("Password for {account} (empty: locked)"))
+            .with_confirmation("Again", "The two passwords differ")
+            .allow_empty_password(true)
+            .interact()?;
+        match crate::password::too_weak(&typed).filter(|_| !typed.is_empty()) {
+            Some(why) => println!("Password refused: {why}."),
+            None => break typed,
+        }
+    };
     if password.is_empty() {
         return Ok(Hashes {
             crypt: "locked".into(),
@@ -374,6 +380,9 @@ pub fn hash_password() -> Result<()> {
     };
     if password.is_empty() {
         anyhow::bail!("an empty password is not hashed; leave `password` out to lock the account");
+    }
+    if let Some(why) = crate::password::too_weak(&password) {
+        anyhow::bail!("password refused: {why}");
     }
     println!("password = \"{}\"", crate::password::hash(&password)?);
     println!(

@@ -467,6 +467,10 @@ fn interactive() {
     answer(&mut machine, "Disks for pool rpool", "\r");
     answer(&mut machine, "Layout of pool rpool", "\r");
     answer(&mut machine, "Host name", "interactive\r");
+    // Too short first: refused with the reason, and asked again.
+    answer(&mut machine, "Password for root", "abc\r");
+    answer(&mut machine, "Again", "abc\r");
+    answer(&mut machine, "needs at least 8", "");
     answer(&mut machine, "Password for root", "hunter2-root\r");
     answer(&mut machine, "Again", "hunter2-root\r");
     // Empty: admin is locked, and the preview must say so.

@@ -62,6 +62,23 @@ impl<'de> Deserialize<'de> for Password {
     }
 }
 
+/// The shortest password a person may type (Proxmox's installer asks the same).
+pub const MIN_LENGTH: usize = 8;
+
+/// Why a typed password is refused, if it is.
+pub fn too_weak(password: &str) -> Option<String> {
+    let length = password.chars().count();
+    if length < MIN_LENGTH {
+        return Some(format!(
+            "too short: {length} characters; a password needs at least {MIN_LENGTH}"
+        ));
+    }
+    if password.chars().all(|c| password.starts_with(c)) {
+        return Some("one character repeated is not a password".into());
+    }
+    None
+}
+
 /// Samba's NT hash: MD4 of the UTF-16LE password, as 32 hex digits.
 pub fn nt_hash(password: &str) -> String {
     use md4::{Digest, Md4};

@@ -4,6 +4,7 @@
 //! the runner; a failure leaves nothing mounted or imported.
 
 pub mod boot;
+pub mod fetch;
 mod pools;
 pub mod source;
 mod system;

@@ -6,7 +6,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use super::fetch;
 
 use crate::runner::Runner;
 
@@ -34,18 +38,21 @@ pub fn discover(
 ) -> Result<Option<Found>> {
     fs::create_dir_all(work)?;
     if let Some(url) = cmdline_value(cmdline, "hearth.answer") {
-        let body = reqwest::blocking::get(&url)
-            .and_then(|r| r.error_for_status())
-            .and_then(|r| r.bytes())
-            .with_context(|| format!("fetching the answer file from {url}"))?;
-        if let Some(expected) = cmdline_value(cmdline, "hearth.answer-sha256") {
-            let got = hearth_system::files::sha256(&body);
-            if got != expected.to_lowercase() {
-                bail!("the answer file at {url} has SHA-256 {got}, the kernel command line pins {expected}");
-            }
-        }
+        let deadline = match cmdline_value(cmdline, "hearth.answer-timeout") {
+            Some(text) => text.parse().map(Duration::from_secs).with_context(|| {
+                format!("hearth.answer-timeout={text}: allowed: a number of seconds")
+            })?,
+            None => fetch::DEFAULT_DEADLINE,
+        };
+        let request = fetch::Request {
+            url: url.clone(),
+            sha256: cmdline_value(cmdline, "hearth.answer-sha256"),
+            deadline,
+        };
+        eprintln!("hearth: fetching the answer from {url}");
+        let body = fetch::fetch(&request)?;
         let path = work.join("answer.toml");
-        fs::write(&path, &body)?;
+        hearth_system::files::write_mode(&path, &body, 0o600)?;
         return Ok(Some(Found { path, origin: url }));
     }
     let embedded = medium.join("hearth/answer.toml");
@@ -73,7 +80,7 @@ fn labelled_partition(work: &Path, runner: &Runner) -> Result<Option<Found>> {
             return Ok(None);
         }
         let path = work.join("answer.toml");
-        fs::copy(&source, &path)?;
+        hearth_system::files::write_mode(&path, &fs::read(&source)?, 0o600)?;
         Ok(Some(Found {
             path,
             origin: format!("the partition labelled HEARTH ({device})"),

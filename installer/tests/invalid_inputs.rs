@@ -114,6 +114,38 @@ cases! { profile_case:
     docker_dataset_missing = "docker-dataset-missing" => "no dataset `rpool/docker`";
     extends_missing = "extends-missing" => "no profile `no-such-profile`";
     extends_two_levels = "extends-two-levels" => "only one level of layering is allowed";
+    // Safe inputs, by class. Verbatim strings that would write lines of their own:
+    inject_share_name = "inject-share-name" => "services.samba.shares[0].name: must be 1 to 28 letters";
+    inject_share_global = "inject-share-global" => "not global, homes, printers";
+    inject_share_path = "inject-share-path" => "services.samba.shares[0].path: must be an absolute path whose parts hold";
+    inject_workgroup = "inject-workgroup" => "services.samba.workgroup: must be a NetBIOS name";
+    inject_nfs_options = "inject-nfs-options" => "is not an exports(5) option";
+    inject_replication_schedule = "inject-replication-schedule" => "services.replication[0].schedule: must be a systemd calendar event";
+    inject_replication_target = "inject-replication-target" => "a remote target is user@host:pool/dataset";
+    inject_restic_repository = "inject-restic-repository" => "services.cloud-backup.repository: must be a restic repository";
+    inject_restic_paths = "inject-restic-paths" => "services.cloud-backup.schedule: must be a systemd calendar event";
+    inject_compose_file = "inject-compose-file" => "services.docker.apps[0].compose-file: must be an absolute path";
+    inject_domain_keymap = "inject-domain-keymap" => "system.keymap: must be XKB layout names";
+    inject_interface = "inject-interface" => "network.interface: allowed:";
+    inject_wireguard_endpoint = "inject-wireguard-endpoint" => "services.wireguard.endpoint: must be a DNS name, an IPv4 or an IPv6 address";
+    inject_authorized_key = "inject-authorized-key" => "not an OpenSSH public key on one line";
+    // Paths that escape:
+    escape_share_dotdot = "escape-share-dotdot" => "no empty, `.` or `..` part";
+    escape_app_name = "escape-app-name" => "services.docker.apps[0].name: must be 1 to 63 lowercase letters";
+    escape_mountpoint = "escape-mountpoint" => "/etc belongs to the operating system";
+    escape_extends = "escape-extends" => "is not a profile name; allowed: the name";
+    escape_key_file = "escape-key-file" => "must be a path relative to the profile's folder";
+    // The firewall, ports and addresses (IPv6 is accepted where IPv4 is):
+    firewall_port_zero = "firewall-port-zero" => "services.ssh.port: 0 is not a port; allowed: 1 to 65535";
+    app_port_zero = "app-port-zero" => "services.docker.apps[0].ports[0]: 0 is not a port";
+    // Accounts:
+    receive_user_sshd = "receive-user-sshd" => "`sshd` is an account of the system";
+    unknown_group = "unknown-group" => "no group `wheel` on the installed system";
+    hash_with_colon = "hash-with-colon" => "system.users[1].password: must be a crypt hash";
+    root_login_without_passwords = "root-login-password-without-passwords" => "needs [services.ssh] password-authentication = true";
+    // Plans that would fail after the wipe:
+    key_generated_unwritten = "key-generated-unwritten" => "key files are not made by this version of the installer";
+    pool_property_owned = "pool-property-owned" => "`ashift` is not set here; use the pool's `ashift` key";
 }
 
 cases! { answer_case:
@@ -128,6 +160,7 @@ cases! { answer_case:
     bad_hostname = "bad-hostname" => "hostname: must be 1 to 63 letters";
     same_disk_two_pools = "same-disk-two-pools" => "disk `/dev/sdb` is also given to pool `rpool`";
     topology_too_wide = "topology-too-wide" => "pools.rpool.topology: a raidz2 vdev needs at least 4 disks; this pool would get 2";
+    inject_values = "inject-values" => "cloud-backup-repository: must be a restic repository";
 }
 
 cases! { plan_case:
@@ -138,4 +171,45 @@ cases! { plan_case:
     pinned_disk_with_data = "pinned-disk-with-data" => "holds ZFS pool `archive` (exported)";
     not_enough_disks = "not-enough-disks" => "pool `backup` needs 4 data disk(s) matching (kind = hdd); 3 found";
     ashift_below_sector = "ashift-below-sector" => "has 4096-byte sectors; allowed: ashift >= 12";
+    wipe_ambiguous_serial = "wipe-ambiguous-serial" => "`WD-WX12D00000` names 2 disks on this machine";
+    pinned_read_only = "pinned-read-only" => "is read-only; it cannot be installed to";
+    pinned_tiny_disk = "pinned-tiny-disk" => "is too small for this layout; allowed: at least 4.5 GiB";
+}
+
+/// A disk's model string with newlines cannot add lines to the preview.
+#[test]
+fn a_disk_model_cannot_add_lines_to_the_preview() {
+    let inventory =
+        read_inventory(Path::new("tests/fixtures/machines/twins/inventory.json")).expect("fixture");
+    let plan = plan_from_files(Path::new("../profiles/minimal.toml"), None, &inventory)
+        .expect("minimal plans on twins");
+    let preview = hearth_installer::plan::render(&plan);
+    let headers = preview
+        .lines()
+        .filter(|l| l.starts_with("Disks left untouched"))
+        .count();
+    assert_eq!(headers, 1, "{preview}");
+    assert!(
+        preview.contains("Samsung SSD\\nDisks left untouched"),
+        "{preview}"
+    );
+}
+
+/// The installed system's copy of the plan holds no password hash: those
+/// live in /etc/shadow and Samba's database only.
+#[test]
+fn the_installed_plan_keeps_no_hash() {
+    let dir = Path::new("tests/fixtures/machines/ssd2-hdd4");
+    let inventory = read_inventory(&dir.join("inventory.json")).expect("fixture");
+    let plan = plan_from_files(
+        Path::new("../profiles/homelab.toml"),
+        Some(&dir.join("answer.toml")),
+        &inventory,
+    )
+    .expect("plan");
+    let full = serde_json::to_string(&plan).expect("json");
+    assert!(full.contains("$6$hearthfixture$"), "the live plan has it");
+    let kept = serde_json::to_string(&plan.without_secrets()).expect("json");
+    assert!(!kept.contains("$6$") && !kept.contains("$y$"), "{kept}");
+    assert!(kept.contains("\"password\":\"kept\""), "{kept}");
 }

@@ -111,6 +111,13 @@ fn read_parent(child: &Source, parent: &Value) -> Result<Source, Problems> {
     let Some(name) = parent.as_str() else {
         return Err(fail("must be the name of a profile, a string".into()));
     };
+    // A name, not a path: the parent is in the same folder, never elsewhere.
+    if !crate::validate::checks::is_name(name) {
+        return Err(fail(format!(
+            "`{}` is not a profile name; allowed: the name (lowercase letters, digits and dashes) of a profile in the same folder",
+            name.escape_debug()
+        )));
+    }
     let dir = child.path.parent().unwrap_or(Path::new("."));
     let path = dir.join(format!("{name}.toml"));
     if !path.is_file() {

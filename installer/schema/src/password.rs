@@ -97,6 +97,14 @@ pub fn hash(password: &str) -> anyhow::Result<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_typed_password_has_eight_characters_and_more_than_one() {
+        assert!(too_weak("abc").is_some_and(|w| w.contains("at least 8")));
+        assert!(too_weak("aaaaaaaaaa").is_some());
+        assert_eq!(too_weak("correct horse"), None);
+        assert_eq!(too_weak("ünïcödé!"), None, "characters, not bytes");
+    }
     use super::*;
 
     #[test]

@@ -93,6 +93,10 @@ fn pool_shape(out: &mut Findings, at: &KeyPath, pool: &Pool) {
         let at = at.key("encryption");
         match (encryption.key, &encryption.key_file) {
             (KeySource::File, None) => out.push(at.key("key"), "key = \"file\" needs `key-file`"),
+            (_, Some(file)) if !is_key_file(file) => out.push(
+                at.key("key-file"),
+                "must be a path relative to the profile's folder, e.g. keys/tank.key, with no `..` part",
+            ),
             (KeySource::Prompt | KeySource::Generate, Some(_)) => out.push(
                 at.key("key-file"),
                 "key-file is only used with key = \"file\"",
@@ -306,6 +310,12 @@ fn datasets(out: &mut Findings, profile: &Profile, pools: &[&str]) {
 }
 
 use super::text::is_dataset_part;
+
+/// A key file lies in the profile's folder or below it.
+fn is_key_file(file: &std::path::Path) -> bool {
+    let text = file.to_string_lossy();
+    !text.starts_with('/') && super::text::is_path(std::path::Path::new(&format!("/{text}")))
+}
 
 /// Properties Hearth sets from keys of its own, or must not be moved.
 const POOL_OWN: &[(&str, &str)] = &[

@@ -118,6 +118,13 @@ pub enum Command {
     /// takes for a user: its crypt hash and Samba's NT hash. With stdin not a
     /// terminal, the password is the first line read.
     HashPassword,
+    /// The zfs-receive account's forced command: runs the sender's
+    /// SSH_ORIGINAL_COMMAND if it is `zfs receive` into DATASET.
+    #[command(hide = true)]
+    ReceiveGate {
+        #[arg(long)]
+        dataset: String,
+    },
     /// On the installed system: restore one file of the latest cloud backup
     /// (FILE, or the snapshot's first) and compare it with the live file.
     RestoreTest {
@@ -176,6 +183,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::HashPassword => crate::interactive::hash_password(),
+        Command::ReceiveGate { dataset } => receive_gate(&dataset),
         Command::RestoreTest { file, log } => {
             let env = Path::new(crate::services::restic::ENV);
             let runner = logged(&log)?;
@@ -208,4 +216,23 @@ fn print_plan(
         print!("{}", plan::render(&plan));
     }
     Ok(())
+}
+
+/// Runs the sender's command in place of this process, if the gate
+/// allows it; never through a shell.
+pub fn receive_gate(dataset: &str) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let asked = std::env::var("SSH_ORIGINAL_COMMAND").unwrap_or_default();
+    let argv =
+        crate::services::zfs_receive::gate::allowed(&asked, dataset).map_err(anyhow::Error::msg)?;
+    let err = std::process::Command::new(&argv[0]).args(&argv[1..]).exec();
+    Err(anyhow::Error::new(err).context(format!("running {}", argv[0])))
+}
+
+/// Started as the receive account's login shell (`receive-shell -c
+/// "<forced command>"`): only the gate runs.
+pub fn receive_shell(args: &[String]) -> Result<()> {
+    let dataset =
+        crate::services::zfs_receive::gate::shell_dataset(args).map_err(anyhow::Error::msg)?;
+    receive_gate(&dataset)
 }

@@ -11,6 +11,7 @@ pub struct User {
     pub uid: u32,
     pub gid: u32,
     pub home: PathBuf,
+    pub shell: PathBuf,
 }
 
 /// A line of /etc/group.
@@ -35,11 +36,12 @@ pub fn users(root: &Path) -> Vec<User> {
     lines(&root.join("etc/passwd"))
         .iter()
         .filter_map(|fields| match fields.as_slice() {
-            [name, _, uid, gid, _, home, ..] => Some(User {
+            [name, _, uid, gid, _, home, shell, ..] => Some(User {
                 name: name.clone(),
                 uid: uid.parse().ok()?,
                 gid: gid.parse().ok()?,
                 home: PathBuf::from(home),
+                shell: PathBuf::from(shell),
             }),
             _ => None,
         })

@@ -289,6 +289,15 @@ pub fn zfs_receive_through_the_host(scenario: &Scenario, port: u16) {
         !elsewhere.status.success(),
         "zfsrecv received outside its dataset"
     );
+    // No shell: the forced command runs only zfs receive (and list/get).
+    let shell = ssh::command(&scenario.key, port, "zfsrecv", "id; cat /etc/passwd")
+        .output()
+        .expect("ssh");
+    let said = String::from_utf8_lossy(&shell.stdout);
+    assert!(
+        !shell.status.success() && !said.contains("uid="),
+        "zfsrecv ran a command of its own: {said}"
+    );
 }
 
 /// Syncthing's GUI is bound to localhost, as the profile says: the admin

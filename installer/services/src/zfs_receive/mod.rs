@@ -2,6 +2,7 @@
 //! `zfs receive` into one dataset, logging in with the senders' keys. The
 //! user and the delegation are made at first boot (stored by uid).
 
+pub mod gate;
 pub mod provision;
 
 use crate::keypath::KeyPath;

@@ -167,6 +167,10 @@ fn client_configs(plan: &Plan) -> Vec<(String, String)> {
     plan.first_boot
         .iter()
         .filter_map(|step| match &step.task {
+            Task::WireguardServer { template, peers } => Some((
+                "/etc/wireguard/wg0.conf".to_string(),
+                wireguard::complete_conf(template, KEY, peers, &vec![KEY.to_string(); peers.len()]),
+            )),
             Task::WireguardClient {
                 name,
                 address,

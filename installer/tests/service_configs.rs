@@ -131,45 +131,13 @@ fn wireguard_configs_pass_wg_quick_strip() {
         return;
     }
     let dir = scratch("wg");
-    let strip = |file: &std::path::Path| {
-        let out = Command::new("wg-quick")
-            .arg("strip")
-            .arg(file)
-            .output()
-            .expect("wg-quick runs");
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            file.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
-    };
-    let key = |input: Option<&str>| {
-        let mut cmd = Command::new("wg");
-        cmd.arg(if input.is_some() { "pubkey" } else { "genkey" });
-        cmd.stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped());
-        let mut child = cmd.spawn().expect("wg");
-        if let Some(text) = input {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(text.as_bytes())
-                .expect("write");
-        }
-        let out = child.wait_with_output().expect("wg");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
     let mut checked = 0;
     for (path, profile) in shipped() {
         let Some(config) = &profile.services.wireguard else {
             continue;
         };
         let server = dir.join("wg0.conf");
-        std::fs::write(&server, wireguard::server_conf(config)).expect("write");
+        std::fs::write(&server, completed(config)).expect("write");
         let stripped = strip(&server);
         assert!(
             stripped.contains(&format!("ListenPort = {}", config.listen_port)),
@@ -198,4 +166,59 @@ fn wireguard_configs_pass_wg_quick_strip() {
     }
     std::fs::remove_dir_all(&dir).ok();
     assert!(checked >= 1, "homelab has WireGuard; checked {checked}");
+}
+
+fn strip(file: &std::path::Path) -> String {
+    let out = Command::new("wg-quick")
+        .arg("strip")
+        .arg(file)
+        .output()
+        .expect("wg-quick runs");
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// `wg genkey`, or `wg pubkey` of `input`.
+fn key(input: Option<&str>) -> String {
+    let mut cmd = Command::new("wg");
+    cmd.arg(if input.is_some() { "pubkey" } else { "genkey" });
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("wg");
+    if let Some(text) = input {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("write");
+    }
+    let out = child.wait_with_output().expect("wg");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// wg0.conf as first boot completes it, with fresh keys.
+fn completed(config: &hearth_installer::profile::WireGuard) -> String {
+    let generated: Vec<wireguard::GeneratedPeer> = config
+        .peers
+        .iter()
+        .filter(|p| p.public_key.is_none())
+        .map(|p| wireguard::GeneratedPeer {
+            name: p.name.clone(),
+            address: p.address.clone(),
+        })
+        .collect();
+    let keys: Vec<String> = generated.iter().map(|_| key(Some(&key(None)))).collect();
+    wireguard::complete_conf(
+        &wireguard::server_conf(config),
+        &key(None),
+        &generated,
+        &keys,
+    )
 }

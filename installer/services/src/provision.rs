@@ -24,6 +24,9 @@ pub fn apply(task: &Task, root: &Path, runner: &Runner) -> Result<Outcome> {
         Task::ShareAccess { path, group, users } => {
             samba::provision::share_access(root, &under(root, path), group, users, runner)
         }
+        Task::WireguardServer { template, peers } => {
+            wireguard::provision::server(root, template, peers)
+        }
         Task::WireguardClient {
             name,
             address,

@@ -39,6 +39,12 @@ pub enum Task {
         group: String,
         users: Vec<String>,
     },
+    /// wg0.conf (0600): the profile's template with the server's private
+    /// key and the generated peers' public keys, read from their files.
+    WireguardServer {
+        template: String,
+        peers: Vec<crate::wireguard::GeneratedPeer>,
+    },
     /// A generated peer's client config (0600) and its QR code, from the
     /// peer's and the server's keys.
     WireguardClient {

@@ -64,6 +64,7 @@ fn ssh_port() -> u16 {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Samba {
+    /// NetBIOS name: 1 to 15 letters, digits, - or _.
     #[serde(default = "workgroup")]
     pub workgroup: String,
     pub shares: Vec<SambaShare>,
@@ -76,8 +77,11 @@ fn workgroup() -> String {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct SambaShare {
+    /// 1 to 28 letters, digits, spaces and - _ . (not global, homes,
+    /// printers, print$ or ipc$); unique ignoring case.
     pub name: String,
-    /// A directory on one of the profile's datasets.
+    /// A directory on one of the profile's datasets: absolute, no `.` or
+    /// `..` part, parts of letters, digits, spaces and . _ - + @.
     pub path: PathBuf,
     /// Users (from system.users) allowed in; empty: every user.
     #[serde(default)]
@@ -110,10 +114,13 @@ pub struct Nfs {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct NfsExport {
+    /// A directory on one of the profile's datasets (the rule of share paths).
     pub path: PathBuf,
-    /// Client networks or hosts, e.g. "192.168.1.0/24".
+    /// Client networks or hosts, e.g. "192.168.1.0/24", "fd00::/64".
     pub clients: Vec<String>,
-    /// exports(5) options.
+    /// exports(5) options: rw, ro, sync, async, (no_)root_squash,
+    /// (no_)all_squash, (no_)subtree_check, secure, insecure, crossmnt,
+    /// anonuid=N, anongid=N, fsid=, sec= and the other flags of exports(5).
     #[serde(default = "nfs_options")]
     pub options: Vec<String>,
 }
@@ -136,10 +143,12 @@ pub struct Docker {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ComposeApp {
+    /// A compose project name: lowercase letters, digits, - and _.
     pub name: String,
-    /// compose.yaml on the target (laid in by an overlay).
+    /// compose.yaml on the target (laid in by an overlay); a path by the
+    /// rule of share paths.
     pub compose_file: PathBuf,
-    /// Host ports the app publishes (TCP), opened in the firewall.
+    /// Host ports the app publishes (TCP, 1 to 65535), opened in the firewall.
     #[serde(default)]
     pub ports: Vec<u16>,
     /// Dataset holding the app's data.
@@ -202,10 +211,11 @@ fn guest_memory() -> Bytes {
 pub struct WireGuard {
     #[serde(default = "wg_port")]
     pub listen_port: u16,
-    /// The server's tunnel address with prefix, e.g. "10.8.0.1/24".
+    /// The server's tunnel address with prefix, IPv4 or IPv6, e.g.
+    /// "10.8.0.1/24" or "fd00:8::1/64".
     pub address: String,
-    /// The host name or address clients dial (a DynDNS name, say);
-    /// absent: the server's own name (hostname.domain).
+    /// The host name, IPv4 or IPv6 address clients dial (a DynDNS name,
+    /// say), without port or brackets; absent: the server's own name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
     #[serde(default)]
@@ -293,9 +303,11 @@ pub struct SnapshotPolicy {
 pub struct Replication {
     /// Local dataset to send.
     pub source: String,
-    /// "pool/dataset" on this host or "user@host:pool/dataset".
+    /// "pool/dataset" on this host or "user@host:pool/dataset" (host: a
+    /// DNS name or IPv4 address).
     pub target: String,
-    /// systemd OnCalendar expression.
+    /// systemd OnCalendar expression: a shorthand (daily, weekly, ...) or
+    /// `[Mon..Fri] [*-*-*] [HH:MM[:SS]] [timezone]`.
     #[serde(default = "daily")]
     pub schedule: String,
     #[serde(default = "yes")]
@@ -306,10 +318,14 @@ pub struct Replication {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct CloudBackup {
-    /// restic repository: "s3:...", "b2:...", "rest:...", "sftp:..." (the
-    /// answer file may give it per machine).
+    /// restic repository, on one line without spaces or quotes: an
+    /// absolute path, "rest:http(s)://host[:port]/path", "s3:...",
+    /// "b2:bucket:path", "sftp:user@host:/path", "azure:", "gs:", "swift:",
+    /// "rclone:" (the answer file may give it per machine).
     pub repository: String,
+    /// Absolute paths, by the rule of share paths.
     pub paths: Vec<PathBuf>,
+    /// systemd OnCalendar expression, as for replication.
     #[serde(default = "daily")]
     pub schedule: String,
     #[serde(default = "seven")]
@@ -355,6 +371,8 @@ fn rest_port() -> u16 {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ZfsReceive {
+    /// A new account (not one of the system's): its shell runs only the
+    /// gate, which lets through `zfs receive` into `dataset`.
     pub user: String,
     pub dataset: String,
     #[serde(default)]
@@ -367,7 +385,7 @@ pub struct ZfsReceive {
 pub struct Firewall {
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// Networks allowed to reach LAN services; empty: any.
+    /// Networks allowed to reach LAN services, IPv4 or IPv6; empty: any.
     #[serde(default)]
     pub lan: Vec<String>,
     /// Extra TCP ports to open.

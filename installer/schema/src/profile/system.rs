@@ -8,7 +8,8 @@ pub struct System {
     /// Host name (a DNS label). The answer file usually sets it per machine.
     #[serde(default = "default_hostname")]
     pub hostname: String,
-    /// DNS domain; hostname.domain is the FQDN.
+    /// DNS domain (labels of letters, digits and inner dashes, joined by
+    /// dots); hostname.domain is the FQDN.
     #[serde(default = "default_domain")]
     pub domain: String,
     /// IANA time zone, e.g. "Europe/Brussels".
@@ -16,10 +17,11 @@ pub struct System {
     pub timezone: String,
     #[serde(default = "default_locale")]
     pub locale: String,
-    /// Console keymap, e.g. "us", "be", "de".
+    /// Console keymap: XKB layout names, comma-separated, e.g. "us", "be", "de,us".
     #[serde(default = "default_keymap")]
     pub keymap: String,
-    /// How root may log in over SSH.
+    /// How root may log in over SSH ("password" needs
+    /// services.ssh.password-authentication = true).
     #[serde(default)]
     pub root_login: RootLogin,
     /// Root's password: a crypt hash ("$y$...", "$6$..."), "ask", or "locked".
@@ -43,7 +45,9 @@ pub struct User {
     pub password: String,
     #[serde(default)]
     pub ssh_keys: Vec<String>,
-    /// Supplementary groups, e.g. "sudo", "docker", "incus-admin".
+    /// Supplementary groups, e.g. "sudo", "docker", "incus-admin": each
+    /// must exist on the installed system (docker and incus-admin come with
+    /// their services).
     #[serde(default)]
     pub groups: Vec<String>,
     /// From the answer only: a secret has no place in a shared profile.

@@ -1,7 +1,9 @@
 //! WireGuard (wg0) from the profile. Keys are made on the server at first
-//! boot, so none is in the image or in a file written at install time: the
-//! server's config reads them from their files when wg-quick brings wg0 up,
-//! and each generated peer gets a client config and QR code at first boot.
+//! boot, so none is in the image or in a file written at install time:
+//! first boot writes wg0.conf (root only) with the server's key and the
+//! generated peers' public keys, and each generated peer gets a client
+//! config and QR code. wg0.conf has no PostUp: wg-quick runs those with
+//! bash, and no generated file is read by a shell.
 
 pub mod provision;
 
@@ -37,23 +39,16 @@ pub fn peer_key(name: &str) -> PathBuf {
     PathBuf::from(format!("{PEERS}/{name}"))
 }
 
+/// wg0.conf without its keys: what the profile says. First boot adds the
+/// server's private key and the generated peers ([`complete_conf`]).
 pub fn server_conf(wg: &WireGuard) -> String {
     let mut out = format!(
-        "# Written by the Hearth installer from [services.wireguard].\n\
-         # The keys are made on this machine at first boot and read from their files.\n\
+        "# Written by Hearth at first boot from [services.wireguard], with the keys made here.\n\
          [Interface]\n\
          Address = {}\n\
-         ListenPort = {}\n\
-         PostUp = wg set %i private-key {SERVER_KEY}.key\n",
+         ListenPort = {}\n",
         wg.address, wg.listen_port
     );
-    for peer in wg.peers.iter().filter(|p| p.public_key.is_none()) {
-        out.push_str(&format!(
-            "PostUp = wg set %i peer \"$(cat {}.pub)\" allowed-ips {}\n",
-            peer_key(&peer.name).display(),
-            peer.address
-        ));
-    }
     for peer in &wg.peers {
         if let Some(public) = &peer.public_key {
             out.push_str(&format!(
@@ -61,6 +56,39 @@ pub fn server_conf(wg: &WireGuard) -> String {
                 peer.name, peer.address
             ));
         }
+    }
+    out
+}
+
+/// A generated peer, as first boot adds it to wg0.conf.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct GeneratedPeer {
+    pub name: String,
+    pub address: String,
+}
+
+/// The template with the server's private key and the generated peers'
+/// public keys (`keys` in the order of `peers`).
+pub fn complete_conf(
+    template: &str,
+    private: &str,
+    peers: &[GeneratedPeer],
+    keys: &[String],
+) -> String {
+    let mut out = String::new();
+    for line in template.lines() {
+        out.push_str(line);
+        out.push('\n');
+        if line == "[Interface]" {
+            out.push_str(&format!("PrivateKey = {private}\n"));
+        }
+    }
+    for (peer, key) in peers.iter().zip(keys) {
+        out.push_str(&format!(
+            "\n# {} (keys made by Hearth)\n[Peer]\nPublicKey = {key}\nAllowedIPs = {}\n",
+            peer.name, peer.address
+        ));
     }
     out
 }
@@ -133,7 +161,6 @@ impl Service for WireGuardVpn {
             return Vec::new();
         };
         vec![
-            File::private(CONFIG, server_conf(wg)),
             File::public(SYSCTL, sysctl_conf(wg)),
             File::public(DROP_IN, DROP_IN_CONF),
         ]
@@ -161,7 +188,8 @@ impl Service for WireGuardVpn {
                 base: SERVER_KEY.into(),
             },
         )];
-        for peer in wg.peers.iter().filter(|p| p.public_key.is_none()) {
+        let generated: Vec<_> = wg.peers.iter().filter(|p| p.public_key.is_none()).collect();
+        for peer in &generated {
             steps.push(FirstBootStep::new(
                 "wireguard",
                 format!("generate a key pair for peer {}", peer.name),
@@ -169,6 +197,22 @@ impl Service for WireGuardVpn {
                     base: peer_key(&peer.name),
                 },
             ));
+        }
+        steps.push(FirstBootStep::new(
+            "wireguard",
+            format!("write {CONFIG} (mode 0600) with the server's key and the generated peers"),
+            Task::WireguardServer {
+                template: server_conf(wg),
+                peers: generated
+                    .iter()
+                    .map(|p| GeneratedPeer {
+                        name: p.name.clone(),
+                        address: p.address.clone(),
+                    })
+                    .collect(),
+            },
+        ));
+        for peer in &generated {
             steps.push(FirstBootStep::new(
                 "wireguard",
                 format!("write the client config and QR code of peer {}", peer.name),
@@ -274,16 +318,17 @@ mod tests {
             ],
         };
         let conf = server_conf(&wg);
-        assert!(conf.contains("PostUp = wg set %i private-key /etc/wireguard/wg0.key\n"));
-        assert!(conf.contains(
-            "PostUp = wg set %i peer \"$(cat /etc/wireguard/peers/phone.pub)\" allowed-ips 10.8.0.2/32\n"
-        ));
+        assert!(!conf.contains("PostUp"), "nothing for bash to run");
         assert!(conf.contains(
             "[Peer]\nPublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\nAllowedIPs = 10.8.0.3/32\n"
         ));
-        assert!(
-            !conf.contains("PrivateKey"),
-            "no key in a file written at install"
-        );
+        assert!(!conf.contains("PrivateKey"), "no key in the plan");
+        let phone = GeneratedPeer {
+            name: "phone".into(),
+            address: "10.8.0.2/32".into(),
+        };
+        let full = complete_conf(&conf, "PRIVATE", &[phone], &["PHONEPUB".into()]);
+        assert!(full.contains("[Interface]\nPrivateKey = PRIVATE\nAddress = 10.8.0.1/24\n"));
+        assert!(full.ends_with("[Peer]\nPublicKey = PHONEPUB\nAllowedIPs = 10.8.0.2/32\n"));
     }
 }

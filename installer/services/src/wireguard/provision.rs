@@ -35,6 +35,27 @@ pub fn key_pair(base: &Path, runner: &Runner) -> Result<Outcome> {
     )))
 }
 
+/// wg0.conf completed with the keys first boot made.
+pub fn server(root: &Path, template: &str, peers: &[super::GeneratedPeer]) -> Result<Outcome> {
+    let read = |path: String| {
+        fs::read_to_string(under(root, Path::new(&path)))
+            .map(|t| t.trim().to_string())
+            .with_context(|| format!("reading {path} (made by the key steps before this one)"))
+    };
+    let private = read(format!("{}.key", super::SERVER_KEY))?;
+    let keys = peers
+        .iter()
+        .map(|p| read(format!("{}.pub", super::peer_key(&p.name).display())))
+        .collect::<Result<Vec<_>>>()?;
+    let wanted = super::complete_conf(template, &private, peers, &keys);
+    let conf = under(root, Path::new(super::CONFIG));
+    if fs::read_to_string(&conf).ok().as_deref() == Some(wanted.as_str()) {
+        return Ok(Outcome::Unchanged);
+    }
+    write_private(&conf, &wanted)?;
+    Ok(Outcome::Changed(conf.display().to_string()))
+}
+
 pub fn client(
     root: &Path,
     name: &str,

@@ -67,6 +67,18 @@ impl Runner {
         }
         let started = Instant::now();
         let output = capture(program, args, &line)?;
+        self.finish(&line, &output, started, true)
+    }
+
+    /// Logs a finished command (its output only when `show` says so) and
+    /// turns a failure into an error with the tail of what it printed.
+    fn finish(
+        &self,
+        line: &str,
+        output: &std::process::Output,
+        started: Instant,
+        show: bool,
+    ) -> Result<String> {
         let elapsed = started.elapsed().as_secs_f64();
         let stdout = String::from_utf8_lossy(&output.stdout).to_string();
         let stderr = String::from_utf8_lossy(&output.stderr).to_string();
@@ -74,13 +86,14 @@ impl Runner {
             .status
             .code()
             .map_or("killed".to_string(), |c| c.to_string());
+        let shown = if show { stdout.as_str() } else { "" };
         self.write_log(&format!(
-            "$ {line}\n[exit {status}, {elapsed:.2}s]\n{stdout}{stderr}"
+            "$ {line}\n[exit {status}, {elapsed:.2}s]\n{shown}{stderr}"
         ));
         if !output.status.success() {
             bail!(
                 "`{line}` failed (exit {status}):\n{}",
-                tail(&format!("{stdout}{stderr}"))
+                tail(&format!("{shown}{stderr}"))
             );
         }
         Ok(stdout)
@@ -103,18 +116,9 @@ impl Runner {
         for (name, value) in env {
             cmd = cmd.env(name, value);
         }
+        let started = Instant::now();
         let output = cmd.run().with_context(|| format!("starting `{line}`"))?;
-        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
-        let status = output
-            .status
-            .code()
-            .map_or("killed".to_string(), |c| c.to_string());
-        self.write_log(&format!("$ {line}\n[exit {status}]\n{stderr}"));
-        if !output.status.success() {
-            bail!("`{line}` failed (exit {status}):\n{}", tail(&stderr));
-        }
-        Ok(stdout)
+        self.finish(&line, &output, started, false)
     }
 
     /// Runs a read-only command even in a dry run, and returns its exit code

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value as Json;
 use toml::Value;
 
+use crate::generate::Schema;
 use crate::mutate;
 use crate::rng::Rng;
 
@@ -16,6 +17,8 @@ pub struct Corpus {
     /// Copies of the profiles a mutated one may extend, per worker.
     root: PathBuf,
     parents: Vec<(String, String)>,
+    profile_schema: Schema,
+    answer_schema: Schema,
 }
 
 /// One input: the texts written for the loader, kept for a finding.
@@ -65,6 +68,8 @@ impl Corpus {
             inventories,
             root: scratch.to_path_buf(),
             parents,
+            profile_schema: Schema::new(hearth_installer::reference::profile_schema()),
+            answer_schema: Schema::new(hearth_installer::reference::answer_schema()),
         })
     }
 
@@ -83,9 +88,15 @@ impl Corpus {
         if !rng.chance(10) {
             mutate::document(&mut profile, &self.profiles, rng);
         }
+        if rng.chance(3) {
+            self.profile_schema.graft(&mut profile, rng);
+        }
         let mut answer = rng.pick(&self.answers).clone();
         if rng.chance(2) {
             mutate::document(&mut answer, &self.answers, rng);
+        }
+        if rng.chance(4) {
+            self.answer_schema.graft(&mut answer, rng);
         }
         let mut inventory = rng.pick(&self.inventories).clone();
         if rng.chance(3) {

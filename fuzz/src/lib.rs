@@ -6,6 +6,7 @@
 //! run through their services' validators where those are installed.
 
 mod corpus;
+mod generate;
 mod mutate;
 mod oracle;
 mod rng;

@@ -175,11 +175,18 @@ fn leaf(doc: &mut Value, rng: &mut Rng) {
 
 fn new_value(rng: &mut Rng) -> Value {
     match rng.below(8) {
-        0..=2 => Value::String(rng.pick(HOSTILE).to_string()),
-        3..=4 => Value::String(rng.pick(EDGES).to_string()),
+        0..=4 => string(rng),
         5 => Value::Integer(*rng.pick(NUMBERS)),
         6 => Value::String(noise(rng)),
         _ => Value::Boolean(rng.chance(2)),
+    }
+}
+
+/// A hostile string, or an edge one.
+pub fn string(rng: &mut Rng) -> Value {
+    match rng.below(5) {
+        0..=2 => Value::String(rng.pick(HOSTILE).to_string()),
+        _ => Value::String(rng.pick(EDGES).to_string()),
     }
 }
 

@@ -31,6 +31,8 @@ pub struct Validators {
     nft: bool,
     wg_quick: bool,
     systemd: bool,
+    /// A host key for `sshd -t`, when sshd is installed.
+    sshd_key: Option<PathBuf>,
     pub runs: u64,
 }
 
@@ -47,8 +49,10 @@ impl Validators {
                 .args(["-n", "true"])
                 .status()
                 .is_ok_and(|s| s.success());
+        let sshd_key = found("/usr/sbin/sshd").then(|| host_key(dir)).flatten();
         Validators {
             dir: dir.to_path_buf(),
+            sshd_key,
             seen: HashSet::new(),
             testparm: found("testparm"),
             nft,
@@ -65,6 +69,7 @@ impl Validators {
             ("nft -c", self.nft),
             ("wg-quick strip", self.wg_quick),
             ("systemd-analyze verify", self.systemd),
+            ("sshd -t", self.sshd_key.is_some()),
         ];
         all.iter().filter(|(_, on)| *on).map(|(n, _)| *n).collect()
     }
@@ -91,6 +96,15 @@ impl Validators {
         } else if path.ends_with("wg0.conf") || path.ends_with("client.conf") {
             self.wg_quick
                 .then(|| self.run_on("wg0.conf", content, &["wg-quick", "strip"]))
+        } else if path.starts_with("/etc/ssh/sshd_config.d/") {
+            self.sshd_key.clone().map(|key| {
+                let key = key.display().to_string();
+                self.run_on(
+                    "sshd.conf",
+                    content,
+                    &["/usr/sbin/sshd", "-t", "-h", &key, "-f"],
+                )
+            })
         } else if path.starts_with("/etc/systemd/system/")
             && path.ends_with(".service")
             && self.systemd
@@ -159,6 +173,20 @@ impl Validators {
             .collect();
         (!problems.is_empty()).then(|| format!("systemd-analyze verify: {}", problems.join("; ")))
     }
+}
+
+/// A throwaway host key: `sshd -t` wants one, and its privilege
+/// separation folder.
+fn host_key(dir: &Path) -> Option<PathBuf> {
+    let key = dir.join("ssh_host_ed25519_key");
+    let _ = std::fs::remove_file(&key);
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .is_ok_and(|s| s.success());
+    let _ = std::fs::create_dir_all("/run/sshd");
+    made.then_some(key)
 }
 
 #[cfg(test)]

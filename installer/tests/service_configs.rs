@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use hearth_installer::load;
-use hearth_installer::services::{firewall, samba, wireguard};
+use hearth_installer::services::{firewall, samba, ssh, wireguard};
 
 fn shipped() -> Vec<(String, hearth_installer::profile::Profile)> {
     let mut out = Vec::new();
@@ -123,6 +123,40 @@ fn firewall_rulesets_pass_nft_check() {
         checked >= 5,
         "every shipped profile has a firewall; checked {checked}"
     );
+}
+
+#[test]
+fn sshd_configs_pass_sshd_t() {
+    if !tool("/usr/sbin/sshd", "openssh-server") {
+        return;
+    }
+    let dir = scratch("sshd");
+    let key = dir.join("host_key");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen");
+    assert!(made.success());
+    std::fs::create_dir_all("/run/sshd").expect("privilege separation folder");
+    for (path, profile) in shipped() {
+        let file = dir.join(format!("{}.conf", profile.name));
+        std::fs::write(&file, ssh::sshd_conf(&profile)).expect("write");
+        let out = Command::new("/usr/sbin/sshd")
+            .arg("-t")
+            .arg("-h")
+            .arg(&key)
+            .arg("-f")
+            .arg(&file)
+            .output()
+            .expect("sshd runs");
+        assert!(
+            out.status.success(),
+            "{path}: sshd -t: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

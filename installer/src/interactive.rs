@@ -154,7 +154,9 @@ pub fn ask(share: &Share, work: &Path) -> Result<Option<Confirmed>> {
 
     let answer_path = work.join("answer.toml");
     fs::create_dir_all(work)?;
-    fs::write(&answer_path, toml::to_string(&answer(&choices))?)?;
+    // Both hold the typed passwords' hashes: root only from creation.
+    let answer_text = toml::to_string(&answer(&choices))?;
+    hearth_system::files::write_mode(&answer_path, answer_text.as_bytes(), 0o600)?;
     let plan = crate::prepare::plan_from_files(&profile_path, Some(&answer_path), &inventory)
         .map_err(|p| anyhow!("{p}"))?;
     println!("\n{}", crate::plan::render(&plan));
@@ -162,7 +164,8 @@ pub fn ask(share: &Share, work: &Path) -> Result<Option<Confirmed>> {
         return Ok(None);
     }
     let plan_path = work.join("plan.json");
-    fs::write(&plan_path, serde_json::to_string_pretty(&plan)?)?;
+    let plan_text = serde_json::to_string_pretty(&plan)?;
+    hearth_system::files::write_mode(&plan_path, plan_text.as_bytes(), 0o600)?;
     Ok(Some(Confirmed {
         plan: plan_path,
         answer: answer_path,

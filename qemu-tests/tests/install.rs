@@ -439,6 +439,22 @@ fn homelab() {
     scenario.report();
 }
 
+/// The plan that ran is byte for byte the one confirmed; the installed
+/// copy keeps it without password hashes.
+fn the_confirmed_plan_ran(scenario: &Scenario, port: u16, confirmed: &str) {
+    let executed = scenario.root(port, "cat /etc/hearth/plan.sha256");
+    assert_eq!(
+        executed.trim(),
+        confirmed,
+        "the plan that ran is byte for byte the one confirmed"
+    );
+    let kept = scenario.root(port, "cat /etc/hearth/plan.json");
+    assert!(
+        !kept.contains("$6$") && !kept.contains("$y$"),
+        "the installed plan keeps no password hash"
+    );
+}
+
 /// No answer file: the questions are answered over the serial console, the
 /// plan is confirmed by typing the host name, and the result boots.
 #[test]
@@ -495,12 +511,7 @@ fn interactive() {
         scenario.root(port, "zpool status -x").trim(),
         "all pools are healthy"
     );
-    let executed = scenario.root(port, "sha256sum /etc/hearth/plan.json | cut -d' ' -f1");
-    assert_eq!(
-        executed.trim(),
-        confirmed,
-        "the plan that ran is byte for byte the one confirmed"
-    );
+    the_confirmed_plan_ran(&scenario, port, &confirmed);
     let console =
         std::fs::read_to_string(scenario.dir.join("install.serial.log")).unwrap_or_default();
     let preview = console

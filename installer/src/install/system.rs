@@ -104,9 +104,12 @@ fn carry_installer(plan: &Plan, medium: &Medium, target: &Path) -> Result<()> {
     }
     let etc = target.join("etc/hearth");
     fs::create_dir_all(&etc)?;
-    // First boot needs no password: the target's copy keeps no hash.
+    // First boot needs no password: the target's copy keeps no hash, and
+    // the SHA-256 of the plan as it ran (the one a person confirmed).
     let kept = serde_json::to_string_pretty(&plan.without_secrets())?;
     hearth_system::files::write_mode(&etc.join("plan.json"), kept.as_bytes(), 0o600)?;
+    let ran = hearth_system::files::sha256(serde_json::to_string_pretty(plan)?.as_bytes());
+    fs::write(etc.join("plan.sha256"), format!("{ran}\n"))?;
     fs::write(
         target.join("etc/systemd/system/hearth-firstboot.service"),
         FIRSTBOOT_UNIT,

@@ -73,16 +73,9 @@ const SYSTEM_USERS: &[&str] = &[
     "dnsmasq",
     "tss",
     "polkitd",
-    "incus",
-    "syncthing",
-    "rest-server",
-    "restic",
-    "docker",
-    "admin",
-    "operator",
-    "sanoid",
     "uuidd",
     "tcpdump",
+    crate::rest_server::USER,
 ];
 
 pub const SYSTEM_USER_RULE: &str = "is an account of the system; a service user must be new: not root, not one of the base system's or its packages' accounts (sshd, messagebus, ...), not starting with _ or systemd-";

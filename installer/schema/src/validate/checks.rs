@@ -1,5 +1,6 @@
 //! Small predicates over the strings a profile holds.
 
+pub use super::text::is_hostname;
 use super::Finding;
 use crate::keypath::KeyPath;
 
@@ -24,14 +25,6 @@ pub fn is_name(text: &str) -> bool {
         && text
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
-
-pub fn is_hostname(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= 63
-        && !text.starts_with('-')
-        && !text.ends_with('-')
-        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 pub fn is_username(text: &str) -> bool {

@@ -40,11 +40,20 @@ pub fn is_system_path(path: &Path) -> bool {
     path == Path::new("/") || OWNED.iter().any(|dir| path.starts_with(dir))
 }
 
+/// A DNS label: 1 to 63 letters, digits or inner dashes.
+pub fn is_hostname(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 63
+        && !text.starts_with('-')
+        && !text.ends_with('-')
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 pub const DOMAIN_RULE: &str =
     "must be DNS labels (letters, digits, inner dashes; 1 to 63 each) joined by dots, at most 253 characters, e.g. home.arpa";
 
 pub fn is_domain(text: &str) -> bool {
-    !text.is_empty() && text.len() <= 253 && text.split('.').all(super::checks::is_hostname)
+    !text.is_empty() && text.len() <= 253 && text.split('.').all(is_hostname)
 }
 
 /// A host clients dial: a DNS name, or an IPv4 or IPv6 address.
@@ -107,7 +116,7 @@ pub const GUEST_RULE: &str =
     "must be 1 to 63 letters, digits or dashes, starting with a letter and not ending with a dash";
 
 pub fn is_guest_name(text: &str) -> bool {
-    text.starts_with(|c: char| c.is_ascii_alphabetic()) && super::checks::is_hostname(text)
+    text.starts_with(|c: char| c.is_ascii_alphabetic()) && is_hostname(text)
 }
 
 pub const DATASET_RULE: &str =

@@ -122,11 +122,13 @@ pub fn nftables_conf(profile: &Profile) -> String {
          delete table inet hearth\n\n\
          table inet hearth {\n",
     );
+    // auto-merge: overlapping networks (10.0.0.0/8 and 0.0.0.0/0) would
+    // otherwise make nft refuse the whole ruleset.
     for (name, kind, nets) in [("lan4", "ipv4_addr", &lan4), ("lan6", "ipv6_addr", &lan6)] {
         if !nets.is_empty() {
             let elements: Vec<&str> = nets.iter().map(|n| n.as_str()).collect();
             out.push_str(&format!(
-                "\tset {name} {{\n\t\ttype {kind}\n\t\tflags interval\n\t\telements = {{ {} }}\n\t}}\n\n",
+                "\tset {name} {{\n\t\ttype {kind}\n\t\tflags interval\n\t\tauto-merge\n\t\telements = {{ {} }}\n\t}}\n\n",
                 elements.join(", ")
             ));
         }

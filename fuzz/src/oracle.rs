@@ -38,18 +38,13 @@ pub struct Validators {
 
 impl Validators {
     pub fn new(dir: &Path) -> Self {
-        let found = |tool: &str| {
-            Command::new("sh")
-                .args(["-c", &format!("command -v {tool}")])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        };
+        let found = hearth_installer::runner::on_path;
         let nft = found("nft")
             && Command::new("unshare")
                 .args(["-n", "true"])
                 .status()
                 .is_ok_and(|s| s.success());
-        let sshd_key = found("/usr/sbin/sshd").then(|| host_key(dir)).flatten();
+        let sshd_key = found("sshd").then(|| host_key(dir)).flatten();
         Validators {
             dir: dir.to_path_buf(),
             sshd_key,

@@ -35,13 +35,16 @@ pub fn key_pair(base: &Path, runner: &Runner) -> Result<Outcome> {
     )))
 }
 
+/// A key file an earlier first-boot step made, trimmed.
+fn read_key(root: &Path, path: &str) -> Result<String> {
+    fs::read_to_string(under(root, Path::new(path)))
+        .map(|t| t.trim().to_string())
+        .with_context(|| format!("reading {path} (made by the key steps before this one)"))
+}
+
 /// wg0.conf completed with the keys first boot made.
 pub fn server(root: &Path, template: &str, peers: &[super::GeneratedPeer]) -> Result<Outcome> {
-    let read = |path: String| {
-        fs::read_to_string(under(root, Path::new(&path)))
-            .map(|t| t.trim().to_string())
-            .with_context(|| format!("reading {path} (made by the key steps before this one)"))
-    };
+    let read = |path: String| read_key(root, &path);
     let private = read(format!("{}.key", super::SERVER_KEY))?;
     let keys = peers
         .iter()
@@ -64,11 +67,7 @@ pub fn client(
     allowed_ips: &[String],
     runner: &Runner,
 ) -> Result<Outcome> {
-    let read = |path: String| {
-        fs::read_to_string(under(root, Path::new(&path)))
-            .map(|t| t.trim().to_string())
-            .with_context(|| format!("reading {path} (made by the key steps before this one)"))
-    };
+    let read = |path: String| read_key(root, &path);
     let base = super::peer_key(name);
     let private = read(format!("{}.key", base.display()))?;
     let server = read(format!("{}.pub", super::SERVER_KEY))?;

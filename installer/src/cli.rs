@@ -112,6 +112,16 @@ pub enum Command {
         #[arg(long, default_value = "/var/log/hearth/replace-disk.log")]
         log: PathBuf,
     },
+    /// On the installed system: copy its keys, secrets and device identities
+    /// (what a reinstall brings back) onto the data pool's state dataset.
+    Keep,
+    /// On the installed system: write the recovery kit (keys, secrets, plan,
+    /// answer and profile, encrypted with a passphrase) to a new file, to
+    /// keep off the server.
+    RecoveryKit {
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
     /// Print the profile and answer file reference (Markdown).
     Reference,
     /// Ask for a password (typed twice) and print the lines an answer file
@@ -178,6 +188,28 @@ pub fn run(cli: Cli) -> Result<()> {
             dry_run,
             log,
         } => crate::replace::run(&old, &new, pool.as_deref(), wipe, dry_run, &logged(&log)?),
+        Command::Keep => {
+            let plan = read_plan(Path::new(crate::provision::PLAN))?;
+            let runner = logged(Path::new("/var/log/hearth/keep.log"))?;
+            match crate::kept::keep::on_server(&plan, &runner)? {
+                Some(report) => print!("{report}"),
+                None => println!(
+                    "no data pool: the state lives only in a recovery kit (hearth recovery-kit)"
+                ),
+            }
+            Ok(())
+        }
+        Command::RecoveryKit { output } => {
+            let plan = read_plan(Path::new(crate::provision::PLAN))?;
+            let passphrase = crate::kept::export::passphrase()?;
+            let runner = logged(Path::new("/var/log/hearth/keep.log"))?;
+            let root = Path::new("/");
+            print!(
+                "{}",
+                crate::kept::export::export(&plan, root, &output, &passphrase, &runner)?
+            );
+            Ok(())
+        }
         Command::Reference => {
             print!("{}", crate::reference::markdown());
             Ok(())

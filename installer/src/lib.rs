@@ -6,6 +6,7 @@ pub mod cli;
 pub mod disk;
 pub mod install;
 pub mod interactive;
+pub mod kept;
 pub mod live;
 pub mod plan;
 pub mod prepare;

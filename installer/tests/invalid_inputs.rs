@@ -91,6 +91,8 @@ cases! { profile_case:
     duplicate_pool = "duplicate-pool" => "pool `rpool` is defined twice";
     share_outside_datasets = "share-outside-datasets" => "/srv/media is on no dataset of the profile; allowed: a path below";
     export_outside_datasets = "export-outside-datasets" => "/export/media is on no dataset of the profile";
+    share_on_kept_state = "share-on-kept-state" => "/var/lib/hearth/kept is on no dataset of the profile";
+    dataset_named_state = "dataset-named-state" => "`tank/hearth` is where Hearth keeps the server's state";
     port_collision = "port-collision" => "tcp port 8000 is already used by syncthing of admin";
     key_file_missing = "key-file-missing" => "keys/tank.key does not exist";
     root_key_generated = "root-key-generated" => "the root pool's key cannot be stored on the pool it unlocks";

@@ -420,6 +420,7 @@ fn homelab() {
         port,
         "head -c 1048576 /dev/urandom > /tank/shares/family/precious && sync && sha256sum /tank/shares/family/precious",
     );
+    let identity = homelab::identity::record(&scenario, port, rest);
     // The boot disks die without a clean shutdown: tank is never exported.
     server.kill();
 
@@ -432,9 +433,17 @@ fn homelab() {
         "\n[pools.tank]\nkeep = true\n",
         "HEARTH-INSTALL-DONE",
     );
-    let (mut server, port, forwarded) =
-        scenario.boot_forwarding("reprovisioned", Firmware::Uefi, &all, &[("tcp", 445)]);
-    homelab::reprovisioned(&scenario, port, forwarded[0], &written);
+    let (mut server, port, forwarded) = scenario.boot_forwarding(
+        "reprovisioned",
+        Firmware::Uefi,
+        &all,
+        &[("tcp", 445), ("udp", 51820), ("tcp", 8000)],
+    );
+    let [smb, wireguard, rest] = forwarded[..] else {
+        panic!("three forwards")
+    };
+    homelab::reprovisioned(&scenario, port, smb, &written);
+    homelab::identity::unchanged(&scenario, port, wireguard, rest, &identity);
     server.kill();
     scenario.report();
 }

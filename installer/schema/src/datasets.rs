@@ -11,6 +11,11 @@ use crate::profile::{PoolRole, Profile};
 /// Name of the boot environment below `<root>/ROOT`.
 pub const BOOT_ENV: &str = "hearth";
 
+/// The server's kept state (keys, secrets, first-boot records) lives in
+/// `<first data pool>/hearth`, so a reinstall that keeps the pool gets it back.
+pub const STATE_DATASET: &str = "hearth";
+pub const STATE_MOUNTPOINT: &str = "/var/lib/hearth/kept";
+
 /// One dataset with every property the installer sets on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DatasetSpec {
@@ -56,12 +61,31 @@ pub fn system(root_pool: &str) -> Vec<DatasetSpec> {
     ]
 }
 
+/// The dataset that keeps the server's state, on the first data pool.
+pub fn state(profile: &Profile) -> Option<String> {
+    let pool = profile
+        .storage
+        .pools
+        .iter()
+        .find(|p| p.role == PoolRole::Data)?;
+    Some(format!("{}/{STATE_DATASET}", pool.name))
+}
+
 /// Every dataset of the profile, system ones first, each as the profile asks.
 pub fn all(profile: &Profile) -> Vec<DatasetSpec> {
     let mut specs = match root_pool(profile) {
         Some(root) => system(root),
         None => Vec::new(),
     };
+    if let Some(name) = state(profile) {
+        specs.push(DatasetSpec::new(
+            name,
+            &[
+                ("mountpoint", STATE_MOUNTPOINT),
+                ("com.sun:auto-snapshot", "false"),
+            ],
+        ));
+    }
     for dataset in &profile.storage.datasets {
         let mut properties = dataset.properties.clone();
         if let Some(mountpoint) = &dataset.mountpoint {

@@ -50,6 +50,16 @@ pub struct Context<'a> {
     pub mounts: BTreeMap<String, Option<std::path::PathBuf>>,
 }
 
+/// Every dataset a service may use: the kept state's holds keys and is
+/// never shared, exported or served.
+fn usable_mounts(profile: &Profile) -> BTreeMap<String, Option<std::path::PathBuf>> {
+    let mut mounts = datasets::mountpoints(profile);
+    if let Some(state) = datasets::state(profile) {
+        mounts.remove(&state);
+    }
+    mounts
+}
+
 impl<'a> Context<'a> {
     pub fn new(profile: &'a Profile) -> Self {
         Context {
@@ -65,7 +75,7 @@ impl<'a> Context<'a> {
                 .iter()
                 .map(|p| p.name.as_str())
                 .collect(),
-            mounts: datasets::mountpoints(profile),
+            mounts: usable_mounts(profile),
         }
     }
 

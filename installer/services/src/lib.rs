@@ -14,6 +14,7 @@ pub mod firewall;
 pub mod first_boot;
 pub mod guests;
 pub mod incus;
+pub mod kept;
 pub mod nfs;
 pub mod ports;
 pub mod provision;
@@ -36,6 +37,7 @@ use std::collections::BTreeSet;
 
 pub use check::Context;
 pub use file::{File, Mode};
+pub use kept::Kept;
 pub use task::{FirstBootStep, Task};
 
 use crate::ports::Port;
@@ -69,6 +71,12 @@ pub trait Service: Sync {
 
     /// Work that needs the installed system running, in order.
     fn first_boot(&self, _profile: &Profile) -> Vec<FirstBootStep> {
+        Vec::new()
+    }
+
+    /// What it makes on the server that is its identity or a secret: kept
+    /// on the data pool and in the recovery kit, put back by a reinstall.
+    fn kept(&self, _profile: &Profile) -> Vec<Kept> {
         Vec::new()
     }
 
@@ -170,4 +178,11 @@ pub fn first_boot(profile: &Profile) -> Vec<FirstBootStep> {
         .iter()
         .flat_map(|s| s.first_boot(profile))
         .collect()
+}
+
+/// What the server keeps of itself: the base's, then every service's.
+pub fn kept(profile: &Profile) -> Vec<Kept> {
+    let mut all = kept::base();
+    all.extend(REGISTRY.iter().flat_map(|s| s.kept(profile)));
+    all
 }

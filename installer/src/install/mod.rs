@@ -33,6 +33,8 @@ pub struct Medium {
     pub share: Share,
     /// The install log, copied to /var/log/hearth/install.log on the target.
     pub log: Option<PathBuf>,
+    /// The answer installed from, kept (root only) for the recovery kit.
+    pub answer: Option<PathBuf>,
 }
 
 impl Medium {
@@ -42,6 +44,7 @@ impl Medium {
             installer: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/bin/hearth")),
             share: Share::live(),
             log: None,
+            answer: None,
         }
     }
 }
@@ -70,6 +73,12 @@ pub fn install(plan: &Plan, medium: &Medium, runner: &Runner) -> Result<()> {
             step.run("configure the system", || {
                 system::configure(plan, medium, target, runner)
             })?;
+            if plan.state.restore.is_some() {
+                // After the accounts exist: owners are restored by name.
+                step.run("restore the kept state", || {
+                    crate::kept::restore::install_step(plan, target, runner)
+                })?;
+            }
             step.run("install the bootloader on every root disk", || {
                 boot::install(plan, target, runner)
             })
@@ -119,6 +128,11 @@ pub fn from_files(
 ) -> Result<()> {
     let mut medium = Medium::running();
     medium.log = Some(log.to_path_buf());
+    // The interactive install writes its answer beside the confirmed plan.
+    let beside_plan = plan.and_then(Path::parent).map(|d| d.join("answer.toml"));
+    medium.answer = answer
+        .map(Path::to_path_buf)
+        .or(beside_plan.filter(|p| p.is_file()));
     let result = match (answer, plan) {
         (Some(answer), _) => unattended(answer, &medium, runner),
         (None, Some(plan)) => confirmed(plan, &medium, runner),

@@ -110,10 +110,26 @@ fn carry_installer(plan: &Plan, medium: &Medium, target: &Path) -> Result<()> {
     hearth_system::files::write_mode(&etc.join("plan.json"), kept.as_bytes(), 0o600)?;
     let ran = hearth_system::files::sha256(serde_json::to_string_pretty(plan)?.as_bytes());
     fs::write(etc.join("plan.sha256"), format!("{ran}\n"))?;
+    keep_inputs(medium, &etc)?;
     fs::write(
         target.join("etc/systemd/system/hearth-firstboot.service"),
         FIRSTBOOT_UNIT,
     )?;
+    Ok(())
+}
+
+/// The answer and the profile (merged, as one file) it was installed
+/// from: the recovery kit carries them, so a new server can be made alike.
+fn keep_inputs(medium: &Medium, etc: &Path) -> Result<()> {
+    let Some(answer) = &medium.answer else {
+        return Ok(());
+    };
+    let text = fs::read_to_string(answer)?;
+    hearth_system::files::write_mode(&etc.join("answer.toml"), text.as_bytes(), 0o600)?;
+    let profile = super::profile_for(answer, &medium.share)?;
+    let merged = crate::load::merged(&profile).map_err(|p| anyhow::anyhow!("{p}"))?;
+    let text = toml::to_string(&merged)?;
+    hearth_system::files::write_mode(&etc.join("profile.toml"), text.as_bytes(), 0o600)?;
     Ok(())
 }
 

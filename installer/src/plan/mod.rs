@@ -9,6 +9,7 @@ mod effective;
 pub mod layout;
 mod render;
 mod select;
+pub mod state;
 mod system;
 mod zfs;
 
@@ -17,6 +18,7 @@ pub use drift::drift;
 pub use effective::effective;
 pub use layout::{PartitionKind, PlannedPartition};
 pub use render::render;
+pub use state::{Restore, StatePlan};
 pub use zfs::ALTROOT;
 
 use std::collections::BTreeMap;
@@ -52,6 +54,8 @@ pub struct Plan {
     pub packages: Vec<String>,
     pub units: Vec<String>,
     pub first_boot: Vec<FirstBootStepPlan>,
+    /// The server's keys and secrets: kept, and brought back.
+    pub state: StatePlan,
     /// Values still to be asked interactively.
     pub prompts: Vec<String>,
 }
@@ -243,6 +247,12 @@ pub fn build(
     let (accounts, prompts) = system::accounts(&profile);
     let mut prompts = prompts;
     prompts.extend(zfs::passphrase_prompts(&profile, &selection));
+    let state = state::state(&profile, &selection);
+    let mut files = system::files(&profile);
+    files.extend(state::files(&state));
+    let mut units = services::units(&profile);
+    // Before hearth-firstboot, which stays last.
+    units.splice(units.len() - 1..units.len() - 1, state::units(&state));
     Ok(Plan {
         profile: profile.name.clone(),
         base: format!("{:?}", profile.base).to_lowercase(),
@@ -255,13 +265,14 @@ pub fn build(
         datasets,
         boot,
         accounts,
-        files: system::files(&profile),
+        files,
         packages: services::packages(&profile),
-        units: services::units(&profile),
+        units,
         first_boot: services::first_boot(&profile)
             .into_iter()
             .map(Into::into)
             .collect(),
+        state,
         prompts,
     })
 }

@@ -7,8 +7,9 @@ use crate::inventory::printable;
 use crate::password::Password;
 
 pub fn render(plan: &Plan) -> String {
-    let sections: [fn(&mut String, &Plan); 10] = [
+    let sections: [fn(&mut String, &Plan); 11] = [
         header, erased, untouched, pools, datasets, boot, accounts, files, software, first_boot,
+        kept,
     ];
     let mut out = String::new();
     for (i, section) in sections.iter().enumerate() {
@@ -237,4 +238,48 @@ fn first_boot(w: &mut String, plan: &Plan) {
 fn line(out: &mut String, text: String) {
     // Every line is one line, whatever a disk or a profile reported.
     let _ = writeln!(out, "{}", printable(text.trim_end()));
+}
+
+fn kept(w: &mut String, plan: &Plan) {
+    let state = &plan.state;
+    match &state.dataset {
+        Some(dataset) => line(
+            w,
+            format!(
+                "Kept state (on {dataset}, at {}, root only):",
+                state.mountpoint.display()
+            ),
+        ),
+        None => line(
+            w,
+            "Kept state (no data pool: only in a recovery kit, `hearth recovery-kit`):".into(),
+        ),
+    }
+    let mut whats: Vec<&str> = Vec::new();
+    for item in &state.kept {
+        if !whats.contains(&item.what.as_str()) {
+            whats.push(&item.what);
+        }
+    }
+    for what in whats {
+        let paths: Vec<String> = state
+            .kept
+            .iter()
+            .filter(|k| k.what == what)
+            .map(|k| printable(&k.path.display().to_string()))
+            .collect();
+        let back = if state.kept.iter().any(|k| k.what == what && k.restore) {
+            ""
+        } else {
+            " (kept, not put back)"
+        };
+        line(w, format!("  {what}{back}: {}", paths.join(", ")));
+    }
+    match &state.restore {
+        Some(super::Restore::Pool { dataset }) => line(
+            w,
+            format!("  restored before first boot from {dataset} on the kept pool, when it holds a kept state; first boot then finds these made"),
+        ),
+        None => line(w, "  made anew by first boot (no kept state to restore)".into()),
+    }
 }

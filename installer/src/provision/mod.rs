@@ -21,6 +21,9 @@ pub use crate::services::provision::Outcome;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State {
     pub steps: BTreeMap<String, Record>,
+    /// The admin was told that no recovery kit was made yet.
+    #[serde(default)]
+    pub kit_reminded: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,11 +65,37 @@ impl Summary {
 /// `hearth provision`: the first-boot steps of the plan file, on this system.
 pub fn run_plan_file(plan: &Path, state: &Path, runner: &Runner) -> Result<()> {
     let plan = crate::prepare::read_plan(plan)?;
-    let summary = run(&plan.first_boot, Path::new("/"), state, runner)?;
-    let report = summary.report();
+    let summary = run(&plan.first_boot, Path::new("/"), state, runner);
+    let reminder = remind_kit(state)?;
+    // What first boot made is kept even when a later step failed.
+    let kept = crate::kept::keep::on_server(&plan, runner);
+    let mut report = summary?.report();
+    match kept {
+        Ok(Some(line)) => report.push_str(&line),
+        Ok(None) => {}
+        Err(err) => report.push_str(&format!("needs you: {err:#}\n")),
+    }
+    report.push_str(&reminder.unwrap_or_default());
     runner.note(&report);
     print!("{report}");
     Ok(())
+}
+
+/// Once, while no recovery kit was made: the state kept on the data pool
+/// does not outlive the pool, and the backup's password is only here.
+fn remind_kit(state_file: &Path) -> Result<Option<String>> {
+    let mut state: State = match fs::read_to_string(state_file) {
+        Ok(text) => serde_json::from_str(&text)?,
+        Err(_) => return Ok(None),
+    };
+    if state.kit_reminded || Path::new(crate::kept::export::RECORD).exists() {
+        return Ok(None);
+    }
+    state.kit_reminded = true;
+    fs::write(state_file, serde_json::to_string_pretty(&state)? + "\n")?;
+    Ok(Some(
+        "needs you: no recovery kit was made yet; run `hearth recovery-kit -o FILE` and keep FILE off this server: without it a lost server's backups cannot be opened\n".into(),
+    ))
 }
 
 /// Runs every step against the system rooted at `root` ("/" on the server).

@@ -4,6 +4,8 @@
 
 use std::time::Instant;
 
+pub mod identity;
+
 use super::{services, sha256, Scenario, FIRSTBOOT_DONE};
 
 /// The pools and datasets as the profile lays them out, and first boot done.

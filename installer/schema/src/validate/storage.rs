@@ -286,6 +286,15 @@ fn datasets(out: &mut Findings, profile: &Profile, pools: &[&str]) {
             );
         }
         seen.push(&dataset.name);
+        if Some(&dataset.name) == crate::datasets::state(profile).as_ref() {
+            out.push(
+                at.key("name"),
+                format!(
+                    "`{}` is where Hearth keeps the server's state (keys, secrets); name this dataset otherwise",
+                    dataset.name
+                ),
+            );
+        }
         if let Some(mountpoint) = &dataset.mountpoint {
             mountpoint_rule(out, at.key("mountpoint"), mountpoint);
         }

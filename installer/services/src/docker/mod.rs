@@ -9,6 +9,7 @@ use crate::guests;
 use crate::keypath::KeyPath;
 use crate::ports::Port;
 use crate::profile::{Docker, Profile};
+use crate::Kept;
 use crate::{check, Context, File, FirstBootStep, Service, Task};
 use hearth_schema::validate::{text, Findings};
 
@@ -21,6 +22,17 @@ pub const DAEMON_JSON: &str = "{\n  \"storage-driver\": \"zfs\"\n}\n";
 pub struct DockerEngine;
 
 impl Service for DockerEngine {
+    fn kept(&self, profile: &Profile) -> Vec<Kept> {
+        let apps = profile.services.docker.iter().flat_map(|d| &d.apps);
+        apps.filter(|a| !a.secrets.is_empty())
+            .map(|a| {
+                Kept::new(
+                    std::path::Path::new(guests::SECRETS_DIR).join(&a.name),
+                    "app secrets",
+                )
+            })
+            .collect()
+    }
     fn packages(&self, profile: &Profile) -> Vec<&'static str> {
         match profile.services.docker {
             // trixie ships the client apart from the daemon.

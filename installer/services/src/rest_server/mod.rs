@@ -10,6 +10,7 @@ use crate::profile::{Profile, RestServer};
 
 use crate::keypath::KeyPath;
 use crate::ports::Port;
+use crate::Kept;
 use crate::{Context, File, FirstBootStep, Service, Task};
 use hearth_schema::validate::{checks, Findings};
 
@@ -75,6 +76,12 @@ fn rest_server(profile: &Profile) -> Option<&RestServer> {
 }
 
 impl Service for RestServerTarget {
+    fn kept(&self, profile: &Profile) -> Vec<Kept> {
+        match rest_server(profile) {
+            Some(_) => vec![Kept::new(DIR, "rest-server client passwords")],
+            None => Vec::new(),
+        }
+    }
     fn packages(&self, profile: &Profile) -> Vec<&'static str> {
         match rest_server(profile) {
             Some(_) => vec!["restic-rest-server", "apache2-utils"],

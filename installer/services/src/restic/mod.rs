@@ -6,6 +6,7 @@ use crate::profile::CloudBackup;
 
 use crate::keypath::KeyPath;
 use crate::profile::Profile;
+use crate::Kept;
 use crate::{Context, File, FirstBootStep, Service, Task};
 use hearth_schema::validate::{calendar, text, Findings};
 
@@ -79,6 +80,15 @@ pub fn timer(backup: &CloudBackup) -> String {
 pub struct Restic;
 
 impl Service for Restic {
+    fn kept(&self, profile: &Profile) -> Vec<Kept> {
+        match profile.services.cloud_backup {
+            Some(_) => vec![
+                Kept::new(PASSWORD, "cloud backup repository password"),
+                Kept::new(ENV, "cloud backup repository and credentials"),
+            ],
+            None => Vec::new(),
+        }
+    }
     fn packages(&self, profile: &Profile) -> Vec<&'static str> {
         match profile.services.cloud_backup {
             Some(_) => vec!["restic"],

@@ -4,6 +4,7 @@
 use crate::keypath::KeyPath;
 use crate::ports::Port;
 use crate::profile::{Profile, RootLogin};
+use crate::Kept;
 use crate::{Context, File, Service};
 use hearth_schema::validate::Findings;
 
@@ -28,6 +29,16 @@ pub fn sshd_conf(profile: &Profile) -> String {
 pub struct SshServer;
 
 impl Service for SshServer {
+    fn kept(&self, _profile: &Profile) -> Vec<Kept> {
+        ["ed25519", "ecdsa", "rsa"]
+            .iter()
+            .flat_map(|kind| {
+                let key = format!("/etc/ssh/ssh_host_{kind}_key");
+                [format!("{key}.pub"), key]
+            })
+            .map(|path| Kept::new(path, "SSH host keys"))
+            .collect()
+    }
     fn packages(&self, _profile: &Profile) -> Vec<&'static str> {
         vec!["openssh-server"]
     }

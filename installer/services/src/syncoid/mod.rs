@@ -8,6 +8,7 @@ use crate::profile::Replication;
 
 use crate::keypath::KeyPath;
 use crate::profile::Profile;
+use crate::Kept;
 use crate::{Context, File, FirstBootStep, Service, Task};
 use hearth_schema::validate::{calendar, checks, text, Findings};
 
@@ -70,6 +71,20 @@ pub fn timer(job: &Replication) -> String {
 pub struct Syncoid;
 
 impl Service for Syncoid {
+    fn kept(&self, profile: &Profile) -> Vec<Kept> {
+        if !profile
+            .services
+            .replication
+            .iter()
+            .any(|j| is_remote(&j.target))
+        {
+            return Vec::new();
+        }
+        [SSH_KEY.to_string(), format!("{SSH_KEY}.pub")]
+            .into_iter()
+            .map(|p| Kept::new(p, "replication SSH key"))
+            .collect()
+    }
     fn units(&self, profile: &Profile) -> Vec<String> {
         let jobs = 0..profile.services.replication.len();
         jobs.map(|i| format!("hearth-syncoid-{i}.timer")).collect()

@@ -11,6 +11,7 @@ use crate::profile::{GuiBind, Syncthing, SyncthingUser};
 use crate::keypath::KeyPath;
 use crate::ports::Port;
 use crate::profile::Profile;
+use crate::Kept;
 use crate::{Context, File, FirstBootStep, Service, Task};
 use hearth_schema::validate::Findings;
 
@@ -88,6 +89,15 @@ pub fn sync_port(index: usize) -> u16 {
 pub struct SyncthingSync;
 
 impl Service for SyncthingSync {
+    fn kept(&self, profile: &Profile) -> Vec<Kept> {
+        let users = profile.services.syncthing.iter().flat_map(|s| &s.users);
+        users
+            .map(|u| {
+                let user_home = Path::new("/home").join(&u.name);
+                Kept::new(home(&user_home), "Syncthing device key and config")
+            })
+            .collect()
+    }
     fn packages(&self, profile: &Profile) -> Vec<&'static str> {
         match profile.services.syncthing {
             Some(_) => vec!["syncthing"],

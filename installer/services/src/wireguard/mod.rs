@@ -13,6 +13,7 @@ use crate::profile::{Profile, WireGuard};
 
 use crate::keypath::KeyPath;
 use crate::ports::Port;
+use crate::Kept;
 use crate::{check, Context, File, FirstBootStep, Service, Task};
 use hearth_schema::validate::{checks, text, Findings};
 
@@ -142,6 +143,15 @@ pub fn client_conf(
 pub struct WireGuardVpn;
 
 impl Service for WireGuardVpn {
+    fn kept(&self, profile: &Profile) -> Vec<Kept> {
+        match profile.services.wireguard {
+            Some(_) => vec![Kept::new(
+                "/etc/wireguard",
+                "WireGuard keys and peer configs",
+            )],
+            None => Vec::new(),
+        }
+    }
     fn packages(&self, profile: &Profile) -> Vec<&'static str> {
         match profile.services.wireguard {
             Some(_) => vec!["wireguard-tools", "qrencode"],

@@ -369,18 +369,22 @@ fn confirm(theme: &SimpleTheme, plan: &Plan, hostname: &str) -> Result<bool> {
 
 /// `hearth hash-password`: asks twice (or reads one line from a pipe) and
 /// prints the two lines an answer takes under `[users.<name>]`.
-pub fn hash_password() -> Result<()> {
+/// A secret typed twice on a terminal, else the first line of stdin.
+pub fn typed_twice(prompt: &str) -> Result<String> {
     use std::io::IsTerminal;
-    let password = if std::io::stdin().is_terminal() {
-        dialoguer::Password::new()
-            .with_prompt("Password")
-            .with_confirmation("Again", "The two passwords differ")
-            .interact()?
-    } else {
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line)?;
-        line.trim_end_matches(['\r', '\n']).to_string()
-    };
+    if std::io::stdin().is_terminal() {
+        return Ok(dialoguer::Password::new()
+            .with_prompt(prompt)
+            .with_confirmation("Again", "The two differ")
+            .interact()?);
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+pub fn hash_password() -> Result<()> {
+    let password = typed_twice("Password")?;
     if password.is_empty() {
         anyhow::bail!("an empty password is not hashed; leave `password` out to lock the account");
     }

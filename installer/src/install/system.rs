@@ -110,7 +110,10 @@ fn carry_installer(plan: &Plan, medium: &Medium, target: &Path) -> Result<()> {
     hearth_system::files::write_mode(&etc.join("plan.json"), kept.as_bytes(), 0o600)?;
     let ran = hearth_system::files::sha256(serde_json::to_string_pretty(plan)?.as_bytes());
     fs::write(etc.join("plan.sha256"), format!("{ran}\n"))?;
-    keep_inputs(medium, &etc)?;
+    if let Err(err) = keep_inputs(medium, &etc) {
+        // A record for the recovery kit; the server installs without it.
+        eprintln!("note: the answer and profile are not kept in /etc/hearth: {err:#}");
+    }
     fs::write(
         target.join("etc/systemd/system/hearth-firstboot.service"),
         FIRSTBOOT_UNIT,

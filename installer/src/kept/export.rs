@@ -26,17 +26,7 @@ pub struct Record {
 
 /// The passphrase: asked twice on a terminal, else the first line of stdin.
 pub fn passphrase() -> Result<String> {
-    use std::io::IsTerminal;
-    let text = if std::io::stdin().is_terminal() {
-        dialoguer::Password::new()
-            .with_prompt("Passphrase for the recovery kit")
-            .with_confirmation("Again", "The two passphrases differ")
-            .interact()?
-    } else {
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line)?;
-        line.trim_end_matches(['\r', '\n']).to_string()
-    };
+    let text = crate::interactive::typed_twice("Passphrase for the recovery kit")?;
     if let Some(why) = crate::password::too_weak(&text) {
         anyhow::bail!("passphrase refused: {why}");
     }

@@ -33,6 +33,7 @@ impl Service for DockerEngine {
             })
             .collect()
     }
+
     fn packages(&self, profile: &Profile) -> Vec<&'static str> {
         match profile.services.docker {
             // trixie ships the client apart from the daemon.

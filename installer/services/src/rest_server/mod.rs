@@ -82,6 +82,7 @@ impl Service for RestServerTarget {
             None => Vec::new(),
         }
     }
+
     fn packages(&self, profile: &Profile) -> Vec<&'static str> {
         match rest_server(profile) {
             Some(_) => vec!["restic-rest-server", "apache2-utils"],

@@ -89,6 +89,7 @@ impl Service for Restic {
             None => Vec::new(),
         }
     }
+
     fn packages(&self, profile: &Profile) -> Vec<&'static str> {
         match profile.services.cloud_backup {
             Some(_) => vec!["restic"],

@@ -39,6 +39,7 @@ impl Service for SshServer {
             .map(|path| Kept::new(path, "SSH host keys"))
             .collect()
     }
+
     fn packages(&self, _profile: &Profile) -> Vec<&'static str> {
         vec!["openssh-server"]
     }

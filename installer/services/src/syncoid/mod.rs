@@ -70,14 +70,15 @@ pub fn timer(job: &Replication) -> String {
 /// syncoid replication jobs, one unit and timer each (sanoid's package).
 pub struct Syncoid;
 
+/// A job to another host needs syncoid's own SSH key.
+fn has_remote(profile: &Profile) -> bool {
+    let jobs = &profile.services.replication;
+    jobs.iter().any(|j| is_remote(&j.target))
+}
+
 impl Service for Syncoid {
     fn kept(&self, profile: &Profile) -> Vec<Kept> {
-        if !profile
-            .services
-            .replication
-            .iter()
-            .any(|j| is_remote(&j.target))
-        {
+        if !has_remote(profile) {
             return Vec::new();
         }
         [SSH_KEY.to_string(), format!("{SSH_KEY}.pub")]
@@ -85,6 +86,7 @@ impl Service for Syncoid {
             .map(|p| Kept::new(p, "replication SSH key"))
             .collect()
     }
+
     fn units(&self, profile: &Profile) -> Vec<String> {
         let jobs = 0..profile.services.replication.len();
         jobs.map(|i| format!("hearth-syncoid-{i}.timer")).collect()
@@ -102,12 +104,7 @@ impl Service for Syncoid {
     }
 
     fn first_boot(&self, profile: &Profile) -> Vec<FirstBootStep> {
-        if !profile
-            .services
-            .replication
-            .iter()
-            .any(|j| is_remote(&j.target))
-        {
+        if !has_remote(profile) {
             return Vec::new();
         }
         vec![FirstBootStep::new(

@@ -98,6 +98,7 @@ impl Service for SyncthingSync {
             })
             .collect()
     }
+
     fn packages(&self, profile: &Profile) -> Vec<&'static str> {
         match profile.services.syncthing {
             Some(_) => vec!["syncthing"],

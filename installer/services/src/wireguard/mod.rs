@@ -152,6 +152,7 @@ impl Service for WireGuardVpn {
             None => Vec::new(),
         }
     }
+
     fn packages(&self, profile: &Profile) -> Vec<&'static str> {
         match profile.services.wireguard {
             Some(_) => vec!["wireguard-tools", "qrencode"],

@@ -20,7 +20,7 @@ fn restic(runner: &Runner, env: &Path, args: &[&str]) -> Result<String> {
 
 /// `NAME=value` lines; comments and blank lines skipped, one pair of
 /// surrounding quotes removed.
-fn environment(text: &str) -> Vec<(String, String)> {
+pub fn environment(text: &str) -> Vec<(String, String)> {
     text.lines()
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with(['#', ';']))

@@ -13,6 +13,7 @@ use qemu_tests::{accel, budget};
 
 mod homelab;
 mod services;
+mod total_loss;
 
 const ADMIN_HASH: &str = "$6$hearthfixture$IxW2YQ0gV1rMF7I/02h7yo9zfZKn5OEJETbpAPtpDwSkZo7FujFeoGSNYMFwLY2AkQvfS9.DVQDaq8lmNbjtr0";
 
@@ -30,6 +31,10 @@ struct Scenario {
     top_extra: String,
     /// Lines added to the answer's [users.admin].
     admin_extra: String,
+    /// The answer's host name; default: the scenario's name.
+    hostname: Option<String>,
+    /// Files laid beside the answer on the ISO (a recovery kit).
+    beside: Vec<PathBuf>,
     _guard: MutexGuard<'static, ()>,
 }
 
@@ -70,6 +75,8 @@ impl Scenario {
             times: vec![format!("prepare {:.1}s", started.elapsed().as_secs_f64())],
             top_extra: String::new(),
             admin_extra: String::new(),
+            hostname: None,
+            beside: Vec::new(),
             _guard: guard,
         })
     }
@@ -118,11 +125,15 @@ impl Scenario {
         let answer = self.dir.join("answer.toml");
         let text = format!(
             "profile = \"{profile}\"\nhostname = \"{}\"\nroot-ssh-keys = [\"{public}\"]\nafter-install = \"poweroff\"\n{}\n[users.admin]\npassword = \"{ADMIN_HASH}\"\nssh-keys = [\"{public}\"]\n{}",
-            self.name, self.top_extra, self.admin_extra
+            self.hostname.as_deref().unwrap_or(&self.name),
+            self.top_extra,
+            self.admin_extra
         );
         std::fs::write(&answer, text + extra).expect("answer");
         let unattended = self.dir.join("unattended.iso");
-        image_builder::inject::inject(&self.iso, &answer, &unattended).expect("inject the answer");
+        let beside: Vec<&Path> = self.beside.iter().map(PathBuf::as_path).collect();
+        image_builder::inject::inject_with(&self.iso, &answer, &beside, &unattended)
+            .expect("inject the answer");
         let started = Instant::now();
         let mut installer = self.start_iso(&unattended, firmware, disks);
         let outcome = install_outcome(&mut installer, &self.dir);

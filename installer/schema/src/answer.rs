@@ -49,6 +49,18 @@ pub struct Answer {
     /// Restic repository for cloud backup, if the profile leaves it to the machine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_backup_repository: Option<String>,
+    /// Bring a lost server back onto blank disks: its recovery kit (`hearth
+    /// recovery-kit`), a file name beside this answer (on the ISO or the
+    /// HEARTH partition) or an https:// or http:// URL. Its keys, secrets
+    /// and device IDs come back, then the cloud backup's files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_kit: Option<String>,
+    /// The kit's SHA-256 (64 hex digits); needed for an http:// URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_kit_sha256: Option<String>,
+    /// The kit's passphrase; never logged, planned or written to the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_kit_passphrase: Option<String>,
     /// What to do when the install has finished.
     #[serde(default)]
     pub after_install: AfterInstall,

@@ -5,6 +5,7 @@
 
 pub mod boot;
 pub mod fetch;
+pub mod network;
 mod pools;
 pub mod source;
 mod system;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::disk;
+use crate::kept::from_kit::FromKit;
 use crate::medium::Share;
 use crate::plan::Plan;
 use crate::plan::ALTROOT;
@@ -49,7 +51,7 @@ impl Medium {
     }
 }
 
-pub fn install(plan: &Plan, medium: &Medium, runner: &Runner) -> Result<()> {
+pub fn install(plan: &Plan, medium: &Medium, kit: Option<&FromKit>, runner: &Runner) -> Result<()> {
     let target = Path::new(ALTROOT);
     let mut step = Steps::new(runner);
     step.run("partition the disks", || {
@@ -73,11 +75,22 @@ pub fn install(plan: &Plan, medium: &Medium, runner: &Runner) -> Result<()> {
             step.run("configure the system", || {
                 system::configure(plan, medium, target, runner)
             })?;
-            if plan.state.restore.is_some() {
-                // After the accounts exist: owners are restored by name.
-                step.run("restore the kept state", || {
-                    crate::kept::restore::install_step(plan, target, runner)
-                })?;
+            // After the accounts exist: owners are restored by name.
+            match kit {
+                Some(kit) => {
+                    step.run("restore the state from the recovery kit", || {
+                        kit.restore_state(plan, target, runner)
+                    })?;
+                    step.run("restore the data from the cloud backup", || {
+                        kit.restore_data(target, runner)
+                    })?;
+                }
+                None if plan.state.restore.is_some() => {
+                    step.run("restore the kept state", || {
+                        crate::kept::restore::install_step(plan, target, runner)
+                    })?;
+                }
+                None => {}
             }
             step.run("install the bootloader on every root disk", || {
                 boot::install(plan, target, runner)
@@ -114,7 +127,11 @@ pub fn unattended(answer: &Path, medium: &Medium, runner: &Runner) -> Result<Pla
     let plan = crate::prepare::plan_from_files(&profile, Some(answer), &inventory)
         .map_err(|p| anyhow::anyhow!("{p}"))?;
     runner.note(&crate::plan::render(&plan));
-    install(&plan, medium, runner)?;
+    // A kit is opened and checked here, before the first write.
+    let given = crate::load::answer(answer, &loaded.value).map_err(|p| anyhow::anyhow!("{p}"))?;
+    let beside = answer.parent().unwrap_or(Path::new("/"));
+    let kit = crate::kept::from_kit::prepare(&plan, &given.value, beside, &inventory, runner)?;
+    install(&plan, medium, kit.as_ref(), runner)?;
     Ok(plan)
 }
 
@@ -159,8 +176,11 @@ pub fn confirmed(plan: &Path, medium: &Medium, runner: &Runner) -> Result<Plan> 
             changes.join("; ")
         );
     }
+    if matches!(plan.state.restore, Some(crate::plan::Restore::Kit { .. })) {
+        anyhow::bail!("an install from a recovery kit is unattended: give recovery-kit in an answer file; nothing was written");
+    }
     runner.note(&crate::plan::render(&plan));
-    install(&plan, medium, runner)?;
+    install(&plan, medium, None, runner)?;
     Ok(plan)
 }
 

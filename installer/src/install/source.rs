@@ -80,7 +80,9 @@ fn labelled_partition(work: &Path, runner: &Runner) -> Result<Option<Found>> {
             return Ok(None);
         }
         let path = work.join("answer.toml");
-        hearth_system::files::write_mode(&path, &fs::read(&source)?, 0o600)?;
+        let text = fs::read(&source)?;
+        hearth_system::files::write_mode(&path, &text, 0o600)?;
+        copy_kit(&text, &mount, work)?;
         Ok(Some(Found {
             path,
             origin: format!("the partition labelled HEARTH ({device})"),
@@ -88,6 +90,22 @@ fn labelled_partition(work: &Path, runner: &Runner) -> Result<Option<Found>> {
     })();
     runner.run("umount", &[&mount.display().to_string()])?;
     copied
+}
+
+/// The recovery kit an answer names by file name, copied beside it: the
+/// partition is unmounted before the install reads it.
+fn copy_kit(answer: &[u8], mount: &Path, work: &Path) -> Result<()> {
+    let named = String::from_utf8_lossy(answer)
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|t| t.get("recovery-kit")?.as_str().map(String::from));
+    match named {
+        Some(name) if !name.contains('/') && mount.join(&name).is_file() => {
+            let bytes = fs::read(mount.join(&name))?;
+            hearth_system::files::write_mode(&work.join(&name), &bytes, 0o600)
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

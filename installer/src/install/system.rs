@@ -127,7 +127,10 @@ fn keep_inputs(medium: &Medium, etc: &Path) -> Result<()> {
     let Some(answer) = &medium.answer else {
         return Ok(());
     };
-    let text = fs::read_to_string(answer)?;
+    let mut doc: toml_edit::DocumentMut = fs::read_to_string(answer)?.parse()?;
+    // The kit's passphrase stays off the server the kit protects.
+    doc.remove("recovery-kit-passphrase");
+    let text = doc.to_string();
     hearth_system::files::write_mode(&etc.join("answer.toml"), text.as_bytes(), 0o600)?;
     let profile = super::profile_for(answer, &medium.share)?;
     let merged = crate::load::merged(&profile).map_err(|p| anyhow::anyhow!("{p}"))?;

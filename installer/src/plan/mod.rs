@@ -247,7 +247,7 @@ pub fn build(
     let (accounts, prompts) = system::accounts(&profile);
     let mut prompts = prompts;
     prompts.extend(zfs::passphrase_prompts(&profile, &selection));
-    let state = state::state(&profile, &selection);
+    let state = state::state(&profile, answer, &selection);
     let mut files = system::files(&profile);
     files.extend(state::files(&state));
     let mut units = services::units(&profile);

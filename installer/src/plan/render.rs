@@ -280,6 +280,19 @@ fn kept(w: &mut String, plan: &Plan) {
             w,
             format!("  restored before first boot from {dataset} on the kept pool, when it holds a kept state; first boot then finds these made"),
         ),
+        Some(super::Restore::Kit { source, data }) => {
+            line(
+                w,
+                format!("  restored before first boot from the recovery kit {}; the install stops before any write if its passphrase, host name or pools do not match", printable(source)),
+            );
+            if !data.is_empty() {
+                let paths: Vec<String> = data.iter().map(|p| p.display().to_string()).collect();
+                line(
+                    w,
+                    format!("  then the latest cloud backup restored into {} (the repository must open first)", paths.join(", ")),
+                );
+            }
+        }
         None => line(w, "  made anew by first boot (no kept state to restore)".into()),
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::select::Selection;
 use super::FilePlan;
+use crate::answer::Answer;
 use crate::datasets::{self, STATE_MOUNTPOINT};
 use crate::profile::Profile;
 use crate::services::{self, Kept};
@@ -28,21 +29,35 @@ pub struct StatePlan {
 pub enum Restore {
     /// The kept pool's state dataset, written by the server's last run.
     Pool { dataset: String },
+    /// A recovery kit (the answer's `recovery-kit`), then the files of
+    /// `data` from the kit's cloud backup.
+    Kit { source: String, data: Vec<PathBuf> },
 }
 
 pub const KEEP_SERVICE: &str = "/etc/systemd/system/hearth-keep.service";
 pub const KEEP_TIMER: &str = "/etc/systemd/system/hearth-keep.timer";
 
-pub fn state(profile: &Profile, selection: &Selection) -> StatePlan {
+pub fn state(profile: &Profile, answer: &Answer, selection: &Selection) -> StatePlan {
     let dataset = datasets::state(profile);
     let kept_pool = |name: &String| {
         let pool = name.split('/').next().unwrap_or_default();
         selection.kept.iter().any(|k| k == pool)
     };
-    let restore = dataset
+    let from_pool = dataset
         .iter()
         .find(|d| kept_pool(d))
         .map(|d| Restore::Pool { dataset: d.clone() });
+    let from_kit = answer.recovery_kit.as_ref().map(|source| Restore::Kit {
+        source: source.clone(),
+        data: profile
+            .services
+            .cloud_backup
+            .iter()
+            .flat_map(|b| b.paths.clone())
+            .collect(),
+    });
+    // A kit is the admin's choice: it wins over a kept pool's state.
+    let restore = from_kit.or(from_pool);
     StatePlan {
         dataset,
         mountpoint: PathBuf::from(STATE_MOUNTPOINT),

@@ -84,7 +84,7 @@ pub fn unchanged(scenario: &Scenario, port: u16, udp: u16, rest: u16, old: &Iden
     );
 }
 
-fn ssh_with_old_known_hosts(scenario: &Scenario, port: u16, host_key: &str) {
+pub fn ssh_with_old_known_hosts(scenario: &Scenario, port: u16, host_key: &str) {
     let known = scenario.dir.join("known_hosts.before");
     let key = host_key
         .split_whitespace()

@@ -188,6 +188,60 @@ fn network(out: &mut Findings, key: &KeyPath, network: &Network) {
     }
 }
 
+/// The kit: a file name or a URL, a digest an http:// URL needs, and the
+/// passphrase an unattended install cannot ask for.
+fn recovery_kit(out: &mut Findings, answer: &Answer) {
+    let top = KeyPath::root();
+    let Some(kit) = &answer.recovery_kit else {
+        for (key, given) in [
+            ("recovery-kit-sha256", answer.recovery_kit_sha256.is_some()),
+            (
+                "recovery-kit-passphrase",
+                answer.recovery_kit_passphrase.is_some(),
+            ),
+        ] {
+            if given {
+                out.push(top.key(key), "given without recovery-kit");
+            }
+        }
+        return;
+    };
+    let is_name = !kit.is_empty()
+        && kit.len() <= 255
+        && !kit.starts_with('.')
+        && kit
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if !is_name && !text::is_http_url(kit) {
+        out.push(
+            top.key("recovery-kit"),
+            "must be a file name beside the answer (letters, digits, . _ -) or an http(s):// URL",
+        );
+    }
+    let sha = answer.recovery_kit_sha256.as_deref();
+    if let Some(sha) = sha {
+        if sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
+            out.push(top.key("recovery-kit-sha256"), "must be 64 hex digits");
+        }
+    } else if kit.starts_with("http://") {
+        out.push(
+            top.key("recovery-kit"),
+            "an http:// kit needs recovery-kit-sha256 (or use https://)",
+        );
+    }
+    if answer
+        .recovery_kit_passphrase
+        .as_deref()
+        .unwrap_or("")
+        .is_empty()
+    {
+        out.push(
+            top.key("recovery-kit-passphrase"),
+            "an install from a recovery kit needs the kit's passphrase",
+        );
+    }
+}
+
 /// Checks an answer file against the profile it completes.
 pub fn answer(answer: &Answer, profile: &Profile) -> Vec<Finding> {
     let mut out = Findings::default();
@@ -212,6 +266,7 @@ pub fn answer(answer: &Answer, profile: &Profile) -> Vec<Finding> {
             out.push(top.key("cloud-backup-repository"), text::REPOSITORY_RULE);
         }
     }
+    recovery_kit(&mut out, answer);
     if let Some(timezone) = &answer.timezone {
         if !checks::is_timezone(timezone) {
             out.push(

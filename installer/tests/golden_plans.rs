@@ -72,6 +72,7 @@ golden_plans! {
     homelab_usb_stick: "homelab" on "usb-stick";
     homelab_4kn: "homelab" on "4kn";
     homelab_reprovision: "homelab" on "reprovision";
+    homelab_total_loss: "homelab" on "total-loss";
     nas_one_disk: "nas" on "one-disk";
     nas_ssd2_hdd4: "nas" on "ssd2-hdd4";
     nas_mixed6_pool: "nas" on "mixed6-pool";

@@ -195,7 +195,9 @@ fn refused(scenario: &mut Scenario, disks: &[&Disk], why: &str) {
         "",
         "HEARTH-INSTALL-FAILED",
     );
-    let log = std::fs::read_to_string(scenario.dir.join("install.serial.log")).unwrap_or_default();
+    // The console's bytes are not all UTF-8 (progress bars, escapes).
+    let bytes = std::fs::read(scenario.dir.join("install.serial.log")).unwrap_or_default();
+    let log = String::from_utf8_lossy(&bytes);
     assert!(log.contains(why), "the refusal says: {why}");
     assert!(
         log.contains("nothing was written"),

@@ -384,7 +384,7 @@ fn bios_mirror() {
 /// `keep` for tank imports it with its files intact.
 #[test]
 fn homelab() {
-    let Some(mut scenario) = Scenario::with_iso("homelab", 28, "homelab") else {
+    let Some(mut scenario) = Scenario::with_iso("homelab", 36, "homelab") else {
         return;
     };
     let ssd = |s: &Scenario, serial: &str| s.disk(serial, 8).on(Bus::Sata);

@@ -53,7 +53,7 @@ fn rest_server(dir: &Path) -> Option<(RestServer, u16)> {
 
 #[test]
 fn total_loss() {
-    let Some(mut scenario) = Scenario::with_iso("total-loss", 45, "homelab") else {
+    let Some(mut scenario) = Scenario::with_iso("total-loss", 36, "homelab") else {
         return;
     };
     let Some((_rest, port)) = rest_server(&scenario.dir) else {

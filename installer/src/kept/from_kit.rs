@@ -232,3 +232,66 @@ fn count(dir: &Path) -> (u64, u64) {
     }
     total
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::kept::kit::Info;
+    use crate::kept::tree::Manifest;
+
+    /// homelab on the fixture machine whose boot disks died: tank is kept.
+    fn reprovision() -> (Plan, Inventory) {
+        let dir = Path::new("tests/fixtures/machines/reprovision");
+        let inventory =
+            crate::prepare::read_inventory(&dir.join("inventory.json")).expect("inventory");
+        let plan = crate::prepare::plan_from_files(
+            Path::new("../profiles/homelab.toml"),
+            Some(&dir.join("answer.toml")),
+            &inventory,
+        )
+        .expect("plan");
+        (plan, inventory)
+    }
+
+    fn kit(hostname: &str, tank: &str) -> Kit {
+        Kit {
+            info: Info {
+                format: 1,
+                hostname: hostname.into(),
+                fqdn: format!("{hostname}.home.arpa"),
+                profile: "homelab".into(),
+                made_at: 1,
+                made_by: "test".into(),
+            },
+            manifest: Manifest {
+                hostname: hostname.into(),
+                pools: vec![("rpool".into(), "1".into()), ("tank".into(), tank.into())],
+                kept_at: 1,
+                entries: Vec::new(),
+            },
+            files: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_kit_is_held_against_the_host_name_and_the_kept_pools() {
+        let (plan, inventory) = reprovision();
+        let guid = "6015293729471893471";
+        same_server(&plan, &kit("reprovision", guid), &inventory).expect("the server's own kit");
+        let other_host = same_server(&plan, &kit("elsewhere", guid), &inventory).expect_err("host");
+        assert!(
+            format!("{other_host}").contains("is host elsewhere's"),
+            "{other_host}"
+        );
+        let other_pool =
+            same_server(&plan, &kit("reprovision", "42"), &inventory).expect_err("pool");
+        let text = format!("{other_pool}");
+        assert!(
+            text.contains("pool tank on these disks (GUID 6015293729471893471)"),
+            "{text}"
+        );
+        assert!(text.contains("(GUID 42)"), "{text}");
+    }
+}

@@ -5,6 +5,7 @@
 
 pub mod boot;
 pub mod fetch;
+pub mod from_kit;
 pub mod network;
 mod pools;
 pub mod source;
@@ -18,12 +19,12 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::disk;
-use crate::kept::from_kit::FromKit;
 use crate::medium::Share;
 use crate::plan::Plan;
 use crate::plan::ALTROOT;
 use crate::runner::Runner;
 use crate::steps::Steps;
+use from_kit::FromKit;
 
 /// Where the live system's pieces are.
 pub struct Medium {
@@ -130,7 +131,7 @@ pub fn unattended(answer: &Path, medium: &Medium, runner: &Runner) -> Result<Pla
     // A kit is opened and checked here, before the first write.
     let given = crate::load::answer(answer, &loaded.value).map_err(|p| anyhow::anyhow!("{p}"))?;
     let beside = answer.parent().unwrap_or(Path::new("/"));
-    let kit = crate::kept::from_kit::prepare(&plan, &given.value, beside, &inventory, runner)?;
+    let kit = from_kit::prepare(&plan, &given.value, beside, &inventory, runner)?;
     install(&plan, medium, kit.as_ref(), runner)?;
     Ok(plan)
 }

@@ -3,7 +3,6 @@
 //! carried off the server in a recovery kit.
 
 pub mod export;
-pub mod from_kit;
 pub mod keep;
 pub mod kit;
 pub mod restore;

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use super::kit::{self, Kit};
-use super::restore;
+use super::fetch;
 use crate::answer::Answer;
-use crate::install::fetch;
 use crate::inventory::Inventory;
+use crate::kept::kit::{self, Kit};
+use crate::kept::restore;
 use crate::plan::{Plan, PoolAction, Restore};
 use crate::runner::Runner;
 use crate::services::restic;
@@ -40,7 +40,7 @@ pub fn prepare(
     };
     let refused = |why: String| anyhow::anyhow!("{why}; nothing was written");
     if source.contains("://") || !data.is_empty() {
-        crate::install::network::up(runner, Duration::from_secs(90))
+        super::network::up(runner, Duration::from_secs(90))
             .map_err(|e| refused(format!("{e:#}")))?;
     }
     let bytes = read(source, answer, beside).map_err(|e| refused(format!("{e:#}")))?;

@@ -35,6 +35,18 @@ impl Kept {
     }
 }
 
+/// The items grouped by what they are, in the order each was first named.
+pub fn by_what(items: &[Kept]) -> Vec<(&str, Vec<&Kept>)> {
+    let mut groups: Vec<(&str, Vec<&Kept>)> = Vec::new();
+    for item in items {
+        match groups.iter_mut().find(|(what, _)| *what == item.what) {
+            Some((_, members)) => members.push(item),
+            None => groups.push((&item.what, vec![item])),
+        }
+    }
+    groups
+}
+
 /// What every Hearth server keeps, whatever its services.
 pub fn base() -> Vec<Kept> {
     vec![

@@ -91,27 +91,13 @@ fn summary(plan: &Plan, out: &Path, sha256: &str, collected: &[(tree::Entry, Vec
         plan.fqdn,
         out.display()
     );
-    let mut seen: Vec<&str> = Vec::new();
-    for item in &plan.state.kept {
-        let count = collected
+    for (what, items) in crate::services::kept::by_what(&plan.state.kept) {
+        let files = collected
             .iter()
-            .filter(|(e, _)| !e.dir && e.path.starts_with(&item.path))
+            .filter(|(e, _)| !e.dir && items.iter().any(|k| e.path.starts_with(&k.path)))
             .count();
-        if count > 0 && !seen.contains(&item.what.as_str()) {
-            seen.push(&item.what);
-            let files: usize = plan
-                .state
-                .kept
-                .iter()
-                .filter(|k| k.what == item.what)
-                .map(|k| {
-                    collected
-                        .iter()
-                        .filter(|(e, _)| !e.dir && e.path.starts_with(&k.path))
-                        .count()
-                })
-                .sum();
-            text.push_str(&format!("  {}: {files} file(s)\n", item.what));
+        if files > 0 {
+            text.push_str(&format!("  {what}: {files} file(s)\n"));
         }
     }
     text.push_str(

@@ -255,20 +255,12 @@ fn kept(w: &mut String, plan: &Plan) {
             "Kept state (no data pool: only in a recovery kit, `hearth recovery-kit`):".into(),
         ),
     }
-    let mut whats: Vec<&str> = Vec::new();
-    for item in &state.kept {
-        if !whats.contains(&item.what.as_str()) {
-            whats.push(&item.what);
-        }
-    }
-    for what in whats {
-        let paths: Vec<String> = state
-            .kept
+    for (what, items) in crate::services::kept::by_what(&state.kept) {
+        let paths: Vec<String> = items
             .iter()
-            .filter(|k| k.what == what)
             .map(|k| printable(&k.path.display().to_string()))
             .collect();
-        let back = if state.kept.iter().any(|k| k.what == what && k.restore) {
+        let back = if items.iter().any(|k| k.restore) {
             ""
         } else {
             " (kept, not put back)"

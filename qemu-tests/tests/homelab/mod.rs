@@ -6,6 +6,8 @@ use std::time::Instant;
 
 pub mod identity;
 
+use qemu_tests::machine::{Bus, Firmware};
+
 use super::{services, sha256, Scenario, FIRSTBOOT_DONE};
 
 /// The pools and datasets as the profile lays them out, and first boot done.
@@ -135,4 +137,85 @@ pub fn reprovisioned(scenario: &Scenario, port: u16, smb: u16, written: &str) {
         "grep -c 'zpool create .* tank' /var/log/hearth/install.log || true",
     );
     assert_eq!(log.trim(), "0", "tank was imported, never created again");
+}
+
+/// The default profile on its disk layout: a root mirror on two SATA SSDs,
+/// a raidz1 data pool on three spinning SATA disks, chosen by the profile's
+/// filters. Then the boot disks "die": a reinstall onto two blank SSDs with
+/// `keep` for tank imports it with its files intact.
+#[test]
+fn homelab() {
+    let Some(mut scenario) = Scenario::with_iso("homelab", 36, "homelab") else {
+        return;
+    };
+    let ssd = |s: &Scenario, serial: &str| s.disk(serial, 8).on(Bus::Sata);
+    let hdd = |s: &Scenario, serial: &str| s.disk(serial, 16).on(Bus::Sata).spinning();
+    let root = [ssd(&scenario, "ssd-1"), ssd(&scenario, "ssd-2")];
+    let data = [
+        hdd(&scenario, "hdd-1"),
+        hdd(&scenario, "hdd-2"),
+        hdd(&scenario, "hdd-3"),
+    ];
+    let all = [&root[0], &root[1], &data[0], &data[1], &data[2]];
+    scenario.admin_extra = format!(
+        "samba-nt-hash = \"{}\"\n",
+        hearth_schema::password::nt_hash(services::SMB_PASSWORD)
+    );
+    // The cloud backup goes to this server's own rest-server, as the
+    // profile's client "laptop": a LAN backup target, on one machine.
+    // The test's key is also a machine that sends snapshots here.
+    scenario.top_extra = format!(
+        "cloud-backup-repository = \"rest:http://127.0.0.1:8000/laptop/hearth\"\nzfs-receive-ssh-keys = [\"{}\"]\n",
+        scenario.public
+    );
+    scenario.install("homelab", Firmware::Uefi, &all, "", "HEARTH-INSTALL-DONE");
+    let (mut server, port, forwarded) = scenario.boot_forwarding(
+        "first-boot",
+        Firmware::Uefi,
+        &all,
+        &[
+            ("tcp", 445),
+            ("tcp", services::PROBE_PORT),
+            ("udp", 51820),
+            ("tcp", 8000),
+            ("tcp", 8081),
+        ],
+    );
+    let [smb, probe, wireguard, rest, app] = forwarded[..] else {
+        panic!("five forwards")
+    };
+    storage_checks(&mut scenario, port);
+
+    service_checks(&mut scenario, port, [smb, probe, wireguard, rest, app]);
+
+    let written = scenario.root(
+        port,
+        "head -c 1048576 /dev/urandom > /tank/shares/family/precious && sync && sha256sum /tank/shares/family/precious",
+    );
+    let identity = identity::record(&scenario, port, rest);
+    // The boot disks die without a clean shutdown: tank is never exported.
+    server.kill();
+
+    let fresh = [ssd(&scenario, "new-ssd-1"), ssd(&scenario, "new-ssd-2")];
+    let all = [&fresh[0], &fresh[1], &data[0], &data[1], &data[2]];
+    scenario.install(
+        "homelab",
+        Firmware::Uefi,
+        &all,
+        "\n[pools.tank]\nkeep = true\n",
+        "HEARTH-INSTALL-DONE",
+    );
+    let (mut server, port, forwarded) = scenario.boot_forwarding(
+        "reprovisioned",
+        Firmware::Uefi,
+        &all,
+        &[("tcp", 445), ("udp", 51820), ("tcp", 8000)],
+    );
+    let [smb, wireguard, rest] = forwarded[..] else {
+        panic!("three forwards")
+    };
+    reprovisioned(&scenario, port, smb, &written);
+    identity::unchanged(&scenario, port, wireguard, rest, &identity);
+    server.kill();
+    scenario.report();
 }

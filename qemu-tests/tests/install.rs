@@ -219,6 +219,25 @@ impl Scenario {
             .push(format!("{name} {:.1}s", started.elapsed().as_secs_f64()));
     }
 
+    /// Removes what a passed scenario no longer needs: its disks and the
+    /// ISO with its answer. A CI machine's disk is small; a failed
+    /// scenario keeps everything for whoever reads its logs.
+    fn clean_up(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let bulky = matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("qcow2" | "img" | "iso")
+            );
+            if bulky {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+
     /// Prints the phase times, the scenario's figures, and keeps them in
     /// its folder: `.ci/run` shows them, as cargo test hides what passing
     /// tests print.
@@ -226,6 +245,14 @@ impl Scenario {
         let line = format!("{}: {}", self.name, self.times.join(", "));
         eprintln!("{line}");
         std::fs::write(self.dir.join("times.txt"), line + "\n").expect("times.txt");
+    }
+}
+
+impl Drop for Scenario {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.clean_up();
+        }
     }
 }
 

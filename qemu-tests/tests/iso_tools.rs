@@ -90,13 +90,31 @@ fn inject(iso: &Path, answer: &Path, out: &Path) -> std::process::Output {
         .expect("run")
 }
 
-fn scratch(name: &str) -> PathBuf {
+/// A test's folder under target/qemu-tests, removed when the test passes:
+/// its ISO copies are large and a CI machine's disk is small.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../target/qemu-tests")
         .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch");
-    dir
+    Scratch(dir)
 }
 
 const ANSWER: &str = "hostname = \"injected\"\n\n[users.admin]\npassword = \"$6$hearthfixture$IxW2YQ0gV1rMF7I/02h7yo9zfZKn5OEJETbpAPtpDwSkZo7FujFeoGSNYMFwLY2AkQvfS9.DVQDaq8lmNbjtr0\"\n";

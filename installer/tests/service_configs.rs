@@ -264,3 +264,164 @@ fn completed(config: &hearth_installer::profile::WireGuard) -> String {
         &keys,
     )
 }
+
+fn care_profiles() -> Vec<(String, hearth_installer::profile::Profile)> {
+    use hearth_installer::profile::{AutomaticUpdates, EmailAlerts, SmtpTls};
+    let mut out = shipped();
+    // Every policy and reboot setting, a relay with and without a login.
+    let (_, base) = out[0].clone();
+    for (i, automatic) in [
+        AutomaticUpdates::Security,
+        AutomaticUpdates::Stable,
+        AutomaticUpdates::Off,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut profile = base.clone();
+        profile.updates.automatic = automatic;
+        profile.updates.reboot = if i == 1 {
+            "04:30".into()
+        } else {
+            "never".into()
+        };
+        profile.updates.mirror = Some("http://10.0.2.2:8080/debian".into());
+        profile.updates.security_mirror = Some("http://10.0.2.2:8080/debian-security".into());
+        profile.updates.signed_by = (i == 2).then(|| ARMORED.to_string());
+        profile.alerts.email = Some(EmailAlerts {
+            to: vec!["admin@example.org".into(), "ops@example.org".into()],
+            from: None,
+            relay: "smtp.example.org".into(),
+            port: 587,
+            tls: [SmtpTls::Starttls, SmtpTls::Tls, SmtpTls::Off][i],
+            user: (i != 2).then(|| "hearth@example.org".into()),
+        });
+        profile.alerts.smtp_password = Some("pa ss!word".into());
+        out.push((format!("variant {i}"), profile));
+    }
+    out
+}
+
+/// A made-up key block: apt reads it as a key only when fetching.
+const ARMORED: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZQAAABYJKwYBBAHaRw8BAQdAhearthtestkeyhearthtestkeyhearthtest\n=abcd\n-----END PGP PUBLIC KEY BLOCK-----\n";
+
+#[test]
+fn apt_configs_pass_apt_config_and_sources_pass_indextargets() {
+    use hearth_installer::services::updates;
+    if !tool("apt-config", "apt") {
+        return;
+    }
+    let dir = scratch("apt");
+    let mut checked = 0;
+    for (path, profile) in care_profiles() {
+        for (name, text) in [
+            ("periodic", updates::periodic(&profile.updates)),
+            ("policy", updates::policy(&profile.updates)),
+        ] {
+            let file = dir.join(name);
+            std::fs::write(&file, &text).expect("write");
+            let out = Command::new("apt-config")
+                .arg("-c")
+                .arg(&file)
+                .arg("dump")
+                .output()
+                .expect("apt-config runs");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success() && stderr.is_empty(),
+                "{path}: {name}:\n{stderr}\n{text}"
+            );
+            let dump = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                dump.contains("Unattended-Upgrade") || dump.contains("APT::Periodic"),
+                "{path}: {dump}"
+            );
+        }
+        let parts = dir.join(format!("parts-{checked}"));
+        std::fs::create_dir_all(&parts).expect("parts");
+        for file in hearth_installer::services::files(&profile) {
+            if file.path.extension().is_some_and(|e| e == "sources") {
+                let name = file.path.file_name().expect("name");
+                std::fs::write(parts.join(name), &file.content).expect("write");
+            }
+        }
+        let out = Command::new("apt-get")
+            .arg("indextargets")
+            .arg("-o")
+            .arg("Dir::Etc::sourcelist=/dev/null")
+            .arg("-o")
+            .arg(format!("Dir::Etc::sourceparts={}", parts.display()))
+            .arg("-o")
+            .arg(format!("Dir::State::lists={}", dir.display()))
+            // Targets of sources whose Release files are not fetched yet.
+            .args(["-o", "APT::Get::IndexTargets::ReleaseInfo=no"])
+            .output()
+            .expect("apt-get runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stderr.trim().is_empty(),
+            "{path}: sources:\n{stderr}"
+        );
+        if profile.updates.mirror.is_some() {
+            let targets = String::from_utf8_lossy(&out.stdout);
+            for suite in ["trixie", "trixie-updates", "trixie-security"] {
+                let dists = format!("/dists/{suite}/main/binary-amd64/Packages");
+                assert!(
+                    targets.contains(&dists),
+                    "{path}: {suite} missing:\n{targets}"
+                );
+            }
+        }
+        checked += 1;
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(checked >= 3);
+}
+
+#[test]
+fn msmtp_configs_pass_msmtp_pretend() {
+    use hearth_installer::services::alerts;
+    use std::os::unix::fs::PermissionsExt;
+    if !tool("msmtp", "msmtp") {
+        return;
+    }
+    let dir = scratch("msmtp");
+    let mut checked = 0;
+    for (path, profile) in care_profiles() {
+        let fqdn = format!("{}.{}", profile.system.hostname, profile.system.domain);
+        let Some(rc) = alerts::msmtprc(&profile.alerts, &fqdn) else {
+            continue;
+        };
+        let rc = rc.replace(&alerts::secret(alerts::SMTP_PASSWORD), "pa ss!word");
+        let file = dir.join("msmtprc");
+        std::fs::write(&file, &rc).expect("write");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("mode");
+        let out = Command::new("msmtp")
+            .arg("-C")
+            .arg(&file)
+            .args(["--pretend", "-a", "default", "admin@example.org"])
+            .output()
+            .expect("msmtp runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{path}: msmtp:\n{stderr}\n{rc}");
+        assert!(
+            stdout.contains("host = smtp.example.org"),
+            "{path}: {stdout}"
+        );
+        if profile
+            .alerts
+            .email
+            .as_ref()
+            .is_some_and(|e| e.user.is_some())
+        {
+            assert!(
+                stdout.contains("password = *"),
+                "{path}: msmtp read no password:\n{stdout}"
+            );
+        }
+        checked += 1;
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(checked >= 3, "checked {checked}");
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::profile::{Network, Topology};
+use crate::profile::{Alerts, Network, Topology, Updates};
 
 /// Per-machine values. Everything is optional; what the profile leaves as
 /// "ask" and the answer does not give is asked interactively (or, unattended,
@@ -61,6 +61,23 @@ pub struct Answer {
     /// The kit's passphrase; never logged, planned or written to the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_kit_passphrase: Option<String>,
+    /// Replaces the profile's [alerts] whole: this machine's receivers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<Alerts>,
+    /// Password at the alerts' SMTP relay (with `[alerts.email] user`);
+    /// written only to the root-only /etc/msmtprc, never logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_password: Option<String>,
+    /// Token of the alerts' webhook (ntfy access token, Gotify app token);
+    /// root-only on the server, never logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_token: Option<String>,
+    /// Replaces the profile's [updates] whole: this site's mirrors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updates: Option<Updates>,
+    /// Replaces the profile's NTP servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ntp: Option<Vec<String>>,
     /// What to do when the install has finished.
     #[serde(default)]
     pub after_install: AfterInstall,

@@ -7,6 +7,7 @@
 //! Adding a service: a folder with a type that implements [`Service`], its
 //! `mod` line below, and one line in [`REGISTRY`].
 
+pub mod alerts;
 pub mod check;
 pub mod docker;
 pub mod file;
@@ -23,12 +24,15 @@ pub mod rest_server;
 pub mod restic;
 pub mod samba;
 pub mod sanoid;
+pub mod smart;
 pub mod ssh;
 pub mod syncoid;
 pub mod syncthing;
 mod task;
 pub mod timer;
+pub mod timesync;
 pub mod unit;
+pub mod updates;
 pub mod users;
 pub mod wireguard;
 pub mod zfs_receive;
@@ -100,6 +104,10 @@ pub static REGISTRY: &[&dyn Service] = &[
     &rest_server::RestServerTarget,
     &zfs_receive::ZfsReceiveTarget,
     &firewall::NftFirewall,
+    &timesync::TimeSync,
+    &updates::AptUpdates,
+    &smart::SmartMonitor,
+    &alerts::AlertSender,
 ];
 
 /// Packages every Hearth system has.
@@ -125,6 +133,11 @@ const BASE_PACKAGES: &[&str] = &[
     "iproute2",
     "ca-certificates",
     "zstd",
+    // Day-two care on every server: time, updates, SMART, mail for alerts.
+    "systemd-timesyncd",
+    "unattended-upgrades",
+    "smartmontools",
+    "msmtp",
 ];
 
 /// Units every Hearth system enables.

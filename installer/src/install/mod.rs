@@ -54,6 +54,8 @@ impl Medium {
 
 pub fn install(plan: &Plan, medium: &Medium, kit: Option<&FromKit>, runner: &Runner) -> Result<()> {
     let target = Path::new(ALTROOT);
+    // The live system is the target's base: what it lacks, the target lacks.
+    system::check_locale(plan, Path::new("/"))?;
     let mut step = Steps::new(runner);
     step.run("partition the disks", || {
         disk::partition(

@@ -46,9 +46,12 @@ pub fn configure(plan: &Plan, medium: &Medium, target: &Path, runner: &Runner) -
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir)?;
         }
-        let content = file
-            .content
-            .replace(&format!("MACAddress={NIC_WITH_LINK}"), &nic_line);
+        let content = with_secrets(
+            &file
+                .content
+                .replace(&format!("MACAddress={NIC_WITH_LINK}"), &nic_line),
+            plan,
+        );
         hearth_system::files::write_mode(&path, content.as_bytes(), file.mode.bits())?;
     }
     carry_installer(plan, medium, target)?;
@@ -65,6 +68,7 @@ pub fn configure(plan: &Plan, medium: &Medium, target: &Path, runner: &Runner) -
         account_setup(account, target, runner)?;
     }
     samba_passwords(plan, target, runner)?;
+    generate_locale(plan, target, runner)?;
     let zone = fs::read_to_string(target.join("etc/timezone")).unwrap_or_default();
     let localtime = target.join("etc/localtime");
     let _ = fs::remove_file(&localtime);
@@ -82,6 +86,55 @@ pub fn configure(plan: &Plan, medium: &Medium, target: &Path, runner: &Runner) -
         &["dpkg", "--purge", "live-boot", "live-boot-initramfs-tools"],
     )?;
     Ok(())
+}
+
+/// A planned file with the answer's secrets in place of their names.
+fn with_secrets(content: &str, plan: &Plan) -> String {
+    let mut out = content.to_string();
+    for (name, value) in &plan.secrets {
+        out = out.replace(&crate::services::alerts::secret(name), value);
+    }
+    out
+}
+
+/// The profile's locale, generated: /etc/default/locale alone names a
+/// locale that does not exist, and every login warns.
+fn generate_locale(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
+    let Some(entry) = check_locale(plan, target)? else {
+        return Ok(());
+    };
+    fs::write(target.join("etc/locale.gen"), format!("{entry}\n"))?;
+    chroot(runner, target, &["locale-gen"]).map(drop)
+}
+
+/// The SUPPORTED line of the plan's locale in the system at `root`; None
+/// for a C locale, which needs no generating.
+pub fn check_locale(plan: &Plan, root: &Path) -> Result<Option<String>> {
+    let Some(locale) = plan
+        .files
+        .iter()
+        .find(|f| f.path == Path::new("/etc/default/locale"))
+        .and_then(|f| f.content.trim().strip_prefix("LANG=").map(str::to_string))
+    else {
+        return Ok(None);
+    };
+    if locale.starts_with("C.") {
+        return Ok(None);
+    }
+    supported_entry(&root.join("usr/share/i18n/SUPPORTED"), &locale)
+        .map(Some)
+        .context("system.locale names a locale Debian does not ship; nothing was written")
+}
+
+/// The SUPPORTED line (`en_US.UTF-8 UTF-8`) for a locale.
+pub fn supported_entry(supported: &Path, locale: &str) -> Result<String> {
+    let text = fs::read_to_string(supported)
+        .with_context(|| format!("reading {}", supported.display()))?;
+    let wanted = locale.replace("utf8", "UTF-8");
+    text.lines()
+        .find(|line| line.split_whitespace().next() == Some(wanted.as_str()))
+        .map(str::to_string)
+        .with_context(|| format!("locale {locale} is not in {}", supported.display()))
 }
 
 fn carry_installer(plan: &Plan, medium: &Medium, target: &Path) -> Result<()> {

@@ -50,6 +50,17 @@ pub fn effective(profile: &Profile, answer: &Answer) -> Profile {
     if let Some(network) = &answer.network {
         out.network = network.clone();
     }
+    if let Some(alerts) = &answer.alerts {
+        out.alerts = alerts.clone();
+    }
+    out.alerts.smtp_password.clone_from(&answer.smtp_password);
+    out.alerts.webhook_token.clone_from(&answer.webhook_token);
+    if let Some(updates) = &answer.updates {
+        out.updates = updates.clone();
+    }
+    if let Some(ntp) = &answer.ntp {
+        out.system.ntp = ntp.clone();
+    }
     if let Some(receive) = out
         .services
         .backup_target
@@ -105,8 +116,13 @@ fn answer_key(profile_key: &str) -> Option<&'static str> {
             "cloud-backup-repository",
         ),
     ];
-    if profile_key.starts_with("network") {
-        return Some("network");
+    for whole in ["network", "alerts", "updates"] {
+        if profile_key.starts_with(whole) {
+            return Some(whole);
+        }
+    }
+    if profile_key.starts_with("system.ntp") {
+        return Some("ntp");
     }
     KEYS.iter()
         .find(|(from, _)| *from == profile_key)

@@ -3,6 +3,7 @@
 //! prints it; the executor carries it out step by step.
 
 pub mod boot;
+pub mod care;
 mod command;
 mod drift;
 mod effective;
@@ -13,6 +14,7 @@ pub mod state;
 mod system;
 mod zfs;
 
+pub use care::CarePlan;
 pub use command::VdevClass;
 pub use drift::drift;
 pub use effective::effective;
@@ -56,6 +58,12 @@ pub struct Plan {
     pub first_boot: Vec<FirstBootStepPlan>,
     /// The server's keys and secrets: kept, and brought back.
     pub state: StatePlan,
+    /// Alerts, scrubs, TRIM, updates and time.
+    pub care: CarePlan,
+    /// Secrets of the answer, by name, that files hold as `@secret:NAME@`:
+    /// written at install, never kept in the installed system's plan.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, String>,
     /// Values still to be asked interactively.
     pub prompts: Vec<String>,
 }
@@ -225,8 +233,22 @@ impl Plan {
             }
             account.samba_nt_hash = None;
         }
+        plan.secrets.clear();
         plan
     }
+}
+
+/// The answer's secrets that planned files name.
+fn secrets(profile: &Profile) -> BTreeMap<String, String> {
+    use services::alerts::{SMTP_PASSWORD, WEBHOOK_TOKEN};
+    let alerts = &profile.alerts;
+    [
+        (SMTP_PASSWORD, &alerts.smtp_password),
+        (WEBHOOK_TOKEN, &alerts.webhook_token),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some((name.to_string(), value.clone()?)))
+    .collect()
 }
 
 /// Computes the plan, or every reason it cannot be made.
@@ -250,9 +272,14 @@ pub fn build(
     let state = state::state(&profile, answer, &selection);
     let mut files = system::files(&profile);
     files.extend(state::files(&state));
+    let care = care::care(&profile, &selection);
+    files.extend(care.files);
     let mut units = services::units(&profile);
-    // Before hearth-firstboot, which stays last.
-    units.splice(units.len() - 1..units.len() - 1, state::units(&state));
+    // hearth-firstboot stays last: it runs once everything else is up.
+    let first_boot = units.pop();
+    units.extend(care.units);
+    units.extend(state::units(&state));
+    units.extend(first_boot);
     Ok(Plan {
         profile: profile.name.clone(),
         base: format!("{:?}", profile.base).to_lowercase(),
@@ -273,6 +300,8 @@ pub fn build(
             .map(Into::into)
             .collect(),
         state,
+        care: care.plan,
+        secrets: secrets(&profile),
         prompts,
     })
 }

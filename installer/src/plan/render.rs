@@ -7,9 +7,9 @@ use crate::inventory::printable;
 use crate::password::Password;
 
 pub fn render(plan: &Plan) -> String {
-    let sections: [fn(&mut String, &Plan); 11] = [
+    let sections: [fn(&mut String, &Plan); 12] = [
         header, erased, untouched, pools, datasets, boot, accounts, files, software, first_boot,
-        kept,
+        kept, care,
     ];
     let mut out = String::new();
     for (i, section) in sections.iter().enumerate() {
@@ -286,5 +286,37 @@ fn kept(w: &mut String, plan: &Plan) {
             }
         }
         None => line(w, "  made anew by first boot (no kept state to restore)".into()),
+    }
+}
+
+fn care(w: &mut String, plan: &Plan) {
+    let care = &plan.care;
+    line(w, "Day-two care:".into());
+    match care.alerts.as_slice() {
+        [] => line(
+            w,
+            "  alerts: the journal only (no [alerts] receiver)".into(),
+        ),
+        receivers => {
+            for receiver in receivers {
+                line(w, format!("  alerts: {receiver}"));
+            }
+        }
+    }
+    for (pool, scrub) in &care.scrub {
+        let trim = care.trim.get(pool).map(String::as_str).unwrap_or("off");
+        line(w, format!("  pool {pool}: scrub {scrub}; trim {trim}"));
+    }
+    line(
+        w,
+        "  SMART: smartd on every disk it finds; short self-test daily, long weekly".into(),
+    );
+    line(w, format!("  updates: {}", care.updates));
+    line(w, format!("  time: {}", care.time));
+    for name in plan.secrets.keys() {
+        line(
+            w,
+            format!("  secret from the answer: {name} (root-only files; never logged)"),
+        );
     }
 }

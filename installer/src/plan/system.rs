@@ -61,6 +61,9 @@ pub fn files(profile: &Profile) -> Vec<FilePlan> {
             format!("XKBMODEL=\"pc105\"\nXKBLAYOUT=\"{}\"\nXKBVARIANT=\"\"\nXKBOPTIONS=\"\"\nBACKSPACE=\"guess\"\n", system.keymap),
         ),
         file("/etc/timezone", format!("{}\n", system.timezone)),
+        file("/etc/motd", format!("\nHearth server {fqdn}.\n`hearth status` shows pools, disks, updates, snapshots and backups;\n`hearth alert-test` checks that alerts reach you.\n\n")),
+        // agetty shows /etc/issue.d at the console's login prompt.
+        file("/etc/issue.d/hearth.issue", format!("Hearth server {fqdn}: log in and run `hearth status` to see its health.\n\n")),
     ];
     for (name, content) in network_files(&profile.network) {
         files.push(file(&format!("/etc/systemd/network/{name}"), content));

@@ -1,11 +1,13 @@
 //! The profile: what a server is. Plain data, no I/O; the loader reads it and
 //! `validate` checks what serde cannot.
 
+mod care;
 mod network;
 mod services;
 mod storage;
 mod system;
 
+pub use care::{Alerts, AutomaticUpdates, EmailAlerts, SmtpTls, Updates, Webhook, WebhookKind};
 pub use network::{Addressing, Network, NicMatch};
 pub use services::*;
 pub use storage::{
@@ -42,6 +44,12 @@ pub struct Profile {
     pub storage: Storage,
     #[serde(default)]
     pub services: Services,
+    /// Where alerts go when something needs a person.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub alerts: Alerts,
+    /// Security and stable updates.
+    #[serde(default)]
+    pub updates: Updates,
     /// The Proxmox VE repository; required when base = "proxmox".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxmox: Option<ProxmoxRepo>,
@@ -75,6 +83,10 @@ fn default_pve_component() -> String {
 
 fn default_pve_key_url() -> String {
     "https://enterprise.proxmox.com/debian/proxmox-archive-keyring-trixie.gpg".into()
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 fn default_suite() -> String {

@@ -56,6 +56,18 @@ pub struct Pool {
     /// Properties of the pool's root dataset (`zpool create -O`).
     #[serde(default)]
     pub dataset_properties: BTreeMap<String, String>,
+    /// When the pool is scrubbed: "weekly", "monthly", "off", or a
+    /// systemd calendar event.
+    #[serde(default = "monthly")]
+    pub scrub: String,
+    /// When the pool is trimmed, as `scrub`; default: monthly when every
+    /// disk of the pool is solid-state, otherwise off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trim: Option<String>,
+}
+
+fn monthly() -> String {
+    "monthly".into()
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]

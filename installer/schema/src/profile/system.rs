@@ -20,6 +20,10 @@ pub struct System {
     /// Console keymap: XKB layout names, comma-separated, e.g. "us", "be", "de,us".
     #[serde(default = "default_keymap")]
     pub keymap: String,
+    /// NTP servers (host names or addresses) systemd-timesyncd asks;
+    /// empty: Debian's pool.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ntp: Vec<String>,
     /// How root may log in over SSH ("password" needs
     /// services.ssh.password-authentication = true).
     #[serde(default)]

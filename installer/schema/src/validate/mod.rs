@@ -2,6 +2,7 @@
 //! key path; the loader turns them into file:line:column messages.
 
 pub mod calendar;
+pub mod care;
 pub mod checks;
 mod storage;
 pub mod text;
@@ -38,6 +39,7 @@ pub fn profile(profile: &Profile) -> Vec<Finding> {
     system(&mut out, profile);
     network(&mut out, &top.key("network"), &profile.network);
     storage::check(&mut out, profile);
+    care::profile(&mut out, profile);
     proxmox(&mut out, profile);
     out.0
 }
@@ -309,6 +311,7 @@ pub fn answer(answer: &Answer, profile: &Profile) -> Vec<Finding> {
         network(&mut out, &top.key("network"), net);
     }
     storage::answer_pools(&mut out, answer, profile);
+    care::answer(&mut out, answer, profile);
     out.0
 }
 

@@ -122,6 +122,25 @@ pub enum Command {
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
     },
+    /// On the installed system: send an alert for an event (run by ZED,
+    /// smartd and systemd) to the receivers of [alerts].
+    Alert {
+        #[command(subcommand)]
+        source: crate::care::Source,
+    },
+    /// On the installed system: send a test alert to every receiver and
+    /// say what each did with it.
+    AlertTest,
+    /// On the installed system: pools, scrubs, SMART, failed units, pending
+    /// security updates, snapshots, backups and free space; exit code 1
+    /// when something needs attention.
+    Status {
+        #[arg(long)]
+        json: bool,
+        /// Also alert on what needs attention since the last check (hearth-care.timer).
+        #[arg(long)]
+        alert: bool,
+    },
     /// Print the profile and answer file reference (Markdown).
     Reference,
     /// Ask for a password (typed twice) and print the lines an answer file
@@ -188,28 +207,11 @@ pub fn run(cli: Cli) -> Result<()> {
             dry_run,
             log,
         } => crate::replace::run(&old, &new, pool.as_deref(), wipe, dry_run, &logged(&log)?),
-        Command::Keep => {
-            let plan = read_plan(Path::new(crate::provision::PLAN))?;
-            let runner = logged(Path::new("/var/log/hearth/keep.log"))?;
-            match crate::kept::keep::on_server(&plan, &runner)? {
-                Some(report) => print!("{report}"),
-                None => println!(
-                    "no data pool: the state lives only in a recovery kit (hearth recovery-kit)"
-                ),
-            }
-            Ok(())
-        }
-        Command::RecoveryKit { output } => {
-            let plan = read_plan(Path::new(crate::provision::PLAN))?;
-            let passphrase = crate::kept::export::passphrase()?;
-            let runner = logged(Path::new("/var/log/hearth/keep.log"))?;
-            let root = Path::new("/");
-            print!(
-                "{}",
-                crate::kept::export::export(&plan, root, &output, &passphrase, &runner)?
-            );
-            Ok(())
-        }
+        Command::Keep => keep(),
+        Command::RecoveryKit { output } => recovery_kit(&output),
+        Command::Alert { source } => crate::care::alert(&source),
+        Command::AlertTest => crate::care::alert_test(),
+        Command::Status { json, alert } => status(json, alert),
         Command::Reference => {
             print!("{}", crate::reference::markdown());
             Ok(())
@@ -225,6 +227,38 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn keep() -> Result<()> {
+    let plan = read_plan(Path::new(crate::provision::PLAN))?;
+    let runner = logged(Path::new("/var/log/hearth/keep.log"))?;
+    match crate::kept::keep::on_server(&plan, &runner)? {
+        Some(report) => print!("{report}"),
+        None => {
+            println!("no data pool: the state lives only in a recovery kit (hearth recovery-kit)")
+        }
+    }
+    Ok(())
+}
+
+fn recovery_kit(output: &Path) -> Result<()> {
+    let plan = read_plan(Path::new(crate::provision::PLAN))?;
+    let passphrase = crate::kept::export::passphrase()?;
+    let runner = logged(Path::new("/var/log/hearth/keep.log"))?;
+    let root = Path::new("/");
+    print!(
+        "{}",
+        crate::kept::export::export(&plan, root, output, &passphrase, &runner)?
+    );
+    Ok(())
+}
+
+/// `hearth status`: exit code 1 when something needs attention.
+fn status(json: bool, alert: bool) -> Result<()> {
+    if !crate::care::status(json, alert)? {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 /// A runner logging to `log`, whose folder is made if need be.

@@ -39,6 +39,7 @@ fn main() -> Result<()> {
         out: scratch.join("out"),
         cache: scratch.join("cache"),
         mirror: "http://deb.debian.org/debian".into(),
+        security_mirror: build::DEFAULT_SECURITY_MIRROR.into(),
         installer: Some(installer),
         workspace: workspace.clone(),
     };

@@ -20,12 +20,17 @@ use crate::manifest::{write_sums, Manifest};
 use crate::zfs_module::ModuleCache;
 use crate::{boot, host, iso, live, proxmox, rootfs};
 
+/// Debian's security archive, the default beside the default mirror.
+pub const DEFAULT_SECURITY_MIRROR: &str = hearth_services::updates::DEFAULT_SECURITY;
+
 pub struct Options {
     pub profile: PathBuf,
     pub answer: Option<PathBuf>,
     pub out: PathBuf,
     pub cache: PathBuf,
     pub mirror: String,
+    /// Debian's security archive, built from beside the mirror.
+    pub security_mirror: String,
     /// A prebuilt installer binary; default: `cargo build --release` in the workspace.
     pub installer: Option<PathBuf>,
     pub workspace: PathBuf,
@@ -118,6 +123,7 @@ fn base_layer(ctx: &Build, steps: &mut Steps) -> Result<Layer> {
     let request = rootfs::Request {
         suite: &profile.suite,
         mirror: &ctx.options.mirror,
+        security_mirror: &ctx.options.security_mirror,
         packages,
         proxmox,
     };
@@ -282,6 +288,11 @@ fn write_manifest(
         iso_sha256: hash_file(iso)?,
         iso_bytes: fs::metadata(iso)?.len(),
         suite: profile.suite.clone(),
+        archives: rootfs::archives(
+            &profile.suite,
+            &ctx.options.mirror,
+            &ctx.options.security_mirror,
+        ),
         kernel: facts.kernel.clone(),
         zfs: facts.zfs.clone(),
         packages: facts.packages.iter().cloned().collect(),

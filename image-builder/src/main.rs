@@ -32,6 +32,10 @@ enum Command {
         /// Debian mirror.
         #[arg(long, default_value = "http://deb.debian.org/debian")]
         mirror: String,
+        /// Debian's security archive: the image is built with its updates,
+        /// and the installed server's apt sources name it.
+        #[arg(long, default_value = hearth_services::updates::DEFAULT_SECURITY)]
+        security_mirror: String,
         /// Use this installer binary instead of building it.
         #[arg(long)]
         installer: Option<PathBuf>,
@@ -90,6 +94,7 @@ fn run(cli: Cli) -> Result<()> {
             answer,
             out,
             mirror,
+            security_mirror,
             installer,
         } => {
             let options = build::Options {
@@ -98,6 +103,7 @@ fn run(cli: Cli) -> Result<()> {
                 out,
                 cache: cache_root,
                 mirror,
+                security_mirror,
                 installer,
                 workspace: default_workspace(),
             };

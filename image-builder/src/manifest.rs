@@ -19,6 +19,8 @@ pub struct Manifest {
     pub iso_sha256: String,
     pub iso_bytes: u64,
     pub suite: String,
+    /// The apt sources the image was built from (one-line form).
+    pub archives: Vec<String>,
     pub kernel: String,
     pub zfs: String,
     /// Every package in the image with its version.

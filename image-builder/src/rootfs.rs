@@ -15,7 +15,7 @@ use crate::proxmox::{self, Repository};
 use crate::zfs_module::{self, ModuleCache, Outcome};
 
 /// Bump when the recipe below changes what a layer holds.
-const RECIPE: u32 = 3;
+const RECIPE: u32 = 4;
 
 /// What every live image needs besides the profile's own packages.
 pub const LIVE_PACKAGES: &[&str] = &[
@@ -35,6 +35,7 @@ configfile linux echo test ls cat serial terminal all_video gfxterm";
 pub struct Request<'a> {
     pub suite: &'a str,
     pub mirror: &'a str,
+    pub security_mirror: &'a str,
     pub packages: Vec<String>,
     /// The Proxmox VE repository, when base = "proxmox".
     pub proxmox: Option<Repository>,
@@ -51,12 +52,42 @@ pub struct Facts {
     pub zfs_module: String,
 }
 
+pub fn archives(suite: &str, mirror: &str, security: &str) -> Vec<String> {
+    let components = "main contrib non-free-firmware";
+    vec![
+        format!("deb {mirror} {suite} {components}"),
+        format!("deb {mirror} {suite}-updates {components}"),
+        format!("deb {security} {suite}-security {components}"),
+    ]
+}
+
 impl Request<'_> {
+    /// The suite, its stable updates and its security archive: a fresh
+    /// image ships current fixes. One-line sources, as mmdebstrap takes them.
+    pub fn archives(&self) -> Vec<String> {
+        archives(self.suite, self.mirror, self.security_mirror)
+    }
+
+    /// The installed server's apt sources: the same archives, as deb822.
+    fn write_sources(&self, dir: &Path) -> Result<()> {
+        use hearth_services::updates::{self, Key};
+        fs::create_dir_all(dir)?;
+        fs::write(
+            dir.join("debian.sources"),
+            updates::main_sources(self.mirror, self.suite, &Key::DebianKeyring),
+        )?;
+        fs::write(
+            dir.join("debian-security.sources"),
+            updates::security_sources(self.security_mirror, self.suite, &Key::DebianKeyring),
+        )?;
+        Ok(())
+    }
+
     pub fn inputs(&self, mmdebstrap_version: &str) -> Value {
         json!({
             "recipe": RECIPE,
             "suite": self.suite,
-            "mirror": self.mirror,
+            "archives": self.archives(),
             "components": "main,contrib,non-free-firmware",
             "packages": self.packages,
             "mmdebstrap": mmdebstrap_version,
@@ -98,11 +129,18 @@ pub fn build(
         repository.write(&dir)?;
         args.extend(proxmox::hooks(&dir));
     }
-    args.extend([
-        request.suite.to_string(),
-        root.display().to_string(),
-        request.mirror.to_string(),
-    ]);
+    let sources = out.join("sources");
+    request.write_sources(&sources)?;
+    for name in ["debian.sources", "debian-security.sources"] {
+        args.push(format!(
+            "--customize-hook=copy-in {} /etc/apt/sources.list.d/",
+            sources.join(name).display()
+        ));
+    }
+    // The one-line sources.list mmdebstrap wrote gives way to deb822.
+    args.push("--customize-hook=rm -f \"$1/etc/apt/sources.list\"".into());
+    args.extend([request.suite.to_string(), root.display().to_string()]);
+    args.extend(request.archives());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     runner.run("mmdebstrap", &args)?;
     let mut facts = facts(&root, runner)?;

@@ -38,6 +38,8 @@ pub fn built_from(profile: &Path, out: &str) -> Result<PathBuf> {
         cache: Cache::default_root(),
         mirror: std::env::var("HEARTH_MIRROR")
             .unwrap_or_else(|_| "http://deb.debian.org/debian".into()),
+        security_mirror: std::env::var("HEARTH_SECURITY_MIRROR")
+            .unwrap_or_else(|_| build::DEFAULT_SECURITY_MIRROR.into()),
         installer: None,
         workspace,
     };

@@ -3,9 +3,12 @@
 //! serial console.
 
 pub mod accel;
+pub mod apt_repo;
 pub mod budget;
+pub mod hotplug;
 pub mod iso;
 pub mod machine;
 pub mod probe;
+pub mod sinks;
 pub mod ssh;
 pub mod wg_peer;

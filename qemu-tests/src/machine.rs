@@ -48,6 +48,9 @@ pub struct Disk {
     pub model: Option<String>,
     /// qcow2, or raw for a disk whose bytes a test hashes.
     pub format: &'static str,
+    /// On a PCIe root port of its own, so it can be pulled and put back
+    /// while the machine runs (virtio only).
+    pub hotplug: bool,
 }
 
 impl Disk {
@@ -77,6 +80,7 @@ impl Disk {
             rotational: false,
             model: None,
             format,
+            hotplug: false,
         }
     }
 
@@ -100,6 +104,13 @@ impl Disk {
         self
     }
 
+    /// A virtio disk that can be pulled and put back while the machine runs.
+    pub fn hotplug(mut self) -> Disk {
+        self.bus = Bus::Virtio;
+        self.hotplug = true;
+        self
+    }
+
     pub fn spinning(mut self) -> Disk {
         self.rotational = true;
         self
@@ -118,6 +129,7 @@ impl Disk {
             self.sector
         );
         match self.bus {
+            Bus::Virtio if self.hotplug => crate::hotplug::device(id, serial, &sectors, boot),
             Bus::Virtio => format!("virtio-blk-pci,drive={id},serial={serial},{sectors}{boot}"),
             Bus::Nvme => format!("nvme,drive={id},serial={serial},{sectors}{boot}"),
             Bus::Sata => {
@@ -147,6 +159,8 @@ pub struct Builder {
     /// (protocol, host port on 127.0.0.1, guest port).
     forwards: Vec<(&'static str, u16, u16)>,
     dir: PathBuf,
+    /// QEMU's human monitor, for pulling and putting back disks.
+    monitor: PathBuf,
 }
 
 impl Builder {
@@ -160,6 +174,7 @@ impl Builder {
             disks: Vec::new(),
             forwards: Vec::new(),
             dir: dir.to_path_buf(),
+            monitor: crate::hotplug::socket_path(name),
         }
     }
 
@@ -235,6 +250,10 @@ impl Builder {
             .map(String::from),
         );
         args.extend(["-device", "virtio-rng-pci"].map(String::from));
+        args.extend([
+            "-monitor".into(),
+            format!("unix:{},server=on,wait=off", self.monitor.display()),
+        ]);
         args.extend(self.firmware_args()?);
         args.extend(self.medium_args());
         args.extend(self.disk_args());
@@ -300,6 +319,9 @@ impl Builder {
     fn disk_args(&self) -> Vec<String> {
         let mut args: Vec<String> = Vec::new();
         for (i, disk) in self.disks.iter().enumerate() {
+            if disk.hotplug {
+                args.extend(["-device".into(), crate::hotplug::port(&format!("disk{i}"))]);
+            }
             args.push("-drive".into());
             args.push(format!(
                 "if=none,id=disk{i},format={},file={}",
@@ -376,6 +398,7 @@ impl Builder {
             slowdown: accel.slowdown(),
             log: log_path,
             counter: 0,
+            monitor: self.monitor,
         })
     }
 }
@@ -389,6 +412,7 @@ pub struct Machine {
     slowdown: u32,
     pub log: PathBuf,
     counter: u32,
+    pub(crate) monitor: PathBuf,
 }
 
 impl Machine {
@@ -532,6 +556,7 @@ impl Machine {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = fs::remove_file(&self.monitor);
     }
 }
 

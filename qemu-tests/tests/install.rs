@@ -11,6 +11,7 @@ use qemu_tests::machine::{Builder, Disk, Firmware, Machine, Medium};
 use qemu_tests::ssh;
 use qemu_tests::{accel, budget};
 
+mod day_two;
 mod homelab;
 mod services;
 mod total_loss;

@@ -108,9 +108,15 @@ pub fn msmtprc(alerts: &Alerts, fqdn: &str) -> Option<String> {
         email.port,
         sender(email, fqdn)
     );
+    // msmtp refuses plain-text logins without TLS unless told the method:
+    // with tls = "off" the admin chose a relay on the local network.
+    let method = match email.tls {
+        SmtpTls::Off => "plain",
+        _ => "on",
+    };
     match &email.user {
         Some(user) => out.push_str(&format!(
-            "auth on\nuser {user}\npassword \"{}\"\n",
+            "auth {method}\nuser {user}\npassword \"{}\"\n",
             secret(SMTP_PASSWORD)
         )),
         None => out.push_str("auth off\n"),

@@ -194,10 +194,10 @@ fn is_clock(text: &str) -> bool {
 
 fn is_armored_key(text: &str) -> bool {
     let lines: Vec<&str> = text.trim().lines().map(str::trim_end).collect();
-    let (Some(first), Some(last)) = (lines.first(), lines.last()) else {
+    let [first, body @ .., last] = lines.as_slice() else {
         return false;
     };
-    let body_ok = lines[1..lines.len() - 1].iter().all(|line| {
+    let body_ok = body.iter().all(|line| {
         line.is_empty()
             || line.starts_with("Comment: ")
             || line.starts_with("Version: ")
@@ -205,7 +205,7 @@ fn is_armored_key(text: &str) -> bool {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c))
     });
-    *first == KEY_BEGIN && *last == KEY_END && lines.len() > 2 && body_ok
+    *first == KEY_BEGIN && *last == KEY_END && !body.is_empty() && body_ok
 }
 
 #[cfg(test)]

@@ -43,18 +43,16 @@ pub fn prepare(repo: &ProxmoxRepo, suite: &str, downloads: &Path) -> Result<Repo
 }
 
 pub fn sources(repo: &ProxmoxRepo, suite: &str, key: &[u8]) -> String {
-    let mut out = format!(
+    use hearth_services::updates::{signed_by, Key};
+    let armored = armor(key);
+    format!(
         "# Proxmox VE, configured by Hearth. Key SHA-256: {}\n\
-         Types: deb\nURIs: {}\nSuites: {suite}\nComponents: {}\nSigned-By:\n",
-        repo.key_sha256, repo.url, repo.component
-    );
-    for line in armor(key).lines() {
-        // deb822 continuation lines; an empty line is written as " .".
-        out.push(' ');
-        out.push_str(if line.is_empty() { "." } else { line });
-        out.push('\n');
-    }
-    out
+         Types: deb\nURIs: {}\nSuites: {suite}\nComponents: {}\n{}",
+        repo.key_sha256,
+        repo.url,
+        repo.component,
+        signed_by(&Key::Armored(&armored))
+    )
 }
 
 pub fn preferences(repo: &ProxmoxRepo) -> String {

@@ -37,6 +37,28 @@ fn wait_in(
     }
 }
 
+/// A TCP server on a free loopback port, one thread per connection;
+/// `handle` records what it received in the log it is given.
+fn listen<F>(handle: F) -> Result<(u16, Log)>
+where
+    F: Fn(TcpStream, &Log) -> Result<()> + Send + Sync + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let log: Log = Arc::default();
+    let sink = Arc::clone(&log);
+    let handle = Arc::new(handle);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (sink, handle) = (Arc::clone(&sink), Arc::clone(&handle));
+            std::thread::spawn(move || {
+                let _ = handle(stream, &sink);
+            });
+        }
+    });
+    Ok((port, log))
+}
+
 /// POSTs recorded (request line, headers, body); GETs served from `root`.
 pub struct HttpSink {
     pub port: u16,
@@ -45,18 +67,7 @@ pub struct HttpSink {
 
 impl HttpSink {
     pub fn start(root: Option<PathBuf>) -> Result<HttpSink> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let port = listener.local_addr()?.port();
-        let log: Log = Arc::default();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (root, sink) = (root.clone(), Arc::clone(&sink));
-                std::thread::spawn(move || {
-                    let _ = serve(stream, root.as_deref(), &sink);
-                });
-            }
-        });
+        let (port, log) = listen(move |stream, log| serve(stream, root.as_deref(), log))?;
         Ok(HttpSink { port, log })
     }
 
@@ -131,18 +142,7 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub fn start() -> Result<SmtpSink> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let port = listener.local_addr()?.port();
-        let log: Log = Arc::default();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let sink = Arc::clone(&sink);
-                std::thread::spawn(move || {
-                    let _ = session(stream, &sink);
-                });
-            }
-        });
+        let (port, log) = listen(session)?;
         Ok(SmtpSink { port, log })
     }
 

@@ -4,13 +4,11 @@
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-
-use crate::machine::{Disk, Machine};
 
 /// A short path: a unix socket's name has at most 107 bytes.
 pub fn socket_path(name: &str) -> PathBuf {
@@ -36,52 +34,41 @@ pub fn device(id: &str, serial: &str, sectors: &str, boot: &str) -> String {
     format!("virtio-blk-pci,drive={id},id=dev-{id},bus=port-{id},serial={serial},{sectors}{boot}")
 }
 
-impl Machine {
-    /// One human-monitor command; returns what QEMU printed for it.
-    pub fn monitor(&self, command: &str) -> Result<String> {
-        let mut stream = connect(&self.monitor)?;
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        read_prompt(&mut stream)?;
-        stream.write_all(format!("{command}\n").as_bytes())?;
-        let out = read_prompt(&mut stream)?;
-        Ok(out.replace("(qemu) ", "").trim().to_string())
-    }
+/// One human-monitor command on the monitor at `socket`; returns what
+/// QEMU printed for it.
+pub fn command(socket: &Path, command: &str) -> Result<String> {
+    let mut stream = connect(socket)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    read_prompt(&mut stream)?;
+    stream.write_all(format!("{command}\n").as_bytes())?;
+    let out = read_prompt(&mut stream)?;
+    Ok(out.replace("(qemu) ", "").trim().to_string())
+}
 
-    /// Pulls the `index`th disk (as given to the builder) out.
-    pub fn unplug(&self, index: usize) -> Result<()> {
-        let out = self.monitor(&format!("device_del dev-disk{index}"))?;
-        if !out.is_empty() && !out.starts_with("device_del") {
-            bail!("device_del dev-disk{index}: {out}");
-        }
-        Ok(())
+/// Pulls drive `id`'s device out of its port.
+pub fn unplug(socket: &Path, id: &str) -> Result<()> {
+    let out = command(socket, &format!("device_del dev-{id}"))?;
+    if !out.is_empty() && !out.starts_with("device_del") {
+        bail!("device_del dev-{id}: {out}");
     }
+    Ok(())
+}
 
-    /// Puts `disk` back as the `index`th disk, in the same port.
-    pub fn replug(&self, index: usize, disk: &Disk) -> Result<()> {
-        let id = format!("disk{index}");
-        let added = self.monitor(&format!(
-            "drive_add 0 if=none,id={id},format={},file={}",
-            disk.format,
-            disk.path.display()
-        ))?;
-        // A drive QEMU did not delete with its device is still there to use.
-        if !added.contains("OK") && !added.contains("Duplicate") {
-            bail!("drive_add {id}: {added}");
-        }
-        let sectors = format!(
-            "logical_block_size={0},physical_block_size={0}",
-            disk.sector
-        );
-        let out = self.monitor(&format!(
-            "device_add {}",
-            device(&id, &disk.serial, &sectors, "")
-        ))?;
-        let echoed = out.starts_with("device_add");
-        if !out.is_empty() && !echoed {
-            bail!("device_add {id}: {out}");
-        }
-        Ok(())
+/// Puts an image back as drive `id`, in the same port.
+pub fn replug(socket: &Path, id: &str, drive: &str, serial: &str, sectors: &str) -> Result<()> {
+    let added = command(socket, &format!("drive_add 0 if=none,id={id},{drive}"))?;
+    // A drive QEMU did not delete with its device is still there to use.
+    if !added.contains("OK") && !added.contains("Duplicate") {
+        bail!("drive_add {id}: {added}");
     }
+    let out = command(
+        socket,
+        &format!("device_add {}", device(id, serial, sectors, "")),
+    )?;
+    if !out.is_empty() && !out.starts_with("device_add") {
+        bail!("device_add {id}: {out}");
+    }
+    Ok(())
 }
 
 /// QEMU makes the socket as it starts: wait for it a while.
@@ -121,42 +108,4 @@ fn read_prompt(stream: &mut UnixStream) -> Result<String> {
         .collect::<Vec<_>>()
         .join("\n");
     Ok(clean)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::machine::Builder;
-
-    /// QEMU's monitor answers, and a drive can be added while it runs.
-    #[test]
-    fn the_monitor_answers_and_takes_a_drive() {
-        if !hearth_system::runner::on_path("qemu-system-x86_64") {
-            eprintln!("SKIP: qemu-system-x86_64 missing (.ci/run installs it)");
-            return;
-        }
-        let dir = std::env::temp_dir().join(format!("hearth-hotplug-{}", std::process::id()));
-        let disk = Disk::blank(&dir, "hot-1", 1).expect("disk").hotplug();
-        let mut machine = Builder::new("hotplug", &dir)
-            .disk(&disk)
-            .start(crate::accel::Accel::Tcg)
-            .expect("qemu");
-        let block = machine.monitor("info block").expect("monitor");
-        assert!(block.contains("disk0"), "{block}");
-        let pci = machine.monitor("info pci").expect("monitor");
-        assert!(
-            pci.contains("hot-1") || pci.contains("PCI bridge") || pci.contains("Bus"),
-            "{pci}"
-        );
-        let other = Disk::blank(&dir, "hot-2", 1).expect("disk");
-        let added = machine
-            .monitor(&format!(
-                "drive_add 0 if=none,id=extra,format=qcow2,file={}",
-                other.path.display()
-            ))
-            .expect("drive_add");
-        assert!(added.contains("OK"), "{added}");
-        machine.kill();
-        let _ = std::fs::remove_dir_all(&dir);
-    }
 }

@@ -412,7 +412,7 @@ pub struct Machine {
     slowdown: u32,
     pub log: PathBuf,
     counter: u32,
-    pub(crate) monitor: PathBuf,
+    monitor: PathBuf,
 }
 
 impl Machine {
@@ -550,6 +550,32 @@ impl Machine {
             "the machine did not power off within {}s; see {}",
             timeout.as_secs(),
             self.log.display()
+        )
+    }
+
+    /// One command of QEMU's human monitor; returns what it printed.
+    pub fn monitor(&self, command: &str) -> Result<String> {
+        crate::hotplug::command(&self.monitor, command)
+    }
+
+    /// Pulls the `index`th disk (as given to the builder) out.
+    pub fn unplug(&self, index: usize) -> Result<()> {
+        crate::hotplug::unplug(&self.monitor, &format!("disk{index}"))
+    }
+
+    /// Puts `disk` back as the `index`th disk, in the same port.
+    pub fn replug(&self, index: usize, disk: &Disk) -> Result<()> {
+        let drive = format!("format={},file={}", disk.format, disk.path.display());
+        let sectors = format!(
+            "logical_block_size={0},physical_block_size={0}",
+            disk.sector
+        );
+        crate::hotplug::replug(
+            &self.monitor,
+            &format!("disk{index}"),
+            &drive,
+            &disk.serial,
+            &sectors,
         )
     }
 

@@ -2,10 +2,54 @@
 //! fixtures: tools' JSON where they have it (zpool status -j, smartctl
 //! -j, systemctl -o json), script output (-H -p) elsewhere.
 
+use serde::Serialize;
 use serde_json::Value;
 
-use super::status::{DiskStatus, PoolStatus, RunStatus, SnapshotAge};
 use crate::profile::Profile;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PoolStatus {
+    pub name: String,
+    pub health: String,
+    pub size: u64,
+    pub free: u64,
+    pub capacity_percent: u64,
+    /// The last scrub or resilver, as ZFS reports it.
+    pub last_scan: String,
+    pub scan_errors: u64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DiskStatus {
+    pub device: String,
+    pub model: String,
+    /// SMART's overall assessment: true = PASSED.
+    pub passed: Option<bool>,
+    pub temperature: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SnapshotAge {
+    pub dataset: String,
+    pub newest: Option<String>,
+    pub age_seconds: Option<u64>,
+    /// The oldest the newest snapshot may be under its policy.
+    pub allowed_seconds: u64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RunStatus {
+    pub unit: String,
+    /// When its timer last started it (seconds since the epoch).
+    pub last_run: Option<u64>,
+    /// success, a failure's name, or "not run since boot".
+    pub result: String,
+    pub allowed_seconds: Option<u64>,
+}
 
 pub trait Probe {
     /// The command's exit status (success or not) and stdout.

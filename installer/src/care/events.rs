@@ -32,7 +32,7 @@ pub fn zevent(vars: &BTreeMap<String, String>) -> Option<Alert> {
                 alert(
                     Severity::Critical,
                     format!("pool {pool}: vdev {vdev} is {state}"),
-                    format!("ZFS reports vdev {vdev} of pool {pool} {state}: the pool runs without its full redundancy. Replace or reconnect the disk (hearth replace-disk OLD NEW), then check `hearth status`."),
+                    format!("ZFS reports vdev {vdev} of pool {pool} {state}: the pool runs without its full redundancy. A disk put back goes online with `zpool online {pool} {vdev}`; a new one takes its place with `hearth replace-disk {vdev} NEW`. `hearth status` shows the pool."),
                 )
             })
         }

@@ -154,10 +154,10 @@ fn post(hook: &WebhookConfig, host: &str, alert: &Alert) -> Result<()> {
     // The error names the host only: a URL may hold a topic or a token.
     let response = request
         .send()
-        .map_err(|e| anyhow::anyhow!("{} did not answer: {}", shown_url(&hook.url), reason(&e)))?;
+        .map_err(|e| anyhow::anyhow!("it did not answer: {}", reason(&e)))?;
     let status = response.status();
     if !status.is_success() {
-        bail!("{} answered HTTP {status}", shown_url(&hook.url));
+        bail!("it answered HTTP {status}");
     }
     Ok(())
 }

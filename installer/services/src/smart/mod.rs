@@ -26,8 +26,12 @@ pub fn smartd_conf() -> String {
 }
 
 /// A machine whose disks have no SMART (virtual disks) still runs smartd:
-/// `-q nodev0` keeps it up with nothing to watch instead of failing.
+/// `-q nodev0` keeps it up with nothing to watch instead of failing. And
+/// a virtual machine runs it too (Debian's unit skips them): a Hearth VM
+/// is often given its disks by passthrough, and they have SMART.
 const DROP_IN_TEXT: &str = "# Written by the Hearth installer.\n\
+[Unit]\n\
+ConditionVirtualization=\n\n\
 [Service]\n\
 ExecStart=\n\
 ExecStart=/usr/sbin/smartd -n -q nodev0\n";

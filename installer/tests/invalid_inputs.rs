@@ -99,6 +99,7 @@ cases! { profile_case:
     no_root_pool = "no-root-pool" => "exactly one pool must have role = \"root\"; found 0";
     ashift_out_of_range = "ashift-out-of-range" => "8 is out of range; allowed: 9 to 16";
     bad_hostname = "bad-hostname" => "system.hostname: must be 1 to 63 letters, digits or dashes";
+    care_values = "care-values" => "alerts.webhook.url: must be an http:// or https:// URL";
     plaintext_password = "plaintext-password" => "plain text is never accepted";
     bad_ssh_key = "bad-ssh-key" => "system.users[0].ssh-keys[0]: not an OpenSSH public key";
     static_without_address = "static-without-address" => "static addressing needs `address`";
@@ -160,6 +161,8 @@ cases! { answer_case:
     keep_root_pool = "keep-root-pool" => "the root pool is always made anew";
     unknown_key = "unknown-key" => "disks.\"/dev/sda\".erase: unknown key; allowed: wipe";
     bad_hostname = "bad-hostname" => "hostname: must be 1 to 63 letters";
+    alert_secrets = "alert-secrets" => "smtp-password: must be one line of printable characters without \" or \\";
+    alert_login_without_password = "alert-login-without-password" => "[alerts.email] user logs in at the relay: give its password here";
     same_disk_two_pools = "same-disk-two-pools" => "disk `/dev/sdb` is also given to pool `rpool`";
     topology_too_wide = "topology-too-wide" => "pools.rpool.topology: a raidz2 vdev needs at least 4 disks; this pool would get 2";
     inject_values = "inject-values" => "cloud-backup-repository: must be a restic repository";

@@ -190,6 +190,92 @@ pub fn shown_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
+
+    /// One request to a loopback server that answers `status`; returns
+    /// what it received.
+    fn received(hook: &mut WebhookConfig, status: &str) -> (Result<()>, String) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        hook.url = hook.url.replace("PORT", &port.to_string());
+        let status = status.to_string();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            stream
+                .set_read_timeout(Some(Duration::from_millis(500)))
+                .expect("timeout");
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buf[..n]);
+            }
+            let reply =
+                format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = stream.write_all(reply.as_bytes());
+            String::from_utf8_lossy(&request).to_lowercase()
+        });
+        let alert = Alert {
+            severity: super::super::Severity::Critical,
+            title: "pool tank is DEGRADED".into(),
+            message: "vdev hdd-2 REMOVED".into(),
+            source: "zed".into(),
+        };
+        let result = post(hook, "nas", &alert);
+        (result, server.join().expect("server"))
+    }
+
+    #[test]
+    fn ntfy_and_gotify_get_their_own_request_shapes_and_the_token() {
+        let mut ntfy = WebhookConfig {
+            url: "http://127.0.0.1:PORT/my-topic".into(),
+            kind: WebhookKind::Ntfy,
+            token: Some("tk_1".into()),
+        };
+        let (result, request) = received(&mut ntfy, "200 OK");
+        assert!(result.is_ok(), "{result:?}");
+        assert!(request.starts_with("post /my-topic "), "{request}");
+        for needle in [
+            "title: [nas] critical: pool tank is degraded",
+            "priority: urgent",
+            "authorization: bearer tk_1",
+        ] {
+            assert!(request.contains(needle), "{needle}: {request}");
+        }
+        assert!(
+            request.ends_with("vdev hdd-2 removed"),
+            "the body is the message: {request}"
+        );
+
+        let mut gotify = WebhookConfig {
+            url: "http://127.0.0.1:PORT/".into(),
+            kind: WebhookKind::Gotify,
+            token: Some("app-token".into()),
+        };
+        let (result, request) = received(&mut gotify, "200 OK");
+        assert!(result.is_ok(), "{result:?}");
+        assert!(request.starts_with("post /message "), "{request}");
+        assert!(request.contains("x-gotify-key: app-token"), "{request}");
+        assert!(
+            request.contains("\"priority\":8") && request.contains("\"title\":\"[nas] critical"),
+            "{request}"
+        );
+    }
+
+    #[test]
+    fn a_refusing_webhook_is_an_error_that_says_its_status() {
+        let mut hook = WebhookConfig {
+            url: "http://127.0.0.1:PORT/hook".into(),
+            kind: WebhookKind::Json,
+            token: None,
+        };
+        let (result, request) = received(&mut hook, "503 Service Unavailable");
+        let err = format!("{:#}", result.expect_err("refused"));
+        assert_eq!(err, "it answered HTTP 503 Service Unavailable");
+        assert!(request.contains("\"severity\":\"critical\""), "{request}");
+    }
 
     #[test]
     fn a_shown_url_keeps_the_host_and_drops_path_and_login() {

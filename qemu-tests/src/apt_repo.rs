@@ -133,7 +133,7 @@ mod tests {
         let root = std::env::temp_dir().join(format!("hearth-apt-repo-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
         let key = build(&root.join("www"), "trixie").expect("repository");
-        let server = crate::sinks::HttpSink::start(Some(root.join("www"))).expect("server");
+        let server = crate::sinks::Sink::http(Some(root.join("www"))).expect("server");
         let parts = root.join("parts");
         fs::create_dir_all(&parts).expect("parts");
         let mut signed = String::from("Signed-By:\n");

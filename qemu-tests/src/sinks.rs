@@ -59,16 +59,25 @@ where
     Ok((port, log))
 }
 
-/// POSTs recorded (request line, headers, body); GETs served from `root`.
-pub struct HttpSink {
+/// A receiver on a loopback port, and what it received.
+pub struct Sink {
     pub port: u16,
     log: Log,
 }
 
-impl HttpSink {
-    pub fn start(root: Option<PathBuf>) -> Result<HttpSink> {
+impl Sink {
+    /// HTTP: POSTs recorded (request line, headers, body); GETs served
+    /// from `root`.
+    pub fn http(root: Option<PathBuf>) -> Result<Sink> {
         let (port, log) = listen(move |stream, log| serve(stream, root.as_deref(), log))?;
-        Ok(HttpSink { port, log })
+        Ok(Sink { port, log })
+    }
+
+    /// SMTP: any mail taken (and any AUTH PLAIN login, recorded decoded),
+    /// each message kept with its envelope.
+    pub fn smtp() -> Result<Sink> {
+        let (port, log) = listen(session)?;
+        Ok(Sink { port, log })
     }
 
     pub fn wait_for(
@@ -131,29 +140,6 @@ fn serve(stream: TcpStream, root: Option<&Path>, log: &Log) -> Result<()> {
         stream,
         "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )?)
-}
-
-/// An SMTP server that takes any mail (and any AUTH PLAIN login, which it
-/// records decoded) and keeps each message with its envelope.
-pub struct SmtpSink {
-    pub port: u16,
-    log: Log,
-}
-
-impl SmtpSink {
-    pub fn start() -> Result<SmtpSink> {
-        let (port, log) = listen(session)?;
-        Ok(SmtpSink { port, log })
-    }
-
-    pub fn wait_for(
-        &self,
-        what: &str,
-        timeout: Duration,
-        test: impl Fn(&str) -> bool,
-    ) -> Result<String> {
-        wait_in(&self.log, what, timeout, &test)
-    }
 }
 
 fn session(stream: TcpStream, log: &Log) -> Result<()> {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use qemu_tests::apt_repo;
 use qemu_tests::machine::{Bus, Disk, Firmware, Machine};
-use qemu_tests::sinks::{self, HttpSink, SmtpSink};
+use qemu_tests::sinks::{self, Sink};
 
 use super::{Scenario, FIRSTBOOT_DONE};
 
@@ -57,9 +57,9 @@ fn day_two() {
 
 /// What the host runs for the guest: webhook, mail relay, apt repository, NTP.
 struct Receivers {
-    hook: HttpSink,
-    mail: SmtpSink,
-    repo: HttpSink,
+    hook: Sink,
+    mail: Sink,
+    repo: Sink,
     key: String,
     ntp: Option<std::sync::Arc<std::sync::Mutex<u32>>>,
 }
@@ -75,9 +75,9 @@ impl Receivers {
             );
         }
         Receivers {
-            hook: HttpSink::start(None).expect("webhook sink"),
-            mail: SmtpSink::start().expect("smtp sink"),
-            repo: HttpSink::start(Some(www)).expect("repository server"),
+            hook: Sink::http(None).expect("webhook sink"),
+            mail: Sink::smtp().expect("smtp sink"),
+            repo: Sink::http(Some(www)).expect("repository server"),
             key,
             ntp,
         }

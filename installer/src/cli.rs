@@ -128,6 +128,10 @@ pub enum Command {
         #[command(subcommand)]
         source: crate::care::Source,
     },
+    /// On the installed system: load the encryption keys of POOL's locked
+    /// datasets (key file, or a passphrase asked on the console); run at
+    /// boot by hearth-load-key@POOL.service.
+    LoadKey { pool: String },
     /// On the installed system: send a test alert to every receiver and
     /// say what each did with it.
     AlertTest,
@@ -211,6 +215,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::RecoveryKit { output } => recovery_kit(&output),
         Command::Alert { source } => crate::care::alert(&source),
         Command::AlertTest => crate::care::alert_test(),
+        // No log file: /var/log may be a dataset this very unit mounts after.
+        Command::LoadKey { pool } => crate::unlock::load_key(&pool, &Runner::new(None, false)?),
         Command::Status { json, alert } => status(json, alert),
         Command::Reference => {
             print!("{}", crate::reference::markdown());

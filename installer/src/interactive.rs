@@ -35,6 +35,9 @@ pub struct Choices {
     /// Disks that hold something and may be erased.
     pub wipe: Vec<String>,
     pub network: Option<Network>,
+    /// Per encrypted pool, its passphrase: into the answer on the live
+    /// system's RAM only, never onto the target.
+    pub passphrases: BTreeMap<String, String>,
 }
 
 pub fn answer(choices: &Choices) -> Answer {
@@ -61,9 +64,10 @@ pub fn answer(choices: &Choices) -> Answer {
         answer.pools.insert(
             pool.clone(),
             PoolAnswer {
-                keep: false,
                 disks: disks.clone(),
                 topology: choices.topologies.get(pool).copied(),
+                passphrase: choices.passphrases.get(pool).cloned(),
+                ..PoolAnswer::default()
             },
         );
     }
@@ -131,6 +135,7 @@ pub fn ask(share: &Share, work: &Path) -> Result<Option<Confirmed>> {
             }
         })
         .interact_text()?;
+    choices.passphrases = ask_passphrases(&theme, &profile)?;
     choices.root_password = Some(ask_password(&theme, "root")?.crypt);
     let samba = profile.services.samba.is_some();
     for user in profile.system.users.iter().filter(|u| u.password == "ask") {
@@ -309,6 +314,34 @@ fn ask_password(theme: &SimpleTheme, account: &str) -> Result<Hashes> {
         crypt: hash(&password)?,
         samba: Some(nt_hash(&password)),
     })
+}
+
+/// Every pool encrypted with a passphrase gets one, typed twice.
+fn ask_passphrases(theme: &SimpleTheme, profile: &Profile) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for pool in &profile.storage.pools {
+        let encrypted = pool.encryption.as_ref();
+        if encrypted.is_some_and(|e| e.key == crate::profile::KeySource::Passphrase) {
+            out.insert(pool.name.clone(), ask_passphrase(theme, &pool.name)?);
+        }
+    }
+    Ok(out)
+}
+
+/// A pool's encryption passphrase, typed twice: ZFS takes 8 to 512 bytes.
+fn ask_passphrase(theme: &SimpleTheme, pool: &str) -> Result<String> {
+    loop {
+        let typed = Password::with_theme(theme)
+            .with_prompt(format!(
+                "Encryption passphrase of pool {pool} (asked at every boot)"
+            ))
+            .with_confirmation("Again", "The two passphrases differ")
+            .interact()?;
+        if crate::validate::PASSPHRASE_LEN.contains(&typed.len()) {
+            return Ok(typed);
+        }
+        println!("Passphrase refused: ZFS takes 8 to 512 bytes.");
+    }
 }
 
 fn ask_network(theme: &SimpleTheme, profile: &Network) -> Result<Option<Network>> {

@@ -14,6 +14,7 @@ pub mod prepare;
 pub mod provision;
 pub mod replace;
 pub mod restore_test;
+pub mod unlock;
 
 pub use hearth_schema::{
     answer, datasets, keypath, password, profile, reference, size, source, validate,

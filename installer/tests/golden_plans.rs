@@ -91,6 +91,9 @@ golden_plans! {
     backup_target_usb_stick: "backup-target" on "usb-stick";
     backup_target_4kn: "backup-target" on "4kn";
     backup_target_reprovision: "backup-target" on "reprovision";
+    encrypted_ssd2_hdd4: "encrypted" on "ssd2-hdd4";
+    encrypted_one_disk: "encrypted" on "one-disk";
+    encrypted_reprovision: "encrypted" on "reprovision";
     minimal_one_disk: "minimal" on "one-disk";
     minimal_ssd2_hdd4: "minimal" on "ssd2-hdd4";
     minimal_mixed6_pool: "minimal" on "mixed6-pool";

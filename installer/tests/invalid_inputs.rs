@@ -94,7 +94,7 @@ cases! { profile_case:
     share_on_kept_state = "share-on-kept-state" => "/var/lib/hearth/kept is on no dataset of the profile";
     dataset_named_state = "dataset-named-state" => "`tank/hearth` is where Hearth keeps the server's state";
     port_collision = "port-collision" => "tcp port 8000 is already used by syncthing of admin";
-    key_file_missing = "key-file-missing" => "keys/tank.key does not exist";
+    key_file_in_profile = "key-file-in-profile" => "a key is one machine's, not a profile's";
     root_key_generated = "root-key-generated" => "the root pool's key cannot be stored on the pool it unlocks";
     no_root_pool = "no-root-pool" => "exactly one pool must have role = \"root\"; found 0";
     ashift_out_of_range = "ashift-out-of-range" => "8 is out of range; allowed: 9 to 16";
@@ -137,7 +137,6 @@ cases! { profile_case:
     escape_app_name = "escape-app-name" => "services.docker.apps[0].name: must be 1 to 63 lowercase letters";
     escape_mountpoint = "escape-mountpoint" => "/etc belongs to the operating system";
     escape_extends = "escape-extends" => "is not a profile name; allowed: the name";
-    escape_key_file = "escape-key-file" => "must be a path relative to the profile's folder";
     // The firewall, ports and addresses (IPv6 is accepted where IPv4 is):
     firewall_port_zero = "firewall-port-zero" => "services.ssh.port: 0 is not a port; allowed: 1 to 65535";
     app_port_zero = "app-port-zero" => "services.docker.apps[0].ports[0]: 0 is not a port";
@@ -147,7 +146,7 @@ cases! { profile_case:
     hash_with_colon = "hash-with-colon" => "system.users[1].password: must be a crypt hash";
     root_login_without_passwords = "root-login-password-without-passwords" => "needs [services.ssh] password-authentication = true";
     // Plans that would fail after the wipe:
-    key_generated_unwritten = "key-generated-unwritten" => "key files are not made by this version of the installer";
+    remote_unlock_data_pool = "remote-unlock-data-pool" => "only the root pool, with key = \"passphrase\", is unlocked in the initramfs";
     pool_property_owned = "pool-property-owned" => "`ashift` is not set here; use the pool's `ashift` key";
 }
 
@@ -156,6 +155,11 @@ cases! { answer_case:
     plaintext_password = "plaintext-password" => "root-password: must be a crypt hash";
     samba_plaintext = "samba-plaintext" => "32 hex digits";
     zfs_receive_bad_key = "zfs-receive-bad-key" => "zfs-receive-ssh-keys[0]";
+    passphrase_short = "passphrase-short" => "a ZFS passphrase is 8 to 512 bytes; this one is 5";
+    passphrase_unencrypted_pool = "passphrase-unencrypted-pool" => "this pool is not encrypted with key = \"passphrase\" in the profile";
+    key_file_escape = "key-file-escape" => "must be a file name relative to the answer's folder";
+    key_file_wrong_size = "key-file-wrong-size" => "holds 16 bytes; a raw ZFS key is exactly 32 bytes";
+    key_file_absent = "key-file-absent" => "cannot read tests/invalid/answers/absent.key";
     keep_with_disks = "keep-with-disks" => "a kept pool is found by its labels and never changed";
     pool_not_in_profile = "pool-not-in-profile" => "no pool `scratch` in profile `homelab`";
     keep_root_pool = "keep-root-pool" => "the root pool is always made anew";
@@ -176,6 +180,8 @@ cases! { plan_case:
     install_to_boot_medium = "install-to-boot-medium" => "is the medium Hearth is running from";
     keep_missing_pool = "keep-missing-pool" => "no disk holds a pool `tank`; pools found: none";
     keep_and_wipe = "keep-and-wipe" => "which the answer keeps; it cannot also be wiped";
+    remote_unlock_without_keys = "remote-unlock-without-keys" => "remote unlock logs in with root's SSH keys only, and there are none";
+    remote_unlock_ipv6 = "remote-unlock-ipv6" => "the initramfs's ipconfig takes no IPv6";
     pinned_disk_with_data = "pinned-disk-with-data" => "holds ZFS pool `archive` (exported)";
     not_enough_disks = "not-enough-disks" => "pool `backup` needs 4 data disk(s) matching (kind = hdd); 3 found";
     ashift_below_sector = "ashift-below-sector" => "has 4096-byte sectors; allowed: ashift >= 12";

@@ -1,11 +1,12 @@
 //! The answer file: what one machine adds to a profile.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::profile::{Alerts, Network, Topology, Updates};
+use crate::profile::{Alerts, KeyBytes, Network, Topology, Updates};
 
 /// Per-machine values. Everything is optional; what the profile leaves as
 /// "ask" and the answer does not give is asked interactively (or, unattended,
@@ -120,6 +121,22 @@ pub struct PoolAnswer {
     /// (e.g. raidz1 where the profile says mirror).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topology: Option<Topology>,
+    /// The pool's encryption passphrase (8 to 512 characters), for a pool
+    /// with key = "passphrase": set at creation, or loads a kept pool. Never
+    /// written to the installed system, the plan or a log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase: Option<String>,
+    /// The passphrase in a file beside the answer (its first line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase_file: Option<PathBuf>,
+    /// A raw 32-byte key in a file beside the answer: the key of a pool
+    /// with key = "file", or the key that loads a kept encrypted pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+    /// The key file's bytes, read by the loader.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub key_bytes: Option<KeyBytes>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]

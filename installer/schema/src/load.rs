@@ -10,7 +10,7 @@ use toml::{Table, Value};
 
 use crate::answer::Answer;
 use crate::keypath::{KeyPath, Seg};
-use crate::profile::{KeySource, Profile};
+use crate::profile::{KeyBytes, Profile};
 use crate::source::{problem_in, Problem, Problems, Source};
 use crate::validate::{self, Finding};
 
@@ -48,8 +48,7 @@ pub fn profile_with(
     let loaded = Loaded { value, sources };
     let mut findings = validate::profile(&loaded.value);
     findings.extend(more(&loaded.value));
-    let mut problems = loaded.problems(findings);
-    problems.extend(missing_key_files(&loaded));
+    let problems = loaded.problems(findings);
     done(loaded, problems)
 }
 
@@ -80,8 +79,9 @@ pub fn answer(path: &Path, profile: &Profile) -> Result<Loaded<Answer>, Problems
     let source = read(path)?;
     let sources = vec![source];
     let value: Answer = deserialize(sources[0].value(), &sources)?;
-    let loaded = Loaded { value, sources };
-    let problems = loaded.problems(validate::answer(&loaded.value, profile));
+    let mut loaded = Loaded { value, sources };
+    let mut problems = key_material(&mut loaded);
+    problems.extend(loaded.problems(validate::answer(&loaded.value, profile)));
     done(loaded, problems)
 }
 
@@ -210,37 +210,71 @@ fn remove(value: &mut Value, parent: &[Seg], name: &str) -> bool {
     }
 }
 
-/// Key files must exist when the profile is read, not when the disks are half written.
-fn missing_key_files(loaded: &Loaded<Profile>) -> Vec<Problem> {
+/// The answer's key and passphrase files, read now: a missing or wrong
+/// one is found before the disks are touched, not half way.
+fn key_material(loaded: &mut Loaded<Answer>) -> Vec<Problem> {
     let dir = loaded.dir();
     let mut problems = Vec::new();
-    for (i, pool) in loaded.value.storage.pools.iter().enumerate() {
-        let Some(encryption) = &pool.encryption else {
-            continue;
+    let names: Vec<String> = loaded.value.pools.keys().cloned().collect();
+    for name in names {
+        let at = KeyPath::root().key("pools").key(name.clone());
+        let pool = loaded.value.pools.get(&name).cloned().unwrap_or_default();
+        let mut fail = |key: &str, message: String| {
+            problems.push(problem_in(&loaded.sources, at.key(key), message));
         };
-        let Some(file) = &encryption.key_file else {
-            continue;
-        };
-        if encryption.key != KeySource::File {
-            continue;
+        if let Some(file) = &pool.key_file {
+            match read_beside(&dir, file) {
+                Ok(bytes) if bytes.len() == KEY_LEN => {
+                    if let Some(p) = loaded.value.pools.get_mut(&name) {
+                        p.key_bytes = Some(KeyBytes(bytes));
+                    }
+                }
+                Ok(bytes) => fail("key-file", format!(
+                    "{} holds {} bytes; a raw ZFS key is exactly {KEY_LEN} bytes (make one with `head -c 32 /dev/urandom > {}`)",
+                    file.display(), bytes.len(), file.display()
+                )),
+                Err(why) => fail("key-file", why),
+            }
         }
-        let path = dir.join(file);
-        if !path.is_file() {
-            let key = KeyPath::root()
-                .key("storage")
-                .key("pools")
-                .index(i)
-                .key("encryption")
-                .key("key-file");
-            problems.push(problem_in(
-                &loaded.sources,
-                key,
-                format!(
-                    "key file {} does not exist; allowed: an existing file with a raw 32-byte key",
-                    path.display()
-                ),
-            ));
+        if let Some(file) = &pool.passphrase_file {
+            if pool.passphrase.is_some() {
+                fail(
+                    "passphrase-file",
+                    "give `passphrase` or `passphrase-file`, not both".into(),
+                );
+                continue;
+            }
+            match read_beside(&dir, file) {
+                Ok(bytes) => {
+                    let text = String::from_utf8_lossy(&bytes);
+                    let line = text.lines().next().unwrap_or_default().to_string();
+                    if let Some(p) = loaded.value.pools.get_mut(&name) {
+                        p.passphrase = Some(line);
+                    }
+                }
+                Err(why) => fail("passphrase-file", why),
+            }
         }
     }
     problems
+}
+
+/// A raw ZFS key (keyformat=raw) is 32 bytes.
+pub const KEY_LEN: usize = 32;
+
+/// A file named relative to the answer's folder, never outside it.
+fn read_beside(dir: &Path, file: &Path) -> Result<Vec<u8>, String> {
+    let text = file.to_string_lossy();
+    if text.starts_with('/')
+        || file
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(format!(
+            "`{}` must be a file name relative to the answer's folder (e.g. tank.key), with no `..` part",
+            text.escape_debug()
+        ));
+    }
+    let path = dir.join(file);
+    fs::read(&path).map_err(|err| format!("cannot read {}: {err}", path.display()))
 }

@@ -10,6 +10,7 @@
 pub mod alerts;
 pub mod check;
 pub mod docker;
+pub mod encryption;
 pub mod file;
 pub mod firewall;
 pub mod first_boot;
@@ -108,6 +109,7 @@ pub static REGISTRY: &[&dyn Service] = &[
     &updates::AptUpdates,
     &smart::SmartMonitor,
     &alerts::AlertSender,
+    &encryption::PoolEncryption,
 ];
 
 /// Packages every Hearth system has.

@@ -18,6 +18,10 @@ pub struct PoolStatus {
     /// The last scrub or resilver, as ZFS reports it.
     pub last_scan: String,
     pub scan_errors: u64,
+    /// The pool's root dataset: "off", or the cipher, its encryption root
+    /// and whether the key is loaded.
+    pub encryption: String,
+    pub key_loaded: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -99,6 +103,7 @@ pub fn pools(probe: &dyn Probe) -> Vec<PoolStatus> {
                 .as_ref()
                 .and_then(|s| s.pointer(&format!("/pools/{name}/scan_stats")));
             let (last_scan, scan_errors) = describe_scan(scan);
+            let (encryption, key_loaded) = encryption(probe, name);
             Some(PoolStatus {
                 name: name.to_string(),
                 health: health.to_string(),
@@ -107,9 +112,35 @@ pub fn pools(probe: &dyn Probe) -> Vec<PoolStatus> {
                 capacity_percent: capacity.trim_end_matches('%').parse().unwrap_or(0),
                 last_scan,
                 scan_errors,
+                encryption,
+                key_loaded,
             })
         })
         .collect()
+}
+
+/// The pool's root dataset's encryption, as `zfs get` says it.
+fn encryption(probe: &dyn Probe, pool: &str) -> (String, bool) {
+    let props = "encryption,keystatus,encryptionroot,keylocation";
+    let out = probe
+        .run("zfs", &["get", "-H", "-o", "value", props, pool])
+        .unwrap_or_default();
+    let values: Vec<&str> = out.lines().map(str::trim).collect();
+    match values.as_slice() {
+        ["off", ..] | [] => ("off".into(), true),
+        [cipher, status, root, location] => {
+            let how = if *location == "prompt" {
+                "passphrase"
+            } else {
+                "key file"
+            };
+            (
+                format!("{cipher}, {how}, key {status} (root {root})"),
+                *status == "available",
+            )
+        }
+        _ => (out.trim().replace('\n', " "), true),
+    }
 }
 
 /// "SCRUB FINISHED at <time>, 0 errors" from zpool status -j's scan_stats.

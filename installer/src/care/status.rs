@@ -89,6 +89,12 @@ fn hardware(status: &Status, add: &mut impl FnMut(String, String)) {
                 ),
             );
         }
+        if !pool.key_loaded {
+            add(
+                format!("key-{name}"),
+                format!("pool {name} is encrypted and its key is not loaded: `hearth load-key {name}`, then `zfs mount -a`"),
+            );
+        }
         if pool.capacity_percent >= 80 {
             add(
                 format!("full-{name}"),
@@ -165,6 +171,9 @@ pub fn table(status: &Status, now: u64) -> String {
             p.capacity_percent,
             p.last_scan
         ));
+    }
+    for p in status.pools.iter().filter(|p| p.encryption != "off") {
+        out.push_str(&format!("{}: encrypted, {}\n", p.name, p.encryption));
     }
     out.push_str("\nDISK                 SMART    TEMP  MODEL\n");
     if status.disks.is_empty() {

@@ -25,6 +25,10 @@ fn machine(health: &str, failed: &str, snapshot_age: u64) -> Fixture {
         format!("rpool\tONLINE\t10737418240\t8589934592\t20\ntank\t{health}\t21474836480\t10737418240\t50\n"),
     );
     put(
+        "zfs get -H -o value encryption,keystatus,encryptionroot,keylocation tank",
+        "aes-256-gcm\navailable\ntank\nfile:///etc/zfs/keys/tank.key\n".into(),
+    );
+    put(
         "zpool status -j",
         r#"{"pools":{"tank":{"scan_stats":{"function":"SCRUB","state":"FINISHED","end_time":"Tue Dec  1 03:00:00 2026","errors":"0"}}}}"#.into(),
     );
@@ -71,6 +75,24 @@ fn a_healthy_server_needs_nothing_and_says_what_it_found() {
     assert_eq!(status.disks[0].passed, Some(true));
     // Pending, but unattended-upgrades installs them.
     assert_eq!(status.security_updates, vec!["libc6".to_string()]);
+}
+
+#[test]
+fn an_encrypted_pool_says_its_key_and_a_locked_one_needs_attention() {
+    let mut machine = machine("ONLINE", "", 600);
+    let status = collect(&machine, Some(&profile()), NOW);
+    assert_eq!(status.pools[0].encryption, "off");
+    assert_eq!(
+        status.pools[1].encryption,
+        "aes-256-gcm, key file, key available (root tank)"
+    );
+    machine.0.insert(
+        "zfs get -H -o value encryption,keystatus,encryptionroot,keylocation tank".into(),
+        "aes-256-gcm\nunavailable\ntank\nfile:///etc/zfs/keys/tank.key\n".into(),
+    );
+    let status = collect(&machine, Some(&profile()), NOW);
+    let keys: Vec<&str> = status.attention.iter().map(|a| a.key.as_str()).collect();
+    assert_eq!(keys, ["key-tank"]);
 }
 
 #[test]

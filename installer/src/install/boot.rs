@@ -15,6 +15,10 @@ use crate::runner::Runner;
 const ESP_SYNC: &str = include_str!("esp-sync.sh");
 
 pub fn install(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
+    // Restored initramfs host keys reach the initrd before it is copied.
+    if plan.state.restore.is_some() && plan.packages.iter().any(|p| p == "dropbear-initramfs") {
+        chroot(runner, target, &["update-initramfs", "-u", "-k", "all"])?;
+    }
     let mut uuids = Vec::new();
     for disk in &plan.boot.disks {
         uuids.push(install_disk(

@@ -3,6 +3,7 @@
 //! the first disk is written. After the system is unpacked the kit's state
 //! goes back in, then the backup's files into the new datasets.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -167,6 +168,19 @@ fn open_backup(kit: &Kit, runner: &Runner) -> Result<Vec<(String, String)>> {
 }
 
 impl FromKit {
+    /// The raw keys the kit holds for the pools this install keeps.
+    pub fn pool_keys(&self, plan: &Plan) -> BTreeMap<String, Vec<u8>> {
+        let mut keys = BTreeMap::new();
+        for pool in plan.pools.iter().filter(|p| p.action == PoolAction::Import) {
+            let path = PathBuf::from(crate::services::encryption::key_file(&pool.name));
+            let entry = self.kit.manifest.entries.iter().find(|e| e.path == path);
+            if let Some(bytes) = entry.and_then(|e| self.kit.content(e).ok()) {
+                keys.insert(pool.name.clone(), bytes);
+            }
+        }
+        keys
+    }
+
     /// The kit's state into the unpacked system.
     pub fn restore_state(&self, plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
         let restored = restore::put_back(

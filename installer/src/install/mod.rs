@@ -6,6 +6,7 @@
 pub mod boot;
 pub mod fetch;
 pub mod from_kit;
+mod keys;
 pub mod network;
 mod pools;
 pub mod source;
@@ -67,12 +68,13 @@ pub fn install(plan: &Plan, medium: &Medium, kit: Option<&FromKit>, runner: &Run
         )
     })?;
     let mut pools = pools::Imported::default();
+    pools.kit_keys = kit.map(|k| k.pool_keys(plan)).unwrap_or_default();
     let result = (|| -> Result<()> {
         step.run("create pools and datasets", || pools.create(plan, runner))?;
         step.run("unpack the system", || {
             system::unpack(medium, target, runner)
         })?;
-        pools.record_cache(target, runner)?;
+        pools.record_cache(plan, target, runner)?;
         let mut binds = mounts::Binds::new(target, runner)?;
         let configured = (|| -> Result<()> {
             step.run("configure the system", || {
@@ -134,8 +136,38 @@ pub fn unattended(answer: &Path, medium: &Medium, runner: &Runner) -> Result<Pla
     let given = crate::load::answer(answer, &loaded.value).map_err(|p| anyhow::anyhow!("{p}"))?;
     let beside = answer.parent().unwrap_or(Path::new("/"));
     let kit = from_kit::prepare(&plan, &given.value, beside, &inventory, runner)?;
+    keys_at_hand(&plan, kit.as_ref())?;
     install(&plan, medium, kit.as_ref(), runner)?;
     Ok(plan)
+}
+
+/// Every key the install needs is at hand before the first write: nobody
+/// is there to type a passphrase, and a kept pool needs its key.
+fn keys_at_hand(plan: &Plan, kit: Option<&FromKit>) -> Result<()> {
+    use crate::plan::keys::{key_secret, passphrase_secret};
+    use crate::profile::KeySource;
+    let kit_keys = kit.map(|k| k.pool_keys(plan)).unwrap_or_default();
+    for pool in &plan.pools {
+        let Some(key) = &pool.encryption else {
+            continue;
+        };
+        let name = &pool.name;
+        let given = match key.key {
+            KeySource::Passphrase => plan.secrets.contains_key(&passphrase_secret(name)),
+            KeySource::Generate if pool.action == crate::plan::PoolAction::Create => true,
+            _ => plan.secrets.contains_key(&key_secret(name)) || kit_keys.contains_key(name),
+        };
+        if !given {
+            let what = match key.key {
+                KeySource::Passphrase => "passphrase (or passphrase-file)",
+                _ => "key-file (a raw 32-byte key), or install from the recovery kit that holds it",
+            };
+            anyhow::bail!(
+                "pool {name} is encrypted and this unattended install has no key for it: give {what} under [pools.{name}] in the answer; nothing was written"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `hearth install`: from an answer (planned here) or a confirmed plan;
@@ -183,6 +215,7 @@ pub fn confirmed(plan: &Path, medium: &Medium, runner: &Runner) -> Result<Plan> 
         anyhow::bail!("an install from a recovery kit is unattended: give recovery-kit in an answer file; nothing was written");
     }
     runner.note(&crate::plan::render(&plan));
+    keys_at_hand(&plan, None)?;
     install(&plan, medium, None, runner)?;
     Ok(plan)
 }

@@ -6,14 +6,17 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use super::keys;
 use crate::datasets::BOOT_ENV;
-use crate::plan::Plan;
+use crate::plan::{Plan, PoolAction};
 use crate::runner::Runner;
 
 #[derive(Default)]
 pub struct Imported {
     pools: Vec<String>,
     hostid: Option<String>,
+    /// Keys of kept pools that the recovery kit holds.
+    pub kit_keys: keys::KitKeys,
 }
 
 impl Imported {
@@ -30,10 +33,19 @@ impl Imported {
         for pool in &plan.pools {
             let argv = pool.argv();
             let args: Vec<&str> = argv.iter().skip(1).map(String::as_str).collect();
-            runner
-                .run(&argv[0], &args)
-                .with_context(|| format!("pool {}", pool.name))?;
+            let stdin = match pool.action {
+                PoolAction::Create => keys::before_create(plan, pool)?,
+                PoolAction::Import => None,
+            };
+            match &stdin {
+                Some(passphrase) => runner.run_with_input(&argv[0], &args, passphrase),
+                None => runner.run(&argv[0], &args),
+            }
+            .with_context(|| format!("pool {}", pool.name))?;
             self.pools.push(pool.name.clone());
+            if pool.action == PoolAction::Import {
+                keys::load_kept(plan, pool, &self.kit_keys, runner)?;
+            }
         }
         for dataset in &plan.datasets {
             if dataset.only_if_missing
@@ -60,7 +72,7 @@ impl Imported {
     }
 
     /// The cache file that imports the pools at boot, and the hostid they carry.
-    pub fn record_cache(&self, target: &Path, runner: &Runner) -> Result<()> {
+    pub fn record_cache(&self, plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
         fs::create_dir_all(target.join("etc/zfs"))?;
         for pool in &self.pools {
             runner.run("zpool", &["set", "cachefile=/etc/zfs/zpool.cache", pool])?;
@@ -68,7 +80,7 @@ impl Imported {
         fs::copy("/etc/zfs/zpool.cache", target.join("etc/zfs/zpool.cache"))
             .context("copying zpool.cache")?;
         fs::copy("/etc/hostid", target.join("etc/hostid")).context("copying the hostid")?;
-        Ok(())
+        keys::copy_to_target(plan, target)
     }
 
     /// Exports every pool this install imported or created.

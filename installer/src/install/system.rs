@@ -63,6 +63,7 @@ pub fn configure(plan: &Plan, medium: &Medium, target: &Path, runner: &Runner) -
         }
     }
     chroot(runner, target, &["ssh-keygen", "-A"])?;
+    initramfs_host_keys(plan, target, runner)?;
     hearth_system::dkms::forget_signing_key(target);
     for account in &plan.accounts {
         account_setup(account, target, runner)?;
@@ -85,6 +86,23 @@ pub fn configure(plan: &Plan, medium: &Medium, target: &Path, runner: &Runner) -
         target,
         &["dpkg", "--purge", "live-boot", "live-boot-initramfs-tools"],
     )?;
+    Ok(())
+}
+
+/// dropbear's host keys in the initramfs, made here: the base image's
+/// would be every server's.
+fn initramfs_host_keys(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
+    if !plan.packages.iter().any(|p| p == "dropbear-initramfs") {
+        return Ok(());
+    }
+    let dir = target.join("etc/dropbear/initramfs");
+    for kind in ["ed25519", "ecdsa", "rsa"] {
+        let _ = fs::remove_file(dir.join(format!("dropbear_{kind}_host_key")));
+    }
+    for kind in ["ed25519", "ecdsa"] {
+        let file = format!("/etc/dropbear/initramfs/dropbear_{kind}_host_key");
+        chroot(runner, target, &["dropbearkey", "-t", kind, "-f", &file])?;
+    }
     Ok(())
 }
 
@@ -161,7 +179,10 @@ fn carry_installer(plan: &Plan, medium: &Medium, target: &Path) -> Result<()> {
     // the SHA-256 of the plan as it ran (the one a person confirmed).
     let kept = serde_json::to_string_pretty(&plan.without_secrets())?;
     hearth_system::files::write_mode(&etc.join("plan.json"), kept.as_bytes(), 0o600)?;
-    let ran = hearth_system::files::sha256(serde_json::to_string_pretty(plan)?.as_bytes());
+    // Hashed without pool keys: the hash must not test a guessed passphrase.
+    let ran = hearth_system::files::sha256(
+        serde_json::to_string_pretty(&plan.without_pool_keys())?.as_bytes(),
+    );
     fs::write(etc.join("plan.sha256"), format!("{ran}\n"))?;
     if let Err(err) = keep_inputs(medium, &etc) {
         // A record for the recovery kit; the server installs without it.
@@ -181,8 +202,16 @@ fn keep_inputs(medium: &Medium, etc: &Path) -> Result<()> {
         return Ok(());
     };
     let mut doc: toml_edit::DocumentMut = fs::read_to_string(answer)?.parse()?;
-    // The kit's passphrase stays off the server the kit protects.
+    // The kit's passphrase stays off the server the kit protects, and a
+    // pool's passphrase off the disks it unlocks.
     doc.remove("recovery-kit-passphrase");
+    if let Some(pools) = doc.get_mut("pools").and_then(|p| p.as_table_like_mut()) {
+        for (_, pool) in pools.iter_mut() {
+            if let Some(pool) = pool.as_table_like_mut() {
+                pool.remove("passphrase");
+            }
+        }
+    }
     let text = doc.to_string();
     hearth_system::files::write_mode(&etc.join("answer.toml"), text.as_bytes(), 0o600)?;
     let profile = super::profile_for(answer, &medium.share)?;

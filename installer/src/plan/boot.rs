@@ -20,9 +20,14 @@ pub fn boot(profile: &Profile, selection: &Selection) -> BootPlan {
             esp: partition_path(disk, 2),
         })
         .collect();
+    let mut cmdline = kernel_cmdline(&format!("{root}/ROOT/{BOOT_ENV}"));
+    // Remote unlock: the initramfs brings the network up for dropbear.
+    if let Some(args) = crate::services::encryption::kernel_args(profile) {
+        cmdline = format!("{cmdline} {args}");
+    }
     BootPlan {
         disks,
-        kernel_cmdline: kernel_cmdline(&format!("{root}/ROOT/{BOOT_ENV}")),
+        kernel_cmdline: cmdline,
     }
 }
 

@@ -114,6 +114,7 @@ mod tests {
                 vdev(VdevClass::Cache, Topology::Stripe, &["g"]),
                 vdev(VdevClass::Spare, Topology::Stripe, &["h"]),
             ],
+            encryption: None,
         };
         assert_eq!(
             pool.argv().join(" "),

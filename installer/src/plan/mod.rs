@@ -7,6 +7,7 @@ pub mod care;
 mod command;
 mod drift;
 mod effective;
+pub mod keys;
 pub mod layout;
 mod render;
 mod select;
@@ -32,7 +33,7 @@ use crate::answer::Answer;
 use crate::inventory::{Disk, Inventory};
 use crate::keypath::KeyPath;
 use crate::password::Password;
-use crate::profile::{PoolRole, Profile, Topology};
+use crate::profile::{KeySource, PoolRole, Profile, Topology};
 use crate::services::{self, FirstBootStep, Task};
 use crate::size::Bytes;
 
@@ -128,6 +129,23 @@ pub struct PoolPlan {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub dataset_properties: BTreeMap<String, String>,
     pub vdevs: Vec<VdevPlan>,
+    /// How the pool is keyed, when it is encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<PoolKey>,
+}
+
+/// An encrypted pool's key: its material is in `Plan::secrets`, or made
+/// on the target (key = "generate"), or comes from the recovery kit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PoolKey {
+    pub key: KeySource,
+    /// Where a raw key lives on the installed system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<String>,
+    /// The initramfs's SSH port, when the root pool unlocks over SSH.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_unlock: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,10 +254,20 @@ impl Plan {
         plan.secrets.clear();
         plan
     }
+
+    /// The plan without pools' passphrases and keys: what may be hashed
+    /// into a file on the server.
+    pub fn without_pool_keys(&self) -> Plan {
+        let mut plan = self.clone();
+        plan.secrets.retain(|name, _| {
+            !name.starts_with("zfs-passphrase:") && !name.starts_with("zfs-key:")
+        });
+        plan
+    }
 }
 
 /// The answer's secrets that planned files name.
-fn secrets(profile: &Profile) -> BTreeMap<String, String> {
+fn secrets(profile: &Profile, answer: &Answer) -> BTreeMap<String, String> {
     use services::alerts::{SMTP_PASSWORD, WEBHOOK_TOKEN};
     let alerts = &profile.alerts;
     [
@@ -248,6 +276,7 @@ fn secrets(profile: &Profile) -> BTreeMap<String, String> {
     ]
     .into_iter()
     .filter_map(|(name, value)| Some((name.to_string(), value.clone()?)))
+    .chain(keys::secrets(answer))
     .collect()
 }
 
@@ -263,12 +292,24 @@ pub fn build(
         return Err(problems);
     }
     let selection = select::select(&profile, answer, inventory)?;
+    let problems = keys::problems(&profile, answer, &selection);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
     let pools = zfs::pools(&profile, &selection);
     let datasets = zfs::datasets(&profile, &selection);
     let boot = boot::boot(&profile, &selection);
     let (accounts, prompts) = system::accounts(&profile);
     let mut prompts = prompts;
-    prompts.extend(zfs::passphrase_prompts(&profile, &selection));
+    prompts.extend(
+        keys::missing_passphrases(&profile, answer, &selection)
+            .into_iter()
+            .map(|pool| {
+                format!(
+                    "encryption passphrase of pool {pool} (typed twice; asked again at every boot)"
+                )
+            }),
+    );
     let state = state::state(&profile, answer, &selection);
     let mut files = system::files(&profile);
     files.extend(state::files(&state));
@@ -301,7 +342,7 @@ pub fn build(
             .collect(),
         state,
         care: care.plan,
-        secrets: secrets(&profile),
+        secrets: secrets(&profile, answer),
         prompts,
     })
 }

@@ -132,6 +132,9 @@ fn pools(w: &mut String, plan: &Plan) {
                 ),
             );
         }
+        if let Some(key) = &pool.encryption {
+            line(w, format!("    {}", super::keys::describe(key, pool)));
+        }
         line(w, format!("    $ {}", pool.argv().join(" ")));
     }
 }

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use super::layout::partition_path;
 use super::select::Selection;
-use super::{DatasetPlan, PoolAction, PoolPlan, VdevClass, VdevPlan};
+use super::{keys, DatasetPlan, PoolAction, PoolPlan, VdevClass, VdevPlan};
 use crate::datasets;
 use crate::profile::{KeySource, Pool, PoolRole, Profile};
+use crate::services::encryption;
 
 /// Where the installer mounts the new system while it builds it.
 pub const ALTROOT: &str = "/mnt/hearth";
@@ -42,10 +43,10 @@ fn pool_defaults(pool: &Pool) -> (BTreeMap<String, String>, BTreeMap<String, Str
     if let Some(encryption) = &pool.encryption {
         fs.insert("encryption".into(), "aes-256-gcm".into());
         let (format, location) = match encryption.key {
-            KeySource::Prompt => ("passphrase".to_string(), "prompt".to_string()),
+            KeySource::Passphrase => ("passphrase".to_string(), "prompt".to_string()),
             KeySource::File | KeySource::Generate => (
                 "raw".to_string(),
-                format!("file:///etc/zfs/keys/{}.key", pool.name),
+                format!("file://{}", encryption::key_file(&pool.name)),
             ),
         };
         fs.insert("keyformat".into(), format);
@@ -86,9 +87,11 @@ pub fn pools(profile: &Profile, selection: &Selection) -> Vec<PoolPlan> {
             properties,
             dataset_properties,
             vdevs,
+            encryption: keys::pool_key(pool),
         });
     }
     for name in &selection.kept {
+        let declared = profile.storage.pools.iter().find(|p| &p.name == name);
         plans.push(PoolPlan {
             name: name.clone(),
             role: PoolRole::Data,
@@ -96,6 +99,7 @@ pub fn pools(profile: &Profile, selection: &Selection) -> Vec<PoolPlan> {
             properties: BTreeMap::new(),
             dataset_properties: BTreeMap::new(),
             vdevs: Vec::new(),
+            encryption: declared.and_then(keys::pool_key),
         });
     }
     plans
@@ -137,24 +141,4 @@ pub fn datasets(profile: &Profile, selection: &Selection) -> Vec<DatasetPlan> {
         done.push(spec.name.clone());
     }
     plans
-}
-
-pub fn passphrase_prompts(profile: &Profile, selection: &Selection) -> Vec<String> {
-    profile
-        .storage
-        .pools
-        .iter()
-        .filter(|p| !selection.kept.contains(&p.name))
-        .filter(|p| {
-            p.encryption
-                .as_ref()
-                .is_some_and(|e| e.key == KeySource::Prompt)
-        })
-        .map(|p| {
-            format!(
-                "encryption passphrase of pool {} (typed twice; asked again at every boot)",
-                p.name
-            )
-        })
-        .collect()
 }

@@ -11,8 +11,8 @@ pub use care::{Alerts, AutomaticUpdates, EmailAlerts, SmtpTls, Updates, Webhook,
 pub use network::{Addressing, Network, NicMatch};
 pub use services::*;
 pub use storage::{
-    AuxVdev, Dataset, DiskFilter, DiskKind, Encryption, KeySource, Pool, PoolRole, Storage,
-    Topology, Transport,
+    AuxVdev, Dataset, DiskFilter, DiskKind, Encryption, KeyBytes, KeySource, Pool, PoolRole,
+    Storage, Topology, Transport,
 };
 pub use system::{RootLogin, System, User};
 

@@ -197,20 +197,41 @@ pub enum Transport {
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Encryption {
     pub key: KeySource,
-    /// With key = "file": a raw 32-byte key, path relative to the profile or answer file.
+    /// With key = "file": a raw 32-byte key, path relative to the profile's folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_file: Option<PathBuf>,
+    /// Root pool with a passphrase: SSH into the initramfs (dropbear, port
+    /// 2222, the root SSH keys only) to type it remotely.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remote_unlock: bool,
+    /// The key file's bytes, read by the loader.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub key_bytes: Option<KeyBytes>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum KeySource {
-    /// A passphrase typed at every boot.
-    Prompt,
-    /// A raw key given in `key-file`, installed at /etc/zfs/keys/<pool>.key.
+    /// A passphrase typed at every boot (the root pool's in the initramfs).
+    #[serde(alias = "prompt")]
+    Passphrase,
+    /// A raw 32-byte key given in `key-file` (or the answer's), installed
+    /// root-only at /etc/zfs/keys/<pool>.key (data pools only).
     File,
-    /// A raw key generated on the target at install time (data pools only).
+    /// A raw key generated at install time, kept at /etc/zfs/keys/<pool>.key
+    /// (data pools only).
     Generate,
+}
+
+/// Key material read from a file: never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyBytes(pub Vec<u8>);
+
+impl std::fmt::Debug for KeyBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyBytes({} bytes)", self.0.len())
+    }
 }
 
 /// A dataset and its properties.

@@ -8,6 +8,7 @@ mod storage;
 pub mod text;
 
 pub use checks::{is_cidr, is_crypt_hash, is_hostname, is_ssh_key, HOSTNAME_RULE};
+pub use storage::PASSPHRASE_LEN;
 
 use crate::answer::Answer;
 use crate::keypath::KeyPath;

@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 
 use super::checks::{list, Findings};
-use crate::answer::Answer;
+use crate::answer::{Answer, PoolAnswer};
 use crate::keypath::KeyPath;
-use crate::profile::{DiskFilter, KeySource, Pool, PoolRole, Profile, Topology};
+use crate::profile::{DiskFilter, Encryption, KeySource, Pool, PoolRole, Profile, Topology};
 use crate::size::Bytes;
 
 const COMPRESSION: &str =
@@ -90,32 +90,30 @@ fn pool_shape(out: &mut Findings, at: &KeyPath, pool: &Pool) {
         }
     }
     if let Some(encryption) = &pool.encryption {
-        let at = at.key("encryption");
-        match (encryption.key, &encryption.key_file) {
-            (KeySource::File, None) => out.push(at.key("key"), "key = \"file\" needs `key-file`"),
-            (_, Some(file)) if !is_key_file(file) => out.push(
-                at.key("key-file"),
-                "must be a path relative to the profile's folder, e.g. keys/tank.key, with no `..` part",
-            ),
-            (KeySource::Prompt | KeySource::Generate, Some(_)) => out.push(
-                at.key("key-file"),
-                "key-file is only used with key = \"file\"",
-            ),
-            _ => {}
-        }
-        if encryption.key != KeySource::Prompt {
-            // Nothing writes the key yet: zpool create would fail after the wipe.
-            out.push(
-                at.key("key"),
-                "key files are not made by this version of the installer (zpool create would fail after the disks are erased); allowed: \"prompt\"",
-            );
-        }
-        if pool.role == PoolRole::Root && encryption.key != KeySource::Prompt {
-            out.push(
-                at.key("key"),
-                "the root pool's key cannot be stored on the pool it unlocks; allowed: \"prompt\"",
-            );
-        }
+        encryption_checks(out, &at.key("encryption"), pool, encryption);
+    }
+}
+
+fn encryption_checks(out: &mut Findings, at: &KeyPath, pool: &Pool, encryption: &Encryption) {
+    if encryption.key_file.is_some() {
+        out.push(
+            at.key("key-file"),
+            "a key is one machine's, not a profile's: give `key-file` under [pools.<name>] in the answer (a raw 32-byte key beside it)",
+        );
+    }
+    if pool.role == PoolRole::Root && encryption.key != KeySource::Passphrase {
+        out.push(
+            at.key("key"),
+            "the root pool's key cannot be stored on the pool it unlocks; allowed: \"passphrase\"",
+        );
+    }
+    if encryption.remote_unlock
+        && (pool.role != PoolRole::Root || encryption.key != KeySource::Passphrase)
+    {
+        out.push(
+            at.key("remote-unlock"),
+            "only the root pool, with key = \"passphrase\", is unlocked in the initramfs",
+        );
     }
 }
 
@@ -320,12 +318,6 @@ fn datasets(out: &mut Findings, profile: &Profile, pools: &[&str]) {
 
 use super::text::is_dataset_part;
 
-/// A key file lies in the profile's folder or below it.
-fn is_key_file(file: &std::path::Path) -> bool {
-    let text = file.to_string_lossy();
-    !text.starts_with('/') && super::text::is_path(std::path::Path::new(&format!("/{text}")))
-}
-
 /// Properties Hearth sets from keys of its own, or must not be moved.
 const POOL_OWN: &[(&str, &str)] = &[
     ("ashift", "the pool's `ashift` key"),
@@ -434,6 +426,8 @@ pub fn answer_pools(out: &mut Findings, answer: &Answer, profile: &Profile) {
                 "the root pool is always made anew; keep data pools only",
             );
         }
+        let planned = profile.storage.pools.iter().find(|p| &p.name == name);
+        answer_keys(out, &at, pool, planned.and_then(|p| p.encryption.as_ref()));
         for (i, disk) in pool.disks.iter().enumerate() {
             if let Some(other) = owners.insert(disk, name) {
                 out.push(
@@ -442,5 +436,42 @@ pub fn answer_pools(out: &mut Findings, answer: &Answer, profile: &Profile) {
                 );
             }
         }
+    }
+}
+
+/// ZFS takes passphrases of 8 to 512 bytes.
+pub const PASSPHRASE_LEN: std::ops::RangeInclusive<usize> = 8..=512;
+
+/// A pool's key material in the answer fits how the pool is encrypted; a
+/// kept pool takes whichever it was made with.
+fn answer_keys(out: &mut Findings, at: &KeyPath, pool: &PoolAnswer, planned: Option<&Encryption>) {
+    if let Some(passphrase) = &pool.passphrase {
+        let at = match pool.passphrase_file {
+            Some(_) => at.key("passphrase-file"),
+            None => at.key("passphrase"),
+        };
+        if !PASSPHRASE_LEN.contains(&passphrase.len()) {
+            out.push(
+                at.clone(),
+                format!(
+                    "a ZFS passphrase is 8 to 512 bytes; this one is {}",
+                    passphrase.len()
+                ),
+            );
+        } else if !super::text::is_one_line(passphrase) {
+            out.push(at.clone(), "a passphrase is one line");
+        }
+        if !pool.keep && planned.is_none_or(|e| e.key != KeySource::Passphrase) {
+            out.push(
+                at,
+                "this pool is not encrypted with key = \"passphrase\" in the profile",
+            );
+        }
+    }
+    if pool.key_file.is_some() && !pool.keep && planned.is_none_or(|e| e.key != KeySource::File) {
+        out.push(
+            at.key("key-file"),
+            "this pool is not encrypted with key = \"file\" in the profile (key = \"generate\" makes its own)",
+        );
     }
 }

@@ -53,8 +53,15 @@ fn ssh(key: &Path, port: u16) -> Command {
 
 /// The ssh command line that runs `command` as `user`, to spawn with pipes.
 pub fn command(key: &Path, port: u16, user: &str, command: &str) -> Command {
+    command_with(key, port, &[], user, command)
+}
+
+/// As `command`, with more ssh options (before the destination).
+pub fn command_with(key: &Path, port: u16, options: &[&str], user: &str, command: &str) -> Command {
     let mut cmd = ssh(key, port);
-    cmd.arg(format!("{user}@127.0.0.1")).arg(command);
+    cmd.args(options)
+        .arg(format!("{user}@127.0.0.1"))
+        .arg(command);
     cmd
 }
 

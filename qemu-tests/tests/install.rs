@@ -12,6 +12,7 @@ use qemu_tests::ssh;
 use qemu_tests::{accel, budget};
 
 mod day_two;
+mod encrypted;
 mod homelab;
 mod services;
 mod total_loss;
@@ -208,6 +209,25 @@ impl Scenario {
         }
         self.phase(name, started);
         (server, port, hosts)
+    }
+
+    /// `hearth recovery-kit` on the server, the kit copied to the host;
+    /// returns its path and what the command said the kit holds.
+    fn recovery_kit(&self, port: u16, passphrase: &str) -> (PathBuf, String) {
+        let made = self.root(
+            port,
+            &format!("printf '%s\\n' '{passphrase}' | hearth recovery-kit -o /root/hearth.kit"),
+        );
+        assert!(made.contains("Keep it OFF this server"), "{made}");
+        let encoded = self.root(port, "base64 -w0 /root/hearth.kit");
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .expect("base64");
+        assert!(bytes.starts_with(b"age-encryption.org/v1\n"), "an age file");
+        let path = self.dir.join("hearth.kit");
+        std::fs::write(&path, bytes).expect("kit");
+        (path, made)
     }
 
     fn root(&self, port: u16, command: &str) -> String {

@@ -3,7 +3,7 @@
 //! A wrong passphrase and another host's answer are refused first, with
 //! the disks untouched.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command};
 
 use qemu_tests::machine::{Bus, Disk, Firmware};
@@ -71,7 +71,7 @@ fn total_loss() {
     scenario.root(guest, "systemctl start hearth-restic-backup.service");
     let host_key = scenario.root(guest, "cat /etc/ssh/ssh_host_ed25519_key.pub");
     let laptop = scenario.root(guest, "cat /etc/wireguard/peers/laptop.conf");
-    let kit = make_kit(&scenario, guest);
+    let (kit, _) = scenario.recovery_kit(guest, PASSPHRASE);
     server.kill();
 
     // Every disk is replaced by a blank one.
@@ -169,23 +169,6 @@ fn five_disks(scenario: &Scenario, prefix: &str) -> Vec<Disk> {
 }
 
 /// The server's kit, made there and copied to the host.
-fn make_kit(scenario: &Scenario, guest: u16) -> PathBuf {
-    let made = scenario.root(
-        guest,
-        &format!("printf '%s\\n' '{PASSPHRASE}' | hearth recovery-kit -o /root/hearth.kit"),
-    );
-    assert!(made.contains("Keep it OFF this server"), "{made}");
-    let encoded = scenario.root(guest, "base64 -w0 /root/hearth.kit");
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .expect("base64");
-    assert!(bytes.starts_with(b"age-encryption.org/v1\n"), "an age file");
-    let path = scenario.dir.join("hearth.kit");
-    std::fs::write(&path, bytes).expect("kit");
-    path
-}
-
 /// The install stops with `why` on the console, every disk as blank as before.
 fn refused(scenario: &mut Scenario, disks: &[&Disk], why: &str) {
     scenario.install(

@@ -214,3 +214,38 @@ fn hash_password_prints_answer_lines_that_validate() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// An unattended install of an encrypted root with no passphrase in the
+/// answer stops before any write: nobody is at the console to type it.
+#[test]
+fn an_unattended_install_without_the_passphrase_is_refused_before_any_write() {
+    let text =
+        fs::read_to_string("tests/golden/plans/encrypted--ssd2-hdd4.json").expect("golden plan");
+    let mut plan: Plan = serde_json::from_str(&text).expect("plan");
+    let err = hearth_installer::install::keys_at_hand(&plan, None).expect_err("refused");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("pool rpool is encrypted and this unattended install has no key for it"),
+        "{message}"
+    );
+    assert!(message.contains("nothing was written"), "{message}");
+    plan.secrets.insert(
+        "zfs-passphrase:rpool".into(),
+        "correct horse battery".into(),
+    );
+    hearth_installer::install::keys_at_hand(&plan, None)
+        .expect("with the passphrase, tank's key is made on the target");
+    let tank = plan
+        .pools
+        .iter_mut()
+        .find(|p| p.name == "tank")
+        .expect("tank");
+    tank.action = hearth_installer::plan::PoolAction::Import;
+    let err = hearth_installer::install::keys_at_hand(&plan, None)
+        .expect_err("a kept pool needs its key");
+    assert!(
+        format!("{err:#}")
+            .contains("give key-file (a raw 32-byte key), or install from the recovery kit"),
+        "{err:#}"
+    );
+}

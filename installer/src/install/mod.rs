@@ -143,7 +143,7 @@ pub fn unattended(answer: &Path, medium: &Medium, runner: &Runner) -> Result<Pla
 
 /// Every key the install needs is at hand before the first write: nobody
 /// is there to type a passphrase, and a kept pool needs its key.
-fn keys_at_hand(plan: &Plan, kit: Option<&FromKit>) -> Result<()> {
+pub fn keys_at_hand(plan: &Plan, kit: Option<&FromKit>) -> Result<()> {
     use crate::plan::keys::{key_secret, passphrase_secret};
     use crate::profile::KeySource;
     let kit_keys = kit.map(|k| k.pool_keys(plan)).unwrap_or_default();

@@ -4,7 +4,8 @@
 //! boot is unlocked over SSH into the initramfs (key logins only); the
 //! data pool's generated key loads at boot with no prompt; no file or log
 //! holds the passphrase; a reinstall onto new root disks keeps the data
-//! pool and loads its key from the recovery kit.
+//! pool and loads its key from the recovery kit; replace-disk mends the
+//! encrypted root mirror.
 
 use std::io::{Read, Write};
 use std::process::{Child, Stdio};
@@ -64,7 +65,18 @@ fn encrypted() {
     assert_eq!(scenario.root(port, HASHES), hashes);
     server.kill();
 
-    // The root disks die; new blank ones, tank kept, its key from the kit.
+    let new_roots = reinstall_keeps_tank(&mut scenario, &tank, kit, &hashes);
+    replace_a_root_disk(&mut scenario, &new_roots[1], &tank);
+    scenario.report();
+}
+
+/// The root disks die: new blank ones, tank kept, its key from the kit.
+fn reinstall_keeps_tank(
+    scenario: &mut Scenario,
+    tank: &[Disk; 2],
+    kit: std::path::PathBuf,
+    hashes: &str,
+) -> [Disk; 2] {
     let new_roots = [
         scenario.disk("new-root-1", 8),
         scenario.disk("new-root-2", 8),
@@ -83,9 +95,9 @@ fn encrypted() {
         &keep,
         "HEARTH-INSTALL-DONE",
     );
-    let (mut server, port, _) = boot_locked(&mut scenario, "after-reinstall", Firmware::Uefi, &all);
+    let (mut server, port, _) = boot_locked(scenario, "after-reinstall", Firmware::Uefi, &all);
     unlock_on_the_console(&mut server);
-    wait_for_ssh(&mut scenario, &mut server, port, "after-reinstall");
+    wait_for_ssh(scenario, &mut server, port, "after-reinstall");
     let log = scenario.root(port, "cat /var/log/hearth/install.log");
     assert!(
         log.contains("zfs load-key -r tank"),
@@ -95,7 +107,28 @@ fn encrypted() {
     let status = scenario.root(port, "zfs get -H -o value keystatus tank");
     assert_eq!(status.trim(), "available");
     server.kill();
-    scenario.report();
+
+    new_roots
+}
+
+/// A root disk dies: the other unlocks alone, and replace-disk resilvers
+/// the encrypted mirror onto a blank disk.
+fn replace_a_root_disk(scenario: &mut Scenario, survivor: &Disk, tank: &[Disk; 2]) {
+    let spare = scenario.disk("spare-root", 8);
+    let degraded: Vec<&Disk> = [survivor, &spare].into_iter().chain(tank.iter()).collect();
+    let (mut server, port, _) = boot_locked(scenario, "degraded", Firmware::Uefi, &degraded);
+    unlock_on_the_console(&mut server);
+    wait_for_ssh(scenario, &mut server, port, "degraded");
+    let started = Instant::now();
+    let replaced = scenario.root(
+        port,
+        "hearth replace-disk /dev/disk/by-id/virtio-new-root-1-part3 /dev/disk/by-id/virtio-spare-root",
+    );
+    assert!(replaced.contains("resilvered"), "{replaced}");
+    let healthy = scenario.root(port, "zpool status -x");
+    assert_eq!(healthy.trim(), "all pools are healthy");
+    scenario.phase("replace-disk", started);
+    server.kill();
 }
 
 /// Boots the installed system up to the initramfs's passphrase prompt;

@@ -53,6 +53,13 @@ impl Scenario {
             eprintln!("skipped {name}: {why}");
             return None;
         }
+        // Never in CI: say so before building an ISO only it would use.
+        if budget::OUTSIDE_CI.contains(&name) {
+            if let Some(why) = budget::refuse(name, minutes) {
+                eprintln!("skipped {name}: {why}");
+                return None;
+            }
+        }
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../target/qemu-tests")
             .join(name);

@@ -168,7 +168,7 @@ fn unlock_on_the_console(server: &mut Machine) {
         .expect("and asked again");
     server.send(&format!("{PASSPHRASE}\n")).expect("type");
     server
-        .wait_for_console("Passphrase accepted.", server.scaled(30))
+        .wait_for_console("rpool unlocked; booting.", server.scaled(30))
         .expect("the right one is taken");
 }
 

@@ -34,7 +34,7 @@ hearth_ask() {
 		stty echo <"$tty" 2>/dev/null
 		printf '\n' >"$tty"
 		if printf '%s\n' "$passphrase" | zfs load-key "$ENCRYPTIONROOT" >/dev/null 2>&1; then
-			printf 'Passphrase accepted.\n' >"$tty"
+			:
 		elif [ "$(hearth_keystatus)" = "unavailable" ]; then
 			printf 'Wrong passphrase; try again.\n' >"$tty"
 		fi
@@ -64,5 +64,6 @@ done
 kill $hearth_pids 2>/dev/null
 for hearth_tty in $hearth_ttys; do
 	stty echo <"$hearth_tty" 2>/dev/null
+	printf '\n%s unlocked; booting.\n' "$ENCRYPTIONROOT" >"$hearth_tty"
 done
 return 0

@@ -62,6 +62,9 @@ while [ "$(hearth_keystatus)" = "unavailable" ]; do
 	sleep 1
 done
 kill $hearth_pids 2>/dev/null
+# The boot no longer waits for zfsunlock's session to say it is done: a
+# dropped SSH connection must not hang it on that fifo.
+rm -f /run/zfs_unlock_complete_notify
 for hearth_tty in $hearth_ttys; do
 	stty echo <"$hearth_tty" 2>/dev/null
 	printf '\n%s unlocked; booting.\n' "$ENCRYPTIONROOT" >"$hearth_tty"

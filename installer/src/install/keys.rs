@@ -9,6 +9,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+use crate::load::KEY_LEN;
 use crate::plan::keys::{key_secret, passphrase_secret};
 use crate::plan::{Plan, PoolAction, PoolPlan};
 use crate::profile::KeySource;
@@ -36,7 +37,7 @@ pub fn before_create(plan: &Plan, pool: &PoolPlan) -> Result<Option<String>> {
             Ok(Some(format!("{passphrase}\n")))
         }
         KeySource::Generate => {
-            let bytes = crate::runner::random_bytes::<32>()?;
+            let bytes = crate::runner::random_bytes::<KEY_LEN>()?;
             put_live(&pool.name, &bytes)?;
             Ok(None)
         }
@@ -117,7 +118,7 @@ fn given_key(plan: &Plan, pool: &str) -> Result<Option<Vec<u8>>> {
         })
         .collect();
     match bytes {
-        Some(bytes) if bytes.len() == 32 => Ok(Some(bytes)),
+        Some(bytes) if bytes.len() == KEY_LEN => Ok(Some(bytes)),
         _ => bail!("the plan's key of pool {pool} is not 32 bytes of hex"),
     }
 }

@@ -197,17 +197,14 @@ pub enum Transport {
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Encryption {
     pub key: KeySource,
-    /// With key = "file": a raw 32-byte key, path relative to the profile's folder.
+    /// Refused: a key is one machine's, so it is the answer's `key-file`
+    /// under [pools.<name>]. Read only to say so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_file: Option<PathBuf>,
     /// Root pool with a passphrase: SSH into the initramfs (dropbear, port
     /// 2222, the root SSH keys only) to type it remotely.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub remote_unlock: bool,
-    /// The key file's bytes, read by the loader.
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub key_bytes: Option<KeyBytes>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]

@@ -109,7 +109,11 @@ fn static_ip(cidr: &str, gateway: Option<&str>, device: &str) -> Option<String> 
     let address: std::net::Ipv4Addr = address.parse().ok()?;
     let prefix: u32 = prefix.parse().ok().filter(|p| *p <= 32)?;
     let mask = std::net::Ipv4Addr::from(u32::MAX.checked_shl(32 - prefix).unwrap_or(0));
-    let gateway = gateway.unwrap_or_default();
+    // An IPv6 gateway's colons would split ip='s fields.
+    let gateway = match gateway {
+        Some(g) => g.parse::<std::net::Ipv4Addr>().ok()?.to_string(),
+        None => String::new(),
+    };
     Some(format!("ip={address}::{gateway}:{mask}::{device}:off"))
 }
 

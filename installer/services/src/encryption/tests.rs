@@ -16,7 +16,6 @@ fn encrypted_root(remote: bool) -> Profile {
         key: KeySource::Passphrase,
         key_file: None,
         remote_unlock: remote,
-        key_bytes: None,
     });
     profile
         .system
@@ -40,6 +39,12 @@ fn the_initramfs_gets_dhcp_or_the_static_address() {
         kernel_args(&profile).as_deref(),
         Some("ip=192.168.1.10::192.168.1.1:255.255.255.0::enp1s0:off")
     );
+    profile.network.gateway = Some("fd00::1".into());
+    assert!(
+        kernel_args(&profile).is_none(),
+        "an IPv6 gateway cannot go into ip="
+    );
+    profile.network.gateway = Some("192.168.1.1".into());
     profile.network.address = Some("fd00::10/64".into());
     assert!(kernel_args(&profile).is_none());
     assert!(unreachable_address(&profile).is_some());

@@ -145,6 +145,24 @@ pub enum Command {
         #[arg(long)]
         alert: bool,
     },
+    /// On the installed system: upgrade a clone of the running boot
+    /// environment and boot it next, as a trial; the running one stays
+    /// bootable (hearth rollback).
+    Upgrade {
+        /// The new environment's name; default: hearth-<date>-<time>.
+        name: Option<String>,
+        #[arg(long, default_value = "/var/log/hearth/upgrade.log")]
+        log: PathBuf,
+    },
+    /// On the installed system: boot an older environment from the next
+    /// boot on, on every ESP: NAME, a snapshot ENV@SNAPSHOT (cloned into a
+    /// new environment), or by default the one before the default.
+    Rollback { target: Option<String> },
+    /// On the installed system: boot environments.
+    Be {
+        #[command(subcommand)]
+        action: BeAction,
+    },
     /// Print the profile and answer file reference (Markdown).
     Reference,
     /// Ask for a password (typed twice) and print the lines an answer file
@@ -165,6 +183,28 @@ pub enum Command {
         #[arg(long, default_value = "/var/log/hearth/restore-test.log")]
         log: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BeAction {
+    /// Every environment: running, next boot, fallback, failed.
+    List,
+    /// Destroy an environment (not the running or the default one).
+    Destroy { name: String },
+    /// Bring every ESP in step with every environment (the kernel and
+    /// initramfs hooks run this).
+    Sync,
+    /// Snapshot the running environment (the APT hook runs this).
+    Snapshot {
+        #[arg(long)]
+        before_apt: bool,
+    },
+    /// This boot reached multi-user (hearth-boot-ok.service).
+    #[command(hide = true)]
+    BootOk,
+    /// A trial boot's time is up (hearth-boot-deadline.timer).
+    #[command(hide = true)]
+    Deadline,
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -218,6 +258,11 @@ pub fn run(cli: Cli) -> Result<()> {
         // No log file: /var/log may be a dataset this very unit mounts after.
         Command::LoadKey { pool } => crate::unlock::load_key(&pool, &Runner::new(None, false)?),
         Command::Status { json, alert } => status(json, alert),
+        Command::Upgrade { name, log } => crate::be::upgrade(name.as_deref(), &logged(&log)?),
+        Command::Rollback { target } => {
+            crate::be::rollback(target.as_deref(), &logged(Path::new(BE_LOG))?)
+        }
+        Command::Be { action } => be(action),
         Command::Reference => {
             print!("{}", crate::reference::markdown());
             Ok(())
@@ -232,6 +277,24 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("{report}");
             Ok(())
         }
+    }
+}
+
+const BE_LOG: &str = "/var/log/hearth/boot-environments.log";
+
+fn be(action: BeAction) -> Result<()> {
+    // The hooks may run before /var/log is mounted (an initramfs update early on).
+    let runner = match Path::new("/var/log/hearth").is_dir() {
+        true => logged(Path::new(BE_LOG))?,
+        false => Runner::new(None, false)?,
+    };
+    match action {
+        BeAction::List => crate::be::list(&runner),
+        BeAction::Destroy { name } => crate::be::destroy(&name, &runner),
+        BeAction::Sync => crate::be::sync(&runner),
+        BeAction::Snapshot { before_apt: _ } => crate::be::snapshot_before_apt(&runner),
+        BeAction::BootOk => crate::be::boot_ok(&runner),
+        BeAction::Deadline => crate::be::deadline(&runner),
     }
 }
 

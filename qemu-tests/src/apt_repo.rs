@@ -10,8 +10,6 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 const COMPONENTS: [&str; 3] = ["main", "contrib", "non-free-firmware"];
-/// SHA-256 of nothing: each Packages index is empty.
-const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// Lays out `root/debian` (SUITE, SUITE-updates) and `root/debian-security`
 /// (SUITE-security); returns the signing key, ASCII-armoured.
@@ -30,6 +28,27 @@ pub fn build(root: &Path, suite: &str) -> Result<String> {
             "never",
         ],
     )?;
+    index(root, suite, "")?;
+    let key = Command::new("gpg")
+        .arg("--homedir")
+        .arg(&home)
+        .args(["--batch", "--armor", "--export", "archive@hearth.invalid"])
+        .output()
+        .context("gpg (apt install gpg)")?;
+    let armored = String::from_utf8_lossy(&key.stdout).to_string();
+    if !armored.contains("BEGIN PGP PUBLIC KEY BLOCK") {
+        bail!(
+            "gpg exported no key: {}",
+            String::from_utf8_lossy(&key.stderr)
+        );
+    }
+    Ok(armored)
+}
+
+/// Packages, Release and InRelease of every suite, signed again; the
+/// suite's main component lists `packages` (stanzas), the rest are empty.
+fn index(root: &Path, suite: &str, packages: &str) -> Result<()> {
+    let home = root.join("gnupg");
     for (archive, dist, label) in [
         ("debian", suite.to_string(), "Debian"),
         ("debian", format!("{suite}-updates"), "Debian"),
@@ -44,10 +63,17 @@ pub fn build(root: &Path, suite: &str) -> Result<String> {
         for component in COMPONENTS {
             let index = dir.join(component).join("binary-amd64");
             fs::create_dir_all(&index)?;
-            fs::write(index.join("Packages"), "")?;
+            let text = if dist == suite && component == "main" {
+                packages
+            } else {
+                ""
+            };
+            fs::write(index.join("Packages"), text)?;
             let _ = writeln!(
                 hashes,
-                " {EMPTY_SHA256} 0 {component}/binary-amd64/Packages"
+                " {} {} {component}/binary-amd64/Packages",
+                hex_sha256(text.as_bytes()),
+                text.len()
             );
         }
         let release = format!(
@@ -67,20 +93,85 @@ pub fn build(root: &Path, suite: &str) -> Result<String> {
             ],
         )?;
     }
-    let key = Command::new("gpg")
-        .arg("--homedir")
-        .arg(&home)
-        .args(["--batch", "--armor", "--export", "archive@hearth.invalid"])
-        .output()
-        .context("gpg (apt install gpg)")?;
-    let armored = String::from_utf8_lossy(&key.stdout).to_string();
-    if !armored.contains("BEGIN PGP PUBLIC KEY BLOCK") {
-        bail!(
-            "gpg exported no key: {}",
-            String::from_utf8_lossy(&key.stderr)
+    Ok(())
+}
+
+/// The suite's main component holds exactly `debs` (built by [`deb`]),
+/// as apt sees it on its next `apt-get update`.
+pub fn publish(root: &Path, suite: &str, debs: &[std::path::PathBuf]) -> Result<()> {
+    let pool = root.join("debian/pool/main");
+    fs::create_dir_all(&pool)?;
+    let mut stanzas = String::new();
+    for deb in debs {
+        let name = deb
+            .file_name()
+            .context("a .deb file")?
+            .to_string_lossy()
+            .to_string();
+        fs::copy(deb, pool.join(&name))?;
+        let bytes = fs::read(deb)?;
+        let fields = Command::new("dpkg-deb")
+            .arg("-f")
+            .arg(deb)
+            .output()
+            .context("dpkg-deb")?;
+        if !fields.status.success() {
+            bail!(
+                "dpkg-deb -f {}: {}",
+                deb.display(),
+                String::from_utf8_lossy(&fields.stderr)
+            );
+        }
+        let _ = writeln!(
+            stanzas,
+            "{}Filename: pool/main/{name}\nSize: {}\nSHA256: {}\n",
+            String::from_utf8_lossy(&fields.stdout),
+            bytes.len(),
+            hex_sha256(&bytes)
         );
     }
-    Ok(armored)
+    index(root, suite, &stanzas)
+}
+
+/// A small package `name` at `version` holding `files` (path, content),
+/// built with dpkg-deb into `dir`.
+pub fn deb(
+    dir: &Path,
+    name: &str,
+    version: &str,
+    files: &[(&str, &str)],
+) -> Result<std::path::PathBuf> {
+    let tree = dir.join(format!("{name}-{version}"));
+    let _ = fs::remove_dir_all(&tree);
+    fs::create_dir_all(tree.join("DEBIAN"))?;
+    fs::write(
+        tree.join("DEBIAN/control"),
+        format!("Package: {name}\nVersion: {version}\nArchitecture: all\nMaintainer: Hearth tests <tests@hearth.invalid>\nDescription: Hearth test package\n"),
+    )?;
+    for (path, content) in files {
+        let at = tree.join(path.trim_start_matches('/'));
+        fs::create_dir_all(at.parent().context("a file in a folder")?)?;
+        fs::write(at, content)?;
+    }
+    let out = dir.join(format!("{name}_{version}_all.deb"));
+    let built = Command::new("dpkg-deb")
+        .args(["--root-owner-group", "--build"])
+        .arg(&tree)
+        .arg(&out)
+        .output()
+        .context("dpkg-deb")?;
+    if !built.status.success() {
+        bail!(
+            "dpkg-deb --build: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+    }
+    Ok(out)
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(bytes))
 }
 
 fn gpg(home: &Path, args: &[&str]) -> Result<()> {

@@ -6,7 +6,7 @@
 /// Scenarios that run whatever the budget says.
 pub const SUBSET: &[&str] = &["uefi-single", "bad-answer"];
 /// Scenarios too long to share CI's budget with the others: run by name.
-pub const OUTSIDE_CI: &[&str] = &["total-loss", "day-two", "encrypted"];
+pub const OUTSIDE_CI: &[&str] = &["total-loss", "day-two", "encrypted", "upgrades"];
 
 /// None when the scenario fits (or no deadline is set); otherwise why it is skipped.
 /// Skips are also listed in target/qemu-tests/skipped.txt, which `.ci/run`

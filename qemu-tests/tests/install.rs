@@ -16,6 +16,7 @@ mod encrypted;
 mod homelab;
 mod services;
 mod total_loss;
+mod upgrades;
 
 const ADMIN_HASH: &str = "$6$hearthfixture$IxW2YQ0gV1rMF7I/02h7yo9zfZKn5OEJETbpAPtpDwSkZo7FujFeoGSNYMFwLY2AkQvfS9.DVQDaq8lmNbjtr0";
 
@@ -400,7 +401,7 @@ fn bios_mirror() {
         2,
         "both disks in the mirror: {layout}"
     );
-    let esps = scenario.root(port, "wc -l < /etc/hearth/esp-uuids");
+    let esps = scenario.root(port, ESP_COUNT);
     assert_eq!(esps.trim(), "2", "every root disk has its ESP");
     server.kill();
 
@@ -432,6 +433,10 @@ fn bios_mirror() {
     new_alone.kill();
     scenario.report();
 }
+
+/// How many ESPs the root pool lists (hearth be sync keeps them all in step).
+pub const ESP_COUNT: &str =
+    "zfs get -H -o value org.hearth:esps rpool/ROOT | tr , '\\n' | grep -c .";
 
 /// The plan that ran is byte for byte the one confirmed; the installed
 /// copy keeps it without password hashes.

@@ -8,6 +8,7 @@
 //! `mod` line below, and one line in [`REGISTRY`].
 
 pub mod alerts;
+pub mod boot_env;
 pub mod check;
 pub mod docker;
 pub mod encryption;
@@ -110,6 +111,7 @@ pub static REGISTRY: &[&dyn Service] = &[
     &smart::SmartMonitor,
     &alerts::AlertSender,
     &encryption::PoolEncryption,
+    &boot_env::BootEnvironments,
 ];
 
 /// Packages every Hearth system has.

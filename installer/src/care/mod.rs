@@ -139,7 +139,8 @@ pub fn alert_test() -> Result<()> {
 pub fn status(json: bool, alert: bool) -> Result<bool> {
     let now = crate::runner::epoch_seconds();
     let profile = status::installed_profile();
-    let found = status::collect(&probe::System, profile.as_ref(), now);
+    let mut found = status::collect(&probe::System, profile.as_ref(), now);
+    status::add_boot(&mut found, crate::be::status());
     if json {
         println!("{}", serde_json::to_string_pretty(&found)?);
     } else {

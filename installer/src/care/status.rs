@@ -21,6 +21,9 @@ pub struct Status {
     pub security_updates: Vec<String>,
     pub snapshots: Vec<SnapshotAge>,
     pub runs: Vec<RunStatus>,
+    /// Boot environments: running, next boot, a failed trial.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boot: Option<crate::be::BootStatus>,
     /// What needs a person, one line each; empty: all is well.
     pub attention: Vec<Attention>,
 }
@@ -68,6 +71,20 @@ fn attention(status: &Status, profile: Option<&Profile>, now: u64) -> Vec<Attent
     }
     jobs(status, now, &mut add);
     out
+}
+
+/// The boot environments' line, and a trial that failed as attention.
+pub fn add_boot(status: &mut Status, boot: Option<crate::be::BootStatus>) {
+    if let Some(failed) = boot.as_ref().filter(|b| !b.failed.is_empty()) {
+        status.attention.push(Attention {
+            key: format!("boot-env-{}", failed.failed),
+            what: format!(
+                "boot environment {} never reached multi-user; {} boots instead (hearth be list)",
+                failed.failed, failed.default
+            ),
+        });
+    }
+    status.boot = boot;
 }
 
 /// Pools and disks.
@@ -208,6 +225,20 @@ pub fn table(status: &Status, now: u64) -> String {
             format!("{} ago", human_age(now.saturating_sub(l)))
         });
         out.push_str(&format!("{:<35} {last:<18} {}\n", r.unit, r.result));
+    }
+    if let Some(boot) = &status.boot {
+        out.push_str(&format!(
+            "\nboot environment: running {}, next boot {}{}; ESPs present {} of {}\n",
+            boot.running,
+            boot.default,
+            if boot.trial.is_empty() {
+                ""
+            } else {
+                " (a trial)"
+            },
+            boot.esps_present,
+            boot.esps_listed
+        ));
     }
     out.push_str(&format!(
         "\nfailed units: {}\npending security updates: {}\n",

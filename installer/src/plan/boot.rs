@@ -20,18 +20,11 @@ pub fn boot(profile: &Profile, selection: &Selection) -> BootPlan {
             esp: partition_path(disk, 2),
         })
         .collect();
-    let mut cmdline = kernel_cmdline(&format!("{root}/ROOT/{BOOT_ENV}"));
     // Remote unlock: the initramfs brings the network up for dropbear.
-    if let Some(args) = crate::services::encryption::kernel_args(profile) {
-        cmdline = format!("{cmdline} {args}");
-    }
+    let args = crate::services::boot_env::kernel_args(profile);
     BootPlan {
         disks,
-        kernel_cmdline: cmdline,
+        kernel_cmdline: crate::services::boot_env::cmdline(root, BOOT_ENV, &args),
+        environments: profile.boot_environments.clone(),
     }
-}
-
-/// What the kernel is told to boot: the root dataset, by the zfs initramfs.
-pub fn kernel_cmdline(root_dataset: &str) -> String {
-    format!("root=ZFS={root_dataset} boot=zfs")
 }

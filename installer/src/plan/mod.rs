@@ -183,6 +183,9 @@ pub struct BootPlan {
     /// and the kernel and initrd, so any one of them boots alone.
     pub disks: Vec<BootDisk>,
     pub kernel_cmdline: String,
+    /// What upgrades keep to roll back to.
+    #[serde(default)]
+    pub environments: crate::profile::BootEnvironments,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,5 +1,6 @@
 //! The plan as a preview a careful admin can sign off.
 
+use crate::datasets::BOOT_ENV;
 use std::fmt::Write;
 
 use super::{Plan, PoolAction};
@@ -157,6 +158,14 @@ fn boot(w: &mut String, plan: &Plan) {
         format!(
             "Boot: GRUB for BIOS and UEFI on every root disk; kernel {}",
             plan.boot.kernel_cmdline
+        ),
+    );
+    let be = &plan.boot.environments;
+    line(
+        w,
+        format!(
+            "  boot environments: {BOOT_ENV} first; hearth upgrade keeps {}, a snapshot before each apt run (newest {} kept), a new one falls back unless it reaches multi-user in {} min",
+            be.keep, be.snapshots, be.fallback_minutes
         ),
     );
     for disk in &plan.boot.disks {

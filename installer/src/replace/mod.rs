@@ -5,7 +5,6 @@
 
 pub mod status;
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::thread::sleep;
 use std::time::Duration;
@@ -189,24 +188,25 @@ pub fn run(
         println!("dry run: nothing written");
         return Ok(());
     }
-    // The new disk boots what is running now.
-    execute(&plan, &crate::plan::boot::kernel_cmdline(root), runner)
+    execute(&plan, runner)
 }
 
 /// Partitions the new disk, installs the bootloader, replaces, reports the resilver.
-pub fn execute(plan: &ReplacePlan, kernel_cmdline: &str, runner: &Runner) -> Result<()> {
+pub fn execute(plan: &ReplacePlan, runner: &Runner) -> Result<()> {
     let options = disk::Options {
         wait: Some(Duration::from_secs(30)),
     };
     disk::partition_disks(std::slice::from_ref(&plan.disk), runner, &options)?;
     if let Some(boot_disk) = &plan.boot {
-        let uuid = boot::install_disk(Path::new("/"), boot_disk, kernel_cmdline, runner)?;
-        let list = Path::new("/etc/hearth/esp-uuids");
-        let mut uuids = fs::read_to_string(list).unwrap_or_default();
-        if !uuids.lines().any(|l| l == uuid) {
-            uuids.push_str(&format!("{uuid}\n"));
-            fs::write(list, uuids)?;
+        // GRUB now; every environment's files once the ESP is listed.
+        let uuid = boot::install_disk(Path::new("/"), boot_disk, runner, |_, _| Ok(()))?;
+        let config = crate::be::config()?;
+        let mut uuids = crate::be::esp_uuids(&config.pool, runner)?;
+        if !uuids.contains(&uuid) {
+            uuids.push(uuid);
+            crate::be::set_esp_uuids(&config.pool, &uuids, runner)?;
         }
+        crate::be::sync(runner)?;
     }
     runner.run(
         "zpool",

@@ -309,7 +309,7 @@ fn everything_is_encrypted(scenario: &Scenario, port: u16) {
 fn the_passphrase_is_nowhere(scenario: &Scenario, port: u16) {
     let search = format!(
         "found=$(grep -rlaF -- '{PASSPHRASE}' /etc /var/log /root || true); \
-         for uuid in $(cat /etc/hearth/esp-uuids); do \
+         for uuid in $(zfs get -H -o value org.hearth:esps rpool/ROOT | tr , ' '); do \
            mkdir -p /mnt/esp && mount -o ro UUID=$uuid /mnt/esp && \
            found=\"$found $(grep -rlaF -- '{PASSPHRASE}' /mnt/esp || true)\"; umount /mnt/esp; \
          done; echo \"found:$found\""

@@ -139,3 +139,44 @@ fn default_smtp_port() -> u16 {
 fn never() -> String {
     "never".into()
 }
+
+/// Boot environments: the system is a dataset under `<root pool>/ROOT/`;
+/// `hearth upgrade` upgrades a clone of it and boots that next, and every
+/// apt run snapshots the running one first. Data (home, docker, the data
+/// pools, every profile dataset) lives outside and is never rolled back.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct BootEnvironments {
+    /// Environments kept (1 to 20); `hearth upgrade` destroys the oldest
+    /// beyond this, never the running, the default or the fallback one.
+    #[serde(default = "default_keep")]
+    pub keep: u32,
+    /// Snapshots taken before apt runs kept per environment (0 to 100),
+    /// the oldest destroyed first.
+    #[serde(default = "default_snapshots")]
+    pub snapshots: u32,
+    /// Minutes a newly upgraded environment has to reach multi-user
+    /// (1 to 120) before the server restarts into the previous one.
+    #[serde(default = "default_fallback_minutes")]
+    pub fallback_minutes: u32,
+}
+
+impl Default for BootEnvironments {
+    fn default() -> Self {
+        BootEnvironments {
+            keep: default_keep(),
+            snapshots: default_snapshots(),
+            fallback_minutes: default_fallback_minutes(),
+        }
+    }
+}
+
+fn default_keep() -> u32 {
+    3
+}
+fn default_snapshots() -> u32 {
+    10
+}
+fn default_fallback_minutes() -> u32 {
+    10
+}

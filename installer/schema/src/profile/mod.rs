@@ -7,7 +7,9 @@ mod services;
 mod storage;
 mod system;
 
-pub use care::{Alerts, AutomaticUpdates, EmailAlerts, SmtpTls, Updates, Webhook, WebhookKind};
+pub use care::{
+    Alerts, AutomaticUpdates, BootEnvironments, EmailAlerts, SmtpTls, Updates, Webhook, WebhookKind,
+};
 pub use network::{Addressing, Network, NicMatch};
 pub use services::*;
 pub use storage::{
@@ -50,6 +52,9 @@ pub struct Profile {
     /// Security and stable updates.
     #[serde(default)]
     pub updates: Updates,
+    /// How many systems an upgrade keeps to roll back to.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub boot_environments: BootEnvironments,
     /// The Proxmox VE repository; required when base = "proxmox".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxmox: Option<ProxmoxRepo>,

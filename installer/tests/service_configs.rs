@@ -425,3 +425,43 @@ fn msmtp_configs_pass_msmtp_pretend() {
     std::fs::remove_dir_all(&dir).ok();
     assert!(checked >= 3, "checked {checked}");
 }
+
+/// The boot environments' units, for every shipped profile, pass
+/// `systemd-analyze verify` (hearth itself stands in as /bin/true: the
+/// host has no /usr/bin/hearth).
+#[test]
+fn boot_environment_units_pass_systemd_analyze_verify() {
+    if !tool("systemd-analyze", "systemd") {
+        return;
+    }
+    use hearth_installer::services::{boot_env::BootEnvironments, Service};
+    for (name, profile) in shipped() {
+        let dir = scratch("units").join(name.replace('/', "_"));
+        std::fs::create_dir_all(&dir).expect("unit dir");
+        let mut units = Vec::new();
+        for file in BootEnvironments.files(&profile) {
+            let path = file.path.display().to_string();
+            let Some(unit) = path.strip_prefix("/etc/systemd/system/") else {
+                continue;
+            };
+            let text = file.content.replace("/usr/bin/hearth", "/bin/true");
+            std::fs::write(dir.join(unit), text).expect("unit");
+            units.push(dir.join(unit));
+        }
+        assert_eq!(
+            units.len(),
+            3,
+            "{name}: boot-ok, deadline timer and service"
+        );
+        let out = Command::new("systemd-analyze")
+            .arg("verify")
+            .args(&units)
+            .output()
+            .expect("systemd-analyze");
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

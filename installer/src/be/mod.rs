@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod envs;
 pub mod esp;
+mod lock;
 pub mod menu;
 mod prune;
 mod sources;
@@ -87,6 +88,7 @@ pub fn sync_all(
     runner: &Runner,
 ) -> Result<BootState> {
     let pool = &config.pool;
+    let _lock = lock::Lock::take()?;
     let running = envs::running(pool)?;
     let all = envs::list(pool, runner)?;
     let esps = mount_present(pool, runner)?;

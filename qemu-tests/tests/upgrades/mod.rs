@@ -195,6 +195,7 @@ fn pick_the_old_entry_in_grub(scenario: &mut Scenario, all: &[&Disk], new: &str)
         "the old system, as it was"
     );
     assert_eq!(scenario.root(port, AFTER), "after\nafter\n");
+    boot_ok_done(scenario, port);
     let out = scenario.root(port, "hearth rollback hearth");
     assert!(out.contains("hearth boots from the next boot on"), "{out}");
     let esps = scenario.root(port, ESPS);
@@ -320,6 +321,17 @@ fn wait_for_login(scenario: &mut Scenario, server: &mut Machine, port: u16, name
         .expect("a login prompt");
     ssh::wait(&scenario.key, port, "root", server.scaled(20)).expect("ssh as root");
     scenario.phase(name, started);
+}
+
+/// hearth-boot-ok has run (it writes the ESPs once the boot is up).
+fn boot_ok_done(scenario: &Scenario, port: u16) {
+    wait_for(
+        scenario,
+        port,
+        "systemctl is-active hearth-boot-ok.service || true",
+        Duration::from_secs(300),
+        |out| out.trim() == "active",
+    );
 }
 
 /// Runs `command` until `done` takes its output.

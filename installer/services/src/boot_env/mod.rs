@@ -43,6 +43,7 @@ After=multi-user.target\n\
 Requisite=multi-user.target\n\n\
 [Service]\n\
 Type=oneshot\n\
+RemainAfterExit=yes\n\
 ExecStart=/usr/bin/hearth be boot-ok\n\n\
 [Install]\n\
 WantedBy=multi-user.target\n";

@@ -83,6 +83,23 @@ fn parse_list(root: &str, text: &str) -> Vec<Env> {
         .collect()
 }
 
+/// A new environment from `snapshot`: never mounted by itself, / once booted.
+pub fn clone(snapshot: &str, dataset: &str, runner: &Runner) -> Result<()> {
+    runner.run(
+        "zfs",
+        &[
+            "clone",
+            "-o",
+            "canmount=noauto",
+            "-o",
+            "mountpoint=/",
+            snapshot,
+            dataset,
+        ],
+    )?;
+    Ok(())
+}
+
 /// Snapshots of one environment, oldest first.
 pub fn snapshots(dataset: &str, runner: &Runner) -> Result<Vec<Snapshot>> {
     let (_, out) = runner.query(

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
 use super::menu::{self, BootState, MenuEntry};
+use super::sources::Mounted;
 use super::space::{self, Wanted};
 use crate::runner::Runner;
 
@@ -181,32 +182,19 @@ fn free_bytes(dir: &Path, runner: &Runner) -> Result<u64> {
 pub struct MountedEsp<'a> {
     pub uuid: String,
     pub dir: PathBuf,
-    runner: &'a Runner,
+    _mount: Mounted<'a>,
 }
 
 impl<'a> MountedEsp<'a> {
     pub fn mount(uuid: &str, runner: &'a Runner) -> Result<MountedEsp<'a>> {
         let dir = Path::new("/run/hearth/esp").join(uuid);
-        fs::create_dir_all(&dir)?;
         let device = format!("/dev/disk/by-uuid/{uuid}");
-        runner.run(
-            "mount",
-            &["-t", "vfat", &device, &dir.display().to_string()],
-        )?;
+        let mount = Mounted::with(&["-t", "vfat", &device], &dir, runner)?;
         Ok(MountedEsp {
             uuid: uuid.to_string(),
             dir,
-            runner,
+            _mount: mount,
         })
-    }
-}
-
-impl Drop for MountedEsp<'_> {
-    fn drop(&mut self) {
-        let dir = self.dir.display().to_string();
-        if self.runner.run("umount", &[&dir]).is_ok() {
-            let _ = fs::remove_dir(&self.dir);
-        }
     }
 }
 

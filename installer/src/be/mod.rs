@@ -9,7 +9,7 @@ pub mod esp;
 mod lock;
 pub mod menu;
 mod prune;
-mod sources;
+pub mod sources;
 pub mod space;
 mod upgrade;
 

@@ -51,17 +51,10 @@ pub fn from_snapshot(pool: &str, spec: &str, runner: &Runner) -> Result<String> 
     if envs::list(pool, runner)?.iter().any(|e| e.name == name) {
         bail!("{name} exists already: hearth rollback {name}");
     }
-    runner.run(
-        "zfs",
-        &[
-            "clone",
-            "-o",
-            "canmount=noauto",
-            "-o",
-            "mountpoint=/",
-            &format!("{pool}/ROOT/{spec}"),
-            &format!("{pool}/ROOT/{name}"),
-        ],
+    envs::clone(
+        &format!("{pool}/ROOT/{spec}"),
+        &format!("{pool}/ROOT/{name}"),
+        runner,
     )?;
     Ok(name)
 }

@@ -17,19 +17,17 @@ pub struct Mounted<'a> {
 impl<'a> Mounted<'a> {
     /// `dataset` (mountpoint=/, canmount=noauto) at `dir`.
     pub fn at(dataset: &str, dir: &Path, read_only: bool, runner: &'a Runner) -> Result<Self> {
-        fs::create_dir_all(dir)?;
         let options = if read_only { "ro,zfsutil" } else { "zfsutil" };
-        runner.run(
-            "mount",
-            &[
-                "-t",
-                "zfs",
-                "-o",
-                options,
-                dataset,
-                &dir.display().to_string(),
-            ],
-        )?;
+        Mounted::with(&["-t", "zfs", "-o", options, dataset], dir, runner)
+    }
+
+    /// `mount ARGS DIR`, the folder made first.
+    pub fn with(args: &[&str], dir: &Path, runner: &'a Runner) -> Result<Self> {
+        fs::create_dir_all(dir)?;
+        let at = dir.display().to_string();
+        let mut all = args.to_vec();
+        all.push(&at);
+        runner.run("mount", &all)?;
         Ok(Mounted {
             dir: dir.to_path_buf(),
             runner,

@@ -42,18 +42,7 @@ pub fn upgrade(name: Option<&str>, runner: &Runner) -> Result<()> {
     let snapshot = prune::fresh_snapshot(&source, "upgrade", runner)?;
     let dataset = format!("{pool}/ROOT/{name}");
     runner.run("zfs", &["snapshot", &snapshot])?;
-    runner.run(
-        "zfs",
-        &[
-            "clone",
-            "-o",
-            "canmount=noauto",
-            "-o",
-            "mountpoint=/",
-            &snapshot,
-            &dataset,
-        ],
-    )?;
+    envs::clone(&snapshot, &dataset, runner)?;
     println!("{name}: a clone of {snapshot}; upgrading it");
     let dir = Path::new(WORK).join(&name);
     let done = upgrade_in(&config, &name, &dataset, &dir, &running, runner);

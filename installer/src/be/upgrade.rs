@@ -45,13 +45,23 @@ pub fn upgrade(name: Option<&str>, runner: &Runner) -> Result<()> {
     envs::clone(&snapshot, &dataset, runner)?;
     println!("{name}: a clone of {snapshot}; upgrading it");
     let dir = Path::new(WORK).join(&name);
-    let done = upgrade_in(&config, &name, &dataset, &dir, &running, runner);
-    if let Err(err) = done {
+    let undo = || {
         let _ = runner.run("zfs", &["destroy", &dataset]);
         let _ = runner.run("zfs", &["destroy", &snapshot]);
-        return Err(err.context(format!(
-            "the upgrade failed; {running} is unchanged and stays the default"
-        )));
+    };
+    match upgrade_in(&config, &name, &dataset, &dir, &running, runner) {
+        Err(err) => {
+            undo();
+            return Err(err.context(format!(
+                "the upgrade failed; {running} is unchanged and stays the default"
+            )));
+        }
+        Ok(false) => {
+            undo();
+            println!("nothing to upgrade: no environment made, {running} stays the default");
+            return Ok(());
+        }
+        Ok(true) => {}
     }
     let gone = prune::environments(&config, &[&name, &running], runner)?;
     if !gone.is_empty() {
@@ -77,12 +87,16 @@ fn upgrade_in(
     dir: &Path,
     running: &str,
     runner: &Runner,
-) -> Result<()> {
+) -> Result<bool> {
     let mounted = Mounted::at(dataset, dir, false, runner)?;
     let before = packages(Path::new("/"), runner)?;
     apt_in(&mounted.dir, runner)?;
     let after = packages(&mounted.dir, runner)?;
-    for line in changes(&before, &after) {
+    let changed = changes(&before, &after);
+    if changed.is_empty() {
+        return Ok(false);
+    }
+    for line in changed {
         println!("  {line}");
     }
     let state = BootState::activate(name, Some(running));
@@ -92,7 +106,7 @@ fn upgrade_in(
         &|_, _| state.clone(),
         runner,
     )?;
-    Ok(())
+    Ok(true)
 }
 
 /// apt in the chroot, with the API filesystems and the shared datasets
@@ -176,9 +190,6 @@ pub fn changes(before: &[String], after: &[String]) -> Vec<String> {
     }
     for name in old.keys().filter(|n| !new.contains_key(*n)) {
         out.push(format!("{name} removed"));
-    }
-    if out.is_empty() {
-        out.push("nothing to upgrade: the new environment is the same system".into());
     }
     out
 }

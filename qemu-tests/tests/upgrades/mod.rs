@@ -299,6 +299,11 @@ fn a_broken_upgrade_falls_back_by_itself(scenario: &mut Scenario, all: &[&Disk],
             .any(|l| l.starts_with("broken ") && l.contains(" X ")),
         "{list}"
     );
+    let out = scenario.root(port, "hearth be destroy broken");
+    assert!(out.contains("boot environment broken destroyed"), "{out}");
+    let esps = scenario.root(port, ESPS);
+    assert!(!esps.contains("env/broken/"), "gone from every ESP: {esps}");
+    assert_eq!(esps.matches("env/hearth/initrd.img").count(), 2, "{esps}");
     drop(server);
 }
 

@@ -23,7 +23,6 @@ use esp::{EnvBoot, MountedEsp};
 use menu::BootState;
 
 use crate::runner::Runner;
-pub use prune::destroy;
 pub use upgrade::upgrade;
 
 pub fn config() -> Result<Config> {
@@ -261,6 +260,34 @@ pub fn current_state(config: &Config, runner: &Runner) -> Result<BootState> {
     let esps = mount_present(&config.pool, runner)?;
     let states: Vec<BootState> = esps.iter().map(|e| esp::read_state(&e.dir)).collect();
     Ok(unchanged(&states, &envs::running(&config.pool)?))
+}
+
+/// `hearth be destroy NAME`
+pub fn destroy(name: &str, runner: &Runner) -> Result<()> {
+    envs::check_name(name)?;
+    let config = config()?;
+    let state = current_state(&config, runner)?;
+    refuse_in_use(&config, name, &state, runner)?;
+    prune::destroy_env(&config.pool, name, runner)?;
+    sync_all(&config, None, &unchanged, runner)?;
+    println!("boot environment {name} destroyed");
+    Ok(())
+}
+
+fn refuse_in_use(config: &Config, name: &str, state: &BootState, runner: &Runner) -> Result<()> {
+    if !envs::list(&config.pool, runner)?
+        .iter()
+        .any(|e| e.name == name)
+    {
+        bail!("no boot environment {name} (hearth be list)");
+    }
+    if envs::running(&config.pool)? == name {
+        bail!("{name} is running: boot another one first");
+    }
+    if state.default == name {
+        bail!("{name} boots next: make another the default first (hearth rollback NAME)");
+    }
+    Ok(())
 }
 
 /// What `hearth status` shows of the boot environments.

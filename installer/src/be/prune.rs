@@ -5,8 +5,8 @@
 use anyhow::{bail, Result};
 
 use super::envs::{self, Snapshot};
-use super::{config, menu::BootState, Config};
 use crate::runner::Runner;
+use crate::services::boot_env::Config;
 
 /// `DATASET@KIND-<stamp>`, with a suffix if that one exists.
 pub fn fresh_snapshot(dataset: &str, kind: &str, runner: &Runner) -> Result<String> {
@@ -59,36 +59,8 @@ pub fn from_snapshot(pool: &str, spec: &str, runner: &Runner) -> Result<String> 
     Ok(name)
 }
 
-/// `hearth be destroy NAME`
-pub fn destroy(name: &str, runner: &Runner) -> Result<()> {
-    envs::check_name(name)?;
-    let config = config()?;
-    let state = super::current_state(&config, runner)?;
-    refuse_in_use(&config, name, &state, runner)?;
-    destroy_env(&config.pool, name, runner)?;
-    super::sync_all(&config, None, &super::unchanged, runner)?;
-    println!("boot environment {name} destroyed");
-    Ok(())
-}
-
-fn refuse_in_use(config: &Config, name: &str, state: &BootState, runner: &Runner) -> Result<()> {
-    if !envs::list(&config.pool, runner)?
-        .iter()
-        .any(|e| e.name == name)
-    {
-        bail!("no boot environment {name} (hearth be list)");
-    }
-    if envs::running(&config.pool)? == name {
-        bail!("{name} is running: boot another one first");
-    }
-    if state.default == name {
-        bail!("{name} boots next: make another the default first (hearth rollback NAME)");
-    }
-    Ok(())
-}
-
 /// Its clones promoted first, so the datasets cloned from it stay.
-fn destroy_env(pool: &str, name: &str, runner: &Runner) -> Result<()> {
+pub fn destroy_env(pool: &str, name: &str, runner: &Runner) -> Result<()> {
     let dataset = format!("{pool}/ROOT/{name}");
     for snap in envs::snapshots(&dataset, runner)? {
         if !snap.has_clones {

@@ -87,6 +87,10 @@ pub fn build(options: &Options) -> Result<Built> {
         profile: ctx.profile.name.clone(),
         profile_toml: merged.clone(),
         carried: facts.packages.iter().map(|(p, _)| p.clone()).collect(),
+        masked: live::to_mask(&live::enabled_in(
+            &base.path.join("base.squashfs"),
+            &ctx.runner,
+        )?),
         installer,
     };
     let layers = Layers {

@@ -57,6 +57,8 @@ fn upgrades() {
 
     apt_snapshots_first(&scenario, port);
     let new = upgrade_into_a_new_environment(&mut scenario, port, &mut repo);
+    // Written data reaches the pool before the power goes.
+    scenario.root(port, "sync");
     drop(server);
 
     pick_the_old_entry_in_grub(&mut scenario, &all, &new);
@@ -201,6 +203,8 @@ fn pick_the_old_entry_in_grub(scenario: &mut Scenario, all: &[&Disk], new: &str)
     let esps = scenario.root(port, ESPS);
     assert_eq!(esps.matches("hearth_default=hearth\n").count(), 2, "{esps}");
     assert_eq!(esps.matches("hearth_trial=\n").count(), 2, "{esps}");
+    // Written data reaches the pool before the power goes.
+    scenario.root(port, "sync");
     server.kill();
 }
 
@@ -232,6 +236,8 @@ fn the_second_disk_alone_boots_the_default(scenario: &mut Scenario, disks: &[Dis
         1,
         "the present ESP has the new initrd: {esps}"
     );
+    // Written data reaches the pool before the power goes.
+    scenario.root(port, "sync");
     server.kill();
 }
 
@@ -239,12 +245,15 @@ fn the_second_disk_alone_boots_the_default(scenario: &mut Scenario, disks: &[Dis
 fn the_missing_disks_esp_catches_up(scenario: &mut Scenario, all: &[&Disk]) {
     let (mut server, port) = scenario.boot("both-disks-again", Firmware::Uefi, all);
     let built = scenario.root(port, "sha256sum /boot/initrd.img-* | cut -d' ' -f1");
+    eprintln!("/boot's initrd: {}", built.trim());
     let esps = wait_for(scenario, port, ESPS, Duration::from_secs(120), |esps| {
         esps.matches(&format!("{}  env/hearth/initrd.img", built.trim()))
             .count()
             == 2
     });
     assert_eq!(esps.matches("hearth_default=hearth\n").count(), 2, "{esps}");
+    // Written data reaches the pool before the power goes.
+    scenario.root(port, "sync");
     server.kill();
 }
 
@@ -268,6 +277,8 @@ fn a_broken_upgrade_falls_back_by_itself(scenario: &mut Scenario, all: &[&Disk],
     let (server, port) = scenario.boot("before-broken", Firmware::Uefi, all);
     let out = scenario.root(port, "hearth upgrade broken");
     assert!(out.contains("hearth-probe 1 -> 3"), "{out}");
+    // Written data reaches the pool before the power goes.
+    scenario.root(port, "sync");
     drop(server);
     let started = Instant::now();
     let (mut trial, _) = start(scenario, "broken-trial", Firmware::Uefi, all);
@@ -304,6 +315,8 @@ fn a_broken_upgrade_falls_back_by_itself(scenario: &mut Scenario, all: &[&Disk],
     let esps = scenario.root(port, ESPS);
     assert!(!esps.contains("env/broken/"), "gone from every ESP: {esps}");
     assert_eq!(esps.matches("env/hearth/initrd.img").count(), 2, "{esps}");
+    // Written data reaches the pool before the power goes.
+    scenario.root(port, "sync");
     drop(server);
 }
 

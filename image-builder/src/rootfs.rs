@@ -15,7 +15,7 @@ use crate::proxmox::{self, Repository};
 use crate::zfs_module::{self, ModuleCache, Outcome};
 
 /// Bump when the recipe below changes what a layer holds.
-const RECIPE: u32 = 4;
+const RECIPE: u32 = 5;
 
 /// What every live image needs besides the profile's own packages.
 pub const LIVE_PACKAGES: &[&str] = &[
@@ -162,6 +162,8 @@ pub fn build(
         )
         .context("the zfs module was not built for the image's kernel")?;
     copy_boot_files(&root, &facts.kernel, out)?;
+    without_live_boot(&root, runner)?;
+    facts.packages = facts_packages(&root, runner)?;
     grub_images(&root, out, runner)?;
     squash(&root, &out.join("base.squashfs"), runner)?;
     fs::remove_dir_all(&root).with_context(|| format!("removing {}", root.display()))?;
@@ -170,6 +172,25 @@ pub fn build(
         serde_json::to_string_pretty(&facts)?,
     )?;
     Ok(facts)
+}
+
+/// Every package installed under `root`, with its version.
+fn facts_packages(root: &Path, runner: &Runner) -> Result<Vec<(String, String)>> {
+    let listing = runner.run(
+        "chroot",
+        &[
+            &root.display().to_string(),
+            "dpkg-query",
+            "-W",
+            "-f",
+            "${Package} ${Version}\\n",
+        ],
+    )?;
+    Ok(listing
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(p, v)| (p.to_string(), v.to_string()))
+        .collect())
 }
 
 pub fn read_facts(layer: &Path) -> Result<Facts> {
@@ -189,21 +210,7 @@ fn facts(root: &Path, runner: &Runner) -> Result<Facts> {
             modules.join(", ")
         );
     };
-    let listing = runner.run(
-        "chroot",
-        &[
-            &root.display().to_string(),
-            "dpkg-query",
-            "-W",
-            "-f",
-            "${Package} ${Version}\\n",
-        ],
-    )?;
-    let packages: Vec<(String, String)> = listing
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(p, v)| (p.to_string(), v.to_string()))
-        .collect();
+    let packages = facts_packages(root, runner)?;
     let zfs = packages
         .iter()
         .find(|(p, _)| p == "zfs-dkms")
@@ -215,6 +222,26 @@ fn facts(root: &Path, runner: &Runner) -> Result<Facts> {
         packages,
         zfs_module: String::new(),
     })
+}
+
+/// The live initrd (live-boot's) is copied out by now; the system the
+/// installer unpacks has no live-boot, and its own initramfs is made here,
+/// once, rather than on every machine at install time.
+fn without_live_boot(root: &Path, runner: &Runner) -> Result<()> {
+    let mut binds = hearth_system::mounts::Binds::new(root, runner)?;
+    let purged = runner.run(
+        "chroot",
+        &[
+            &root.display().to_string(),
+            "dpkg",
+            "--purge",
+            "live-boot",
+            "live-boot-initramfs-tools",
+        ],
+    );
+    binds.close()?;
+    purged.context("purging live-boot from the installed system's base")?;
+    Ok(())
 }
 
 fn copy_boot_files(root: &Path, kernel: &str, out: &Path) -> Result<()> {

@@ -79,13 +79,67 @@ pub fn configure(plan: &Plan, medium: &Medium, target: &Path, runner: &Runner) -
     std::os::unix::fs::symlink("/run/systemd/resolve/stub-resolv.conf", &resolv)?;
     check_firewall(plan, target, runner)?;
     enable_units(plan, target, runner)?;
-    // live-boot belongs to the medium, not the server; removing it rebuilds
-    // the initramfs, now with this machine's /etc/hostid.
-    chroot(
-        runner,
-        target,
-        &["dpkg", "--purge", "live-boot", "live-boot-initramfs-tools"],
+    initramfs_of_this_machine(plan, target, runner)
+}
+
+/// The image's initramfs was made when the image was built; this machine's
+/// hostid (which its pools carry) and pool cache are appended to it, not
+/// rebuilt. An encrypted root rebuilds it: the unlock prompt, dropbear's
+/// host keys and authorized_keys are this server's. A base made before
+/// live-boot left it still has live-boot: purging it rebuilds.
+fn initramfs_of_this_machine(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
+    let root = target.display().to_string();
+    let (_, live_boot) = runner.query(
+        "chroot",
+        &[&root, "dpkg-query", "-W", "-f", "${Status}", "live-boot"],
     )?;
+    if live_boot.ends_with(" installed") {
+        let purge = ["dpkg", "--purge", "live-boot", "live-boot-initramfs-tools"];
+        chroot(runner, target, &purge)?;
+        return Ok(());
+    }
+    let encrypted = plan
+        .pools
+        .iter()
+        .any(|p| p.role == crate::profile::PoolRole::Root && p.encryption.is_some());
+    if encrypted {
+        chroot(runner, target, &["update-initramfs", "-u", "-k", "all"])?;
+        return Ok(());
+    }
+    let hostid = fs::read(target.join("etc/hostid")).context("reading the target's hostid")?;
+    let cache = fs::read(target.join("etc/zfs/zpool.cache")).context("reading zpool.cache")?;
+    use hearth_system::cpio::Entry;
+    let entries = [
+        Entry {
+            path: "etc",
+            data: None,
+        },
+        Entry {
+            path: "etc/hostid",
+            data: Some(&hostid),
+        },
+        Entry {
+            path: "etc/zfs",
+            data: None,
+        },
+        Entry {
+            path: "etc/zfs/zpool.cache",
+            data: Some(&cache),
+        },
+    ];
+    for entry in fs::read_dir(target.join("boot"))?.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("initrd.img-")
+        {
+            hearth_system::cpio::append(&entry.path(), &entries)?;
+            runner.note(&format!(
+                "{}: this machine's /etc/hostid and zpool.cache appended",
+                entry.path().display()
+            ));
+        }
+    }
     Ok(())
 }
 

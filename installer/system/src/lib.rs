@@ -4,6 +4,7 @@
 //! the layout of the install medium.
 
 pub mod accounts;
+pub mod cpio;
 pub mod device;
 pub mod dkms;
 pub mod esp;

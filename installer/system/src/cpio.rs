@@ -84,18 +84,22 @@ mod tests {
     use super::*;
     use std::process::{Command, Stdio};
 
-    #[test]
-    fn headers_and_data_are_four_byte_aligned() {
-        let archive = newc(&[
+    fn hostid_archive(hostid: &[u8]) -> Vec<u8> {
+        newc(&[
             Entry {
                 path: "etc",
                 data: None,
             },
             Entry {
                 path: "etc/hostid",
-                data: Some(&[1, 2, 3, 4]),
+                data: Some(hostid),
             },
-        ]);
+        ])
+    }
+
+    #[test]
+    fn headers_and_data_are_four_byte_aligned() {
+        let archive = hostid_archive(&[1, 2, 3, 4]);
         assert_eq!(archive.len() % 4, 0);
         assert!(archive.starts_with(b"070701"));
         assert!(archive.windows(10).any(|w| w == b"TRAILER!!!"));
@@ -111,16 +115,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("hearth-cpio-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("scratch");
-        let archive = newc(&[
-            Entry {
-                path: "etc",
-                data: None,
-            },
-            Entry {
-                path: "etc/hostid",
-                data: Some(&[0xde, 0xad, 0xbe, 0xef]),
-            },
-        ]);
+        let archive = hostid_archive(&[0xde, 0xad, 0xbe, 0xef]);
         let mut child = Command::new("cpio")
             .args(["-i", "-d", "--quiet"])
             .current_dir(&dir)

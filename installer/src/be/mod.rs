@@ -361,3 +361,32 @@ fn table(all: &[envs::Env], running: &str, state: &BootState) -> String {
     out.push_str("R running, N boots next, F fallback if N fails, X failed to boot\n");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_marks_running_next_fallback_and_failed() {
+        let env = |name: &str, created| envs::Env {
+            name: name.into(),
+            created,
+            used: 5 << 20,
+        };
+        let all = [env("broken", 300), env("new", 200), env("hearth", 100)];
+        let state = BootState {
+            default: "new".into(),
+            fallback: "hearth".into(),
+            trial: "new".into(),
+            failed: "broken".into(),
+        };
+        let text = table(&all, "hearth", &state);
+        let flags: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .take(3)
+            .map(|l| l.split_whitespace().nth(1).unwrap_or(""))
+            .collect();
+        assert_eq!(flags, ["X", "N", "RF"], "{text}");
+    }
+}

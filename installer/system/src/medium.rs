@@ -19,6 +19,18 @@ pub const ANSWER: &str = "hearth/answer.toml";
 /// On the ISO: the profile the ISO was built from, with `extends` resolved.
 pub const PROFILE: &str = "hearth/profile.toml";
 
+/// `unsquashfs`'s arguments that unpack `squashfs` into `dest`: the
+/// install's unpack and the benchmark's floor are the same command.
+pub fn unpack_args(squashfs: &Path, dest: &Path) -> Vec<String> {
+    vec![
+        "-f".into(),
+        "-n".into(),
+        "-d".into(),
+        dest.display().to_string(),
+        squashfs.display().to_string(),
+    ]
+}
+
 /// In the live system: where the Hearth layer keeps its data.
 pub const SHARE: &str = "/usr/share/hearth";
 

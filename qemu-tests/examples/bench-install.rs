@@ -1,0 +1,360 @@
+//! Prints what an install costs, measured in one QEMU boot: each install
+//! step from the installer's own log beside the floor (an `unsquashfs` of
+//! the same base layer, with the installer's own options, into a scratch
+//! dataset of the same root pool, page cache dropped first), the ratio to
+//! the goal (1.1x the floor plus 10 s), the power-off, and power-on to the
+//! installed system ready. `--explore` also times unsquashfs's processors
+//! and the root dataset's compression. Needs root and QEMU; the disks are
+//! derived from the profile's pools.
+//!
+//!     cargo run --release -p qemu-tests --example bench-install [-- PROFILE] [--bios] [--explore]
+//!
+//! The ISO is the profile's own (built, or taken from the cache), or $HEARTH_ISO.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use hearth_schema::profile::{DiskFilter, DiskKind, PoolRole, Profile};
+use qemu_tests::machine::{Builder, Bus, Disk, Firmware, Machine, Medium};
+use qemu_tests::{accel, iso, ssh};
+
+const ADMIN_HASH: &str = "$6$hearthfixture$IxW2YQ0gV1rMF7I/02h7yo9zfZKn5OEJETbpAPtpDwSkZo7FujFeoGSNYMFwLY2AkQvfS9.DVQDaq8lmNbjtr0";
+const SCRATCH: &str = "/mnt/hearth-bench";
+
+struct Bench {
+    profile: String,
+    firmware: Firmware,
+    explore: bool,
+    dir: PathBuf,
+    rows: Vec<(String, String)>,
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(why) = iso::unavailable() {
+        bail!("bench-install cannot run here: {why}");
+    }
+    let profile = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .cloned()
+        .unwrap_or_else(|| "homelab".into());
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/qemu-tests/bench-install");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let mut bench = Bench {
+        firmware: if args.iter().any(|a| a == "--bios") {
+            Firmware::Bios
+        } else {
+            Firmware::Uefi
+        },
+        explore: args.iter().any(|a| a == "--explore"),
+        profile,
+        dir,
+        rows: Vec::new(),
+    };
+    bench.run()?;
+    let table = bench.table();
+    print!("{table}");
+    let kept = bench.dir.join(format!("{}.txt", bench.profile));
+    std::fs::write(&kept, &table)?;
+    eprintln!("kept in {}", kept.display());
+    Ok(())
+}
+
+impl Bench {
+    fn run(&mut self) -> Result<()> {
+        let iso = iso::built(&self.profile).context("building the ISO")?;
+        let profile = load_profile(&self.profile)?;
+        let disks = machine_disks(&profile, &self.dir)?;
+        let (key, public) = ssh::key_pair(&self.dir)?;
+        let answer = self.dir.join("answer.toml");
+        std::fs::write(&answer, answer_text(&profile, &public))?;
+        let unattended = self.dir.join("unattended.iso");
+        image_builder::inject::inject(&iso, &answer, &unattended)?;
+        let accel = accel::choose(&iso::kernel_of(&iso, &self.dir)?);
+
+        let mut builder = Builder::new("install", &self.dir)
+            .firmware(self.firmware)
+            .memory(3072)
+            .iso(&unattended, Medium::Cdrom);
+        for disk in &disks {
+            builder = builder.disk(disk);
+        }
+        let power_on = Instant::now();
+        let mut live = builder.start(accel)?;
+        let long = live.scaled(300);
+        live.wait_for_console("HEARTH-INSTALL-START", long)?;
+        let start = power_on.elapsed();
+        let outcome = live.wait_for_console(r"HEARTH-INSTALL-(DONE|FAILED[^\n]*)", long * 3)?;
+        let done = power_on.elapsed();
+        if !outcome.starts_with("HEARTH-INSTALL-DONE") {
+            bail!("{outcome}; see {}", live.log.display());
+        }
+        live.send("\n")?;
+        live.take_shell(live.scaled(60))?;
+        let log = live.succeed("cat /run/hearth/install.log", live.scaled(60))?;
+        std::fs::write(self.dir.join("install.log"), &log)?;
+        self.row("ISO power-on to install start", secs(start));
+        let steps = install_steps(&log);
+        let floor = self.floor(&mut live, &profile, &[], &[])?;
+        for (step, seconds) in &steps {
+            self.row(
+                step,
+                format!("{seconds:.1} s  ({:.2} of the floor)", seconds / floor),
+            );
+        }
+        let total = (done - start).as_secs_f64();
+        let goal = 1.1 * floor + 10.0;
+        self.row("install start to done", format!("{total:.1} s"));
+        self.row(
+            "floor: unsquashfs into the root pool, cold",
+            format!("{floor:.1} s"),
+        );
+        self.row(
+            "install / floor",
+            format!(
+                "{:.2}x (goal: at most 1.1x + 10 s = {goal:.1} s: {})",
+                total / floor,
+                if total <= goal { "met" } else { "not met" }
+            ),
+        );
+        if self.explore {
+            self.explore(&mut live, &profile)?;
+        }
+        let off = Instant::now();
+        live.send("systemctl poweroff\n")?;
+        live.wait_for_exit(live.scaled(120))?;
+        self.row("install done to power-off", secs(off.elapsed()));
+        live.kill();
+        self.installed(&disks, accel, &key)
+    }
+
+    /// Power-on of the installed system to its login prompt, and to
+    /// `systemctl is-system-running --wait` (first-boot provisioning included).
+    fn installed(&mut self, disks: &[Disk], accel: accel::Accel, key: &Path) -> Result<()> {
+        let port = ssh::free_port()?;
+        let mut builder = Builder::new("first-boot", &self.dir)
+            .firmware(self.firmware)
+            .ssh_forward(port);
+        for disk in disks {
+            builder = builder.disk(disk);
+        }
+        let power_on = Instant::now();
+        let mut server = builder.start(accel)?;
+        server.wait_for_console("login:", server.scaled(120))?;
+        self.row(
+            "installed: power-on to login prompt",
+            secs(power_on.elapsed()),
+        );
+        ssh::wait(key, port, "root", server.scaled(60))?;
+        let state = ssh::run(
+            key,
+            port,
+            "root",
+            "systemctl is-system-running --wait; systemctl --failed --no-legend --plain | cut -d' ' -f1 | paste -sd' '",
+        )?;
+        let state = state.split_whitespace().collect::<Vec<_>>().join(" ");
+        self.row(
+            "installed: power-on to system ready",
+            format!("{} ({state})", secs(power_on.elapsed())),
+        );
+        server.kill();
+        Ok(())
+    }
+
+    /// The floor: the base layer unpacked by the installer's own command
+    /// into a scratch dataset of the root pool with `properties`, after the
+    /// page cache is dropped (the install read it cold too). Seconds.
+    fn floor(
+        &mut self,
+        live: &mut Machine,
+        profile: &Profile,
+        options: &[&str],
+        extra: &[&str],
+    ) -> Result<f64> {
+        let root = root_pool(profile)?;
+        let dataset = format!("{root}/hearth-bench");
+        let set: String = options.iter().map(|o| format!(" -o {o}")).collect();
+        let mut unpack = hearth_system::medium::unpack_args(
+            &Path::new("/run/live/medium").join(hearth_system::medium::BASE_SQUASHFS),
+            Path::new(SCRATCH).join("floor").as_path(),
+        );
+        unpack.splice(0..0, extra.iter().map(|e| e.to_string()));
+        unpack.insert(0, "unsquashfs".into());
+        let script = format!(
+            "zpool import -N -R {SCRATCH} {root}; \
+             zfs create{set} -o mountpoint=/floor {dataset}; \
+             sync; echo 3 > /proc/sys/vm/drop_caches; \
+             s=$(date +%s.%N); {} > /dev/null; sync; e=$(date +%s.%N); \
+             zfs destroy {dataset}; zpool export {root}; \
+             echo \"FLOOR $s $e\"",
+            unpack.join(" ")
+        );
+        let out = live.succeed(&script, live.scaled(900))?;
+        parse_floor(&out)
+    }
+
+    /// The unpack under other settings, each measured as the floor is.
+    fn explore(&mut self, live: &mut Machine, profile: &Profile) -> Result<()> {
+        let variants: [(&str, &[&str], &[&str]); 6] = [
+            ("compression=lz4", &["compression=lz4"], &[]),
+            ("compression=zstd", &["compression=zstd"], &[]),
+            ("compression=off", &["compression=off"], &[]),
+            ("unsquashfs -p 1", &[], &["-p", "1"]),
+            ("unsquashfs -p <guest cpus>", &[], &["-p", "$(nproc)"]),
+            ("unsquashfs -da 64 -fr 64", &[], &["-da", "64", "-fr", "64"]),
+        ];
+        for (what, options, extra) in variants {
+            let seconds = self.floor(live, profile, options, extra)?;
+            self.row(
+                &format!("explore: unpack, {what}"),
+                format!("{seconds:.1} s"),
+            );
+        }
+        Ok(())
+    }
+
+    fn row(&mut self, what: &str, value: String) {
+        eprintln!("{what}: {value}");
+        self.rows.push((what.to_string(), value));
+    }
+
+    fn table(&self) -> String {
+        let mut out = format!(
+            "bench-install: profile {}, {:?}, {} ({} cores)\n",
+            self.profile,
+            self.firmware,
+            today(),
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+        for (what, value) in &self.rows {
+            let _ = writeln!(out, "  {what:<42} {value}");
+        }
+        out
+    }
+}
+
+fn today() -> String {
+    std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+fn load_profile(name: &str) -> Result<Profile> {
+    let path = image_builder::build::default_workspace()
+        .join("profiles")
+        .join(format!("{name}.toml"));
+    let loaded = hearth_schema::load::profile_with(&path, |_| Vec::new())
+        .map_err(|p| anyhow::anyhow!("{p}"))?;
+    Ok(loaded.value)
+}
+
+fn root_pool(profile: &Profile) -> Result<String> {
+    let pool = profile
+        .storage
+        .pools
+        .iter()
+        .find(|p| p.role == PoolRole::Root)
+        .context("the profile has no root pool")?;
+    if pool.encryption.is_some() {
+        bail!("bench-install measures unencrypted root pools: the floor's scratch dataset would need the key");
+    }
+    Ok(pool.name.clone())
+}
+
+/// An answer with the test's key, a password for every user who is asked
+/// for one, and the live system left running after the install.
+fn answer_text(profile: &Profile, public: &str) -> String {
+    let mut text = format!(
+        "profile = \"{}\"\nhostname = \"bench\"\nroot-ssh-keys = [\"{public}\"]\nafter-install = \"stay\"\n",
+        profile.name
+    );
+    for user in &profile.system.users {
+        let _ = write!(
+            text,
+            "\n[users.{}]\npassword = \"{ADMIN_HASH}\"\nssh-keys = [\"{public}\"]\n",
+            user.name
+        );
+    }
+    text
+}
+
+/// Blank disks that the profile's filters choose: as many as each pool
+/// and its special, log, cache and spare vdevs count, of the kind asked.
+fn machine_disks(profile: &Profile, dir: &Path) -> Result<Vec<Disk>> {
+    let mut disks = Vec::new();
+    let mut sata = 0;
+    for pool in &profile.storage.pools {
+        let mut filters = vec![&pool.disks];
+        filters.extend(pool.special.as_ref().map(|v| &v.disks));
+        filters.extend(pool.log.as_ref().map(|v| &v.disks));
+        filters.extend(pool.cache.as_ref());
+        filters.extend(pool.spare.as_ref());
+        for filter in filters {
+            for _ in 0..filter.count {
+                let serial = format!("bench-{}", disks.len() + 1);
+                disks.push(disk_for(filter, dir, &serial, &mut sata)?);
+            }
+        }
+    }
+    Ok(disks)
+}
+
+/// Spinning disks are SATA (virtio says nothing of rotation), and so are
+/// SSDs while AHCI has ports left; past its five, virtio (solid state to
+/// the guest, which "any" and "ssd" both take).
+fn disk_for(filter: &DiskFilter, dir: &Path, serial: &str, sata: &mut usize) -> Result<Disk> {
+    let gib = filter
+        .min_size
+        .map_or(8, |b| b.0.div_ceil(1 << 30).max(8))
+        .min(filter.max_size.map_or(u64::MAX, |b| b.0 >> 30));
+    let disk = Disk::blank(dir, serial, gib)?;
+    Ok(match filter.kind {
+        DiskKind::Nvme => disk.on(Bus::Nvme),
+        DiskKind::Hdd if *sata < 5 => {
+            *sata += 1;
+            disk.on(Bus::Sata).spinning()
+        }
+        DiskKind::Hdd => {
+            bail!("more than five spinning disks: QEMU's AHCI has five ports beside the CD's")
+        }
+        DiskKind::Ssd if *sata < 5 => {
+            *sata += 1;
+            disk.on(Bus::Sata)
+        }
+        _ => disk,
+    })
+}
+
+/// `[n] step: done in 12.3s` lines of the install log, in order.
+fn install_steps(log: &str) -> Vec<(String, f64)> {
+    let pattern = regex::Regex::new(r"\[\d+\] (.+): done in ([0-9.]+)s").expect("a valid regex");
+    pattern
+        .captures_iter(log)
+        .filter_map(|c| Some((c[1].to_string(), c[2].parse().ok()?)))
+        .collect()
+}
+
+fn parse_floor(out: &str) -> Result<f64> {
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("FLOOR "))
+        .with_context(|| format!("no FLOOR line in:\n{out}"))?;
+    let times: Vec<f64> = line
+        .split_whitespace()
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    match times[..] {
+        [start, end] => Ok(end - start),
+        _ => bail!("unreadable FLOOR line: {line}"),
+    }
+}

@@ -2,9 +2,11 @@
 //! machine: a cold build (empty cache, packages downloaded), a warm rebuild
 //! after an overlay change, inject-answer, the ISO's size, and Debian's
 //! live-build making a live ISO from the same package list (the ratio).
-//! Needs root; takes a while (two full image builds).
+//! Then the ISO of every shipped profile, from the same (now warm) cache.
+//! Needs root; takes a while (a cold build, live-build, one base per
+//! package set).
 //!
-//!     cargo run --release -p image-builder --example bench-build [-- PROFILE] [--skip-live-build]
+//!     cargo run --release -p image-builder --example bench-build [-- PROFILE] [--skip-live-build] [--skip-sizes]
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -23,12 +25,14 @@ fn main() -> Result<()> {
         .cloned()
         .unwrap_or_else(|| "homelab".into());
     let skip_live_build = args.iter().any(|a| a == "--skip-live-build");
+    let skip_sizes = args.iter().any(|a| a == "--skip-sizes");
     let scratch = std::env::temp_dir().join(format!("hearth-bench-build-{}", std::process::id()));
     fs::create_dir_all(&scratch)?;
 
     // A copy of the workspace's inputs, so the overlay change stays here.
     let workspace = scratch.join("workspace");
-    for dir in ["profiles", "overlays"] {
+    // Every input the build hashes: the hearth layer reads apps/ too.
+    for dir in ["profiles", "overlays", "apps"] {
         copy_dir(&default_workspace().join(dir), &workspace.join(dir))?;
     }
     fs::write(workspace.join("Cargo.toml"), "")?;
@@ -81,7 +85,38 @@ fn main() -> Result<()> {
             cold / lb
         );
     }
+    if !skip_sizes {
+        every_profile(&options, &workspace)?;
+    }
     fs::remove_dir_all(&scratch).ok();
+    Ok(())
+}
+
+/// The ISO of every shipped profile, built with the cache the cold build
+/// filled: each package set makes its own base (the zfs module loaded).
+fn every_profile(options: &build::Options, workspace: &Path) -> Result<()> {
+    let mut names: Vec<String> = fs::read_dir(workspace.join("profiles"))?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            name.strip_suffix(".toml").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    for name in names {
+        let one = build::Options {
+            profile: workspace.join("profiles").join(format!("{name}.toml")),
+            out: options.out.join(&name),
+            ..options.clone()
+        };
+        let started = Instant::now();
+        let built = build::build(&one)?;
+        println!(
+            "ISO {name:<14} {:8.1} MiB  (built in {:.1} s, warm package cache)",
+            fs::metadata(&built.iso)?.len() as f64 / 1048576.0,
+            started.elapsed().as_secs_f64()
+        );
+    }
     Ok(())
 }
 

@@ -23,6 +23,7 @@ use crate::{boot, host, iso, live, proxmox, rootfs};
 /// Debian's security archive, the default beside the default mirror.
 pub const DEFAULT_SECURITY_MIRROR: &str = hearth_services::updates::DEFAULT_SECURITY;
 
+#[derive(Clone)]
 pub struct Options {
     pub profile: PathBuf,
     pub answer: Option<PathBuf>,
@@ -129,6 +130,7 @@ fn base_layer(ctx: &Build, steps: &mut Steps) -> Result<Layer> {
         mirror: &ctx.options.mirror,
         security_mirror: &ctx.options.security_mirror,
         packages,
+        locale: &profile.system.locale,
         proxmox,
     };
     let inputs = request.inputs(&mmdebstrap_version(ctx));

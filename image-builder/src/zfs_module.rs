@@ -101,32 +101,116 @@ impl ModuleCache {
             bail!("DKMS did not install zfs {version} for {kernel}: {status}");
         }
         if outcome == Outcome::Built {
-            let inside = format!("/tmp/{}", tarball_name(version));
-            chroot(
-                runner,
-                root,
-                &[
-                    "dkms",
-                    "mktarball",
-                    "-m",
-                    "zfs",
-                    "-v",
-                    version,
-                    "-k",
-                    kernel,
-                    "--archive",
-                    &inside,
-                ],
-            )?;
-            let made = root.join(inside.trim_start_matches('/'));
-            let cached = self.tarball(kernel, version);
-            fs::create_dir_all(cached.parent().unwrap_or(&self.dir))?;
-            let partial = cached.with_extension("partial");
-            fs::copy(&made, &partial)?;
-            fs::rename(&partial, &cached)?;
-            fs::remove_file(&made)?;
+            self.keep_tarball(root, kernel, version, runner)?;
         }
         Ok(())
+    }
+}
+
+/// What the module's own chroot needs: the kernel's headers and zfs-dkms
+/// with its build tools, from the base's archives.
+pub struct Prebuild<'a> {
+    pub suite: &'a str,
+    pub archives: Vec<String>,
+    /// The base's download cache, only read: the base writes it back.
+    pub apt_cache: &'a Path,
+}
+
+impl ModuleCache {
+    /// Builds the module in a chroot of its own at `work`, so the compile
+    /// (most of a cold build on two cores) runs while the base's packages
+    /// download and install; the base then loads the tarball left in the
+    /// cache. Nothing is compiled when the cache has it already.
+    pub fn prebuild(&self, request: &Prebuild, work: &Path, runner: &Runner) -> Result<()> {
+        let result = self.prebuild_in(request, work, runner);
+        let _ = fs::remove_dir_all(work);
+        result
+    }
+
+    fn prebuild_in(&self, request: &Prebuild, root: &Path, runner: &Runner) -> Result<()> {
+        let cache = request.apt_cache.display().to_string();
+        let mut args: Vec<String> = [
+            "--mode=root",
+            "--variant=minbase",
+            "--components=main,contrib,non-free-firmware",
+            "--aptopt=Apt::Install-Recommends \"false\"",
+            "--include=linux-headers-amd64,zfs-dkms",
+            "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/",
+        ]
+        .map(String::from)
+        .to_vec();
+        args.push(format!(
+            "--setup-hook=sync-in {cache} /var/cache/apt/archives/"
+        ));
+        args.push(hold_hook());
+        args.extend([request.suite.to_string(), root.display().to_string()]);
+        args.extend(request.archives.iter().cloned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        runner.run("mmdebstrap", &args)?;
+        let kernel = headers_kernel(root)?;
+        let version = dkms_version(root)?;
+        if self.tarball(&kernel, &version).is_file() {
+            return Ok(());
+        }
+        let mut binds = Binds::new(root, runner)?;
+        let built = self.build_tarball(root, &kernel, &version, runner);
+        binds.close()?;
+        built
+    }
+
+    fn build_tarball(
+        &self,
+        root: &Path,
+        kernel: &str,
+        version: &str,
+        runner: &Runner,
+    ) -> Result<()> {
+        let module = ["-m", "zfs", "-v", version, "-k", kernel];
+        for action in ["add", "build"] {
+            let mut args = vec!["dkms", action];
+            args.extend(module);
+            chroot(runner, root, &args)?;
+        }
+        self.keep_tarball(root, kernel, version, runner)
+    }
+
+    /// `dkms mktarball` of the built module, moved into the cache whole.
+    fn keep_tarball(
+        &self,
+        root: &Path,
+        kernel: &str,
+        version: &str,
+        runner: &Runner,
+    ) -> Result<()> {
+        let inside = format!("/tmp/{}", tarball_name(version));
+        let module = ["-m", "zfs", "-v", version, "-k", kernel];
+        let mut args = vec!["dkms", "mktarball"];
+        args.extend(module);
+        args.extend(["--archive", &inside]);
+        chroot(runner, root, &args)?;
+        let made = root.join(inside.trim_start_matches('/'));
+        let cached = self.tarball(kernel, version);
+        fs::create_dir_all(cached.parent().unwrap_or(&self.dir))?;
+        let partial = cached.with_extension("partial");
+        fs::copy(&made, &partial)?;
+        fs::rename(&partial, &cached)?;
+        fs::remove_file(&made)?;
+        Ok(())
+    }
+}
+
+/// The one kernel whose headers are under `root`.
+fn headers_kernel(root: &Path) -> Result<String> {
+    let found: Vec<String> = fs::read_dir(root.join("usr/lib/modules"))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => bail!(
+            "expected the headers of one kernel, found: {}",
+            found.join(", ")
+        ),
     }
 }
 

@@ -37,6 +37,8 @@ pub struct Request<'a> {
     pub mirror: &'a str,
     pub security_mirror: &'a str,
     pub packages: Vec<String>,
+    /// The profile's locale, generated here once rather than at every install.
+    pub locale: &'a str,
     /// The Proxmox VE repository, when base = "proxmox".
     pub proxmox: Option<Repository>,
 }
@@ -90,6 +92,7 @@ impl Request<'_> {
             "archives": self.archives(),
             "components": "main,contrib,non-free-firmware",
             "packages": self.packages,
+            "locale": self.locale,
             "mmdebstrap": mmdebstrap_version,
             "proxmox": self.proxmox.as_ref().map(|r| [&r.sources, &r.preferences]),
         })
@@ -142,7 +145,7 @@ pub fn build(
     args.extend([request.suite.to_string(), root.display().to_string()]);
     args.extend(request.archives());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    runner.run("mmdebstrap", &args)?;
+    bootstrap_beside_module(request, &args, apt_cache, modules, out, runner)?;
     let mut facts = facts(&root, runner)?;
     facts.zfs_module = match modules.build_or_load(&root, &facts.kernel, runner)? {
         Outcome::Built => "built".into(),
@@ -161,6 +164,7 @@ pub fn build(
             ],
         )
         .context("the zfs module was not built for the image's kernel")?;
+    profile_locale(&root, request.locale, runner)?;
     copy_boot_files(&root, &facts.kernel, out)?;
     without_live_boot(&root, runner)?;
     facts.packages = facts_packages(&root, runner)?;
@@ -172,6 +176,50 @@ pub fn build(
         serde_json::to_string_pretty(&facts)?,
     )?;
     Ok(facts)
+}
+
+/// mmdebstrap of the base while the zfs module compiles in a chroot of its
+/// own (Debian's kernel only: a Proxmox base brings its own). A module
+/// that fails there is built in the base instead, as before.
+fn bootstrap_beside_module(
+    request: &Request,
+    args: &[&str],
+    apt_cache: &Path,
+    modules: &ModuleCache,
+    out: &Path,
+    runner: &Runner,
+) -> Result<()> {
+    let prebuild = zfs_module::Prebuild {
+        suite: request.suite,
+        archives: request.archives(),
+        apt_cache,
+    };
+    std::thread::scope(|scope| {
+        let module = request
+            .proxmox
+            .is_none()
+            .then(|| scope.spawn(|| modules.prebuild(&prebuild, &out.join("module-root"), runner)));
+        let base = runner.run("mmdebstrap", args);
+        match module.map(|m| m.join()) {
+            Some(Ok(Err(err))) => runner.note(&format!(
+                "zfs module: its own chroot failed, the base builds it: {err:#}"
+            )),
+            Some(Err(_)) => runner.note("zfs module: its own chroot panicked, the base builds it"),
+            _ => {}
+        }
+        base.map(drop)
+    })
+}
+
+/// The profile's locale, made in the image: an install then only makes
+/// one that its answer changed. A C locale needs none.
+fn profile_locale(root: &Path, locale: &str, runner: &Runner) -> Result<()> {
+    if locale.starts_with("C.") || locale == "C" {
+        return Ok(());
+    }
+    let supported = root.join("usr/share/i18n/SUPPORTED");
+    let entry = hearth_system::locale::supported_entry(&supported, locale)?;
+    hearth_system::locale::generate(&entry, root, runner)
 }
 
 /// Every package installed under `root`, with its version.

@@ -21,16 +21,9 @@ const NIC_WITH_LINK: &str = "@mac-of-first-nic-with-link@";
 
 pub fn unpack(medium: &Medium, target: &Path, runner: &Runner) -> Result<()> {
     let base = medium.root.join(crate::medium::BASE_SQUASHFS);
-    runner.run(
-        "unsquashfs",
-        &[
-            "-f",
-            "-n",
-            "-d",
-            &target.display().to_string(),
-            &base.display().to_string(),
-        ],
-    )?;
+    let args = crate::medium::unpack_args(&base, target);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    runner.run("unsquashfs", &args)?;
     Ok(())
 }
 
@@ -175,8 +168,7 @@ fn generate_locale(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
     let Some(entry) = check_locale(plan, target)? else {
         return Ok(());
     };
-    fs::write(target.join("etc/locale.gen"), format!("{entry}\n"))?;
-    chroot(runner, target, &["locale-gen"]).map(drop)
+    hearth_system::locale::generate(&entry, target, runner)
 }
 
 /// The SUPPORTED line of the plan's locale in the system at `root`; None
@@ -193,20 +185,9 @@ pub fn check_locale(plan: &Plan, root: &Path) -> Result<Option<String>> {
     if locale.starts_with("C.") {
         return Ok(None);
     }
-    supported_entry(&root.join("usr/share/i18n/SUPPORTED"), &locale)
+    hearth_system::locale::supported_entry(&root.join("usr/share/i18n/SUPPORTED"), &locale)
         .map(Some)
         .context("system.locale names a locale Debian does not ship; nothing was written")
-}
-
-/// The SUPPORTED line (`en_US.UTF-8 UTF-8`) for a locale.
-pub fn supported_entry(supported: &Path, locale: &str) -> Result<String> {
-    let text = fs::read_to_string(supported)
-        .with_context(|| format!("reading {}", supported.display()))?;
-    let wanted = locale.replace("utf8", "UTF-8");
-    text.lines()
-        .find(|line| line.split_whitespace().next() == Some(wanted.as_str()))
-        .map(str::to_string)
-        .with_context(|| format!("locale {locale} is not in {}", supported.display()))
 }
 
 fn carry_installer(plan: &Plan, medium: &Medium, target: &Path) -> Result<()> {
@@ -399,6 +380,7 @@ fn enable_units(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
         "usr/lib/systemd/system",
         "etc/systemd/system",
     ];
+    let mut present = Vec::new();
     for unit in &plan.units {
         let base = match unit.split_once('@') {
             Some((name, rest)) => {
@@ -407,12 +389,18 @@ fn enable_units(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
             None => unit.clone(),
         };
         if dirs.iter().any(|d| target.join(d).join(&base).exists()) {
-            chroot(runner, target, &["systemctl", "enable", unit])?;
+            present.push(unit.as_str());
         } else {
             runner.note(&format!("{unit}: not on this system yet, not enabled"));
         }
     }
-    Ok(())
+    if present.is_empty() {
+        return Ok(());
+    }
+    // One systemctl for all: each start of it costs about half a second.
+    let mut args = vec!["systemctl", "enable"];
+    args.extend(present);
+    chroot(runner, target, &args).map(drop)
 }
 
 /// The MAC address of the first Ethernet interface with carrier (links
@@ -428,9 +416,20 @@ fn first_nic_with_link(runner: &Runner) -> Option<String> {
     for name in &names {
         let _ = runner.run("ip", &["link", "set", "dev", name, "up"]);
     }
-    std::thread::sleep(std::time::Duration::from_secs(3));
-    names.into_iter().find_map(|name| {
-        let dir = Path::new("/sys/class/net").join(&name);
+    // A link comes up within a few seconds of its NIC; the live system's
+    // network has usually brought it up long before.
+    for _ in 0..30 {
+        if let Some(mac) = nic_with_carrier(&names) {
+            return Some(mac);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    nic_with_carrier(&names)
+}
+
+fn nic_with_carrier(names: &[String]) -> Option<String> {
+    names.iter().find_map(|name| {
+        let dir = Path::new("/sys/class/net").join(name);
         let ether = fs::read_to_string(dir.join("type")).is_ok_and(|t| t.trim() == "1");
         let up = fs::read_to_string(dir.join("carrier")).is_ok_and(|c| c.trim() == "1");
         let physical = dir.join("device").exists();

@@ -13,6 +13,7 @@ pub mod files;
 pub mod grub;
 pub mod inspect;
 pub mod inventory;
+pub mod locale;
 pub mod medium;
 pub mod mounts;
 pub mod runner;

@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 
 use super::mounts::chroot;
 use crate::be::esp::{self, EnvBoot};
@@ -29,13 +29,36 @@ pub fn install(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
         cmdline: plan.boot.kernel_cmdline.clone(),
         protected: true,
     };
-    let mut uuids = Vec::new();
-    for disk in &plan.boot.disks {
-        uuids.push(install_disk(target, disk, runner, |dir, uuid| {
-            let state = BootState::activate(BOOT_ENV, None);
-            esp::sync_dir(dir, uuid, std::slice::from_ref(&first), &state, runner).map(|_| ())
-        })?);
-    }
+    // Every disk at once, each ESP at a mount point of its own: GRUB's
+    // installs and the copies are independent, and TCG has two CPUs.
+    let uuids = std::thread::scope(|scope| {
+        let installs: Vec<_> = plan
+            .boot
+            .disks
+            .iter()
+            .enumerate()
+            .map(|(i, disk)| {
+                let first = &first;
+                scope.spawn(move || {
+                    let at = format!("boot/efi-{}", i + 1);
+                    let uuid = install_disk_at(target, &at, disk, runner, |dir, uuid| {
+                        let state = BootState::activate(BOOT_ENV, None);
+                        esp::sync_dir(dir, uuid, std::slice::from_ref(first), &state, runner)
+                            .map(|_| ())
+                    });
+                    let _ = fs::remove_dir(target.join(&at));
+                    uuid
+                })
+            })
+            .collect();
+        installs
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow!("a bootloader install panicked")))
+            })
+            .collect::<Result<Vec<String>>>()
+    })?;
     if let Some(pool) = plan
         .pools
         .iter()
@@ -55,7 +78,20 @@ pub fn install_disk(
     runner: &Runner,
     fill: impl FnOnce(&Path, &str) -> Result<()>,
 ) -> Result<String> {
-    let esp_dir = target.join("boot/efi");
+    install_disk_at(target, "boot/efi", disk, runner, fill)
+}
+
+/// As `install_disk`, with the ESP mounted at `at` (relative to `target`):
+/// several disks are installed at once, each at its own.
+fn install_disk_at(
+    target: &Path,
+    at: &str,
+    disk: &BootDisk,
+    runner: &Runner,
+    fill: impl FnOnce(&Path, &str) -> Result<()>,
+) -> Result<String> {
+    let esp_dir = target.join(at);
+    let inside = format!("/{at}");
     fs::create_dir_all(&esp_dir)?;
     let esp = disk.esp.display().to_string();
     let uuid = runner
@@ -74,7 +110,7 @@ pub fn install_disk(
             &[
                 "grub-install",
                 "--target=i386-pc",
-                "--boot-directory=/boot/efi",
+                &format!("--boot-directory={inside}"),
                 &device,
             ],
         )?;
@@ -84,8 +120,8 @@ pub fn install_disk(
             &[
                 "grub-install",
                 "--target=x86_64-efi",
-                "--efi-directory=/boot/efi",
-                "--boot-directory=/boot/efi",
+                &format!("--efi-directory={inside}"),
+                &format!("--boot-directory={inside}"),
                 "--removable",
                 "--no-nvram",
             ],

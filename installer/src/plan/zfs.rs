@@ -30,7 +30,7 @@ fn pool_defaults(pool: &Pool) -> (BTreeMap<String, String>, BTreeMap<String, Str
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    fs.insert("compression".into(), pool.compression.clone());
+    fs.insert("compression".into(), pool.compression().to_string());
     match pool.role {
         PoolRole::Root => {
             fs.insert("canmount".into(), "off".into());

@@ -34,8 +34,10 @@ pub struct Pool {
     #[serde(default = "default_ashift")]
     pub ashift: u8,
     /// off, lz4, zstd, zstd-1 .. zstd-19, gzip, gzip-1 .. gzip-9, zle.
-    #[serde(default = "default_compression")]
-    pub compression: String,
+    /// Default: lz4 for the root pool (the system unpacks a third faster
+    /// than with zstd on a slow CPU, and it is small), zstd for data pools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<Encryption>,
     /// Special allocation class vdev (metadata, small blocks).
@@ -255,6 +257,13 @@ fn default_ashift() -> u8 {
     12
 }
 
-fn default_compression() -> String {
-    "zstd".into()
+impl Pool {
+    /// The pool's compression, its role's default when not given.
+    pub fn compression(&self) -> &str {
+        match (&self.compression, self.role) {
+            (Some(given), _) => given,
+            (None, PoolRole::Root) => "lz4",
+            (None, PoolRole::Data) => "zstd",
+        }
+    }
 }

@@ -68,13 +68,10 @@ fn pool_shape(out: &mut Findings, at: &KeyPath, pool: &Pool) {
         &pool.dataset_properties,
         DATASET_OWN,
     );
-    if !is_compression(&pool.compression) {
+    if let Some(given) = pool.compression.as_deref().filter(|c| !is_compression(c)) {
         out.push(
             at.key("compression"),
-            format!(
-                "`{}` is not a compression; allowed: {COMPRESSION}",
-                pool.compression
-            ),
+            format!("`{given}` is not a compression; allowed: {COMPRESSION}"),
         );
     }
     for (name, aux) in [("special", &pool.special), ("log", &pool.log)] {

@@ -122,9 +122,22 @@ impl ModuleCache {
     /// download and install; the base then loads the tarball left in the
     /// cache. Nothing is compiled when the cache has it already.
     pub fn prebuild(&self, request: &Prebuild, work: &Path, runner: &Runner) -> Result<()> {
+        // With a module built before, the base most likely loads it: a
+        // second bootstrap would only slow the first down.
+        if self.holds_any() {
+            return Ok(());
+        }
         let result = self.prebuild_in(request, work, runner);
         let _ = fs::remove_dir_all(work);
         result
+    }
+
+    fn holds_any(&self) -> bool {
+        fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|kernel| fs::read_dir(kernel.path()).is_ok_and(|mut d| d.next().is_some()))
     }
 
     fn prebuild_in(&self, request: &Prebuild, root: &Path, runner: &Runner) -> Result<()> {
@@ -255,6 +268,19 @@ mod tests {
         let err = dkms_version(&root).expect_err("two versions").to_string();
         fs::remove_dir_all(&root).expect("test files");
         assert!(err.contains("2.3.9, 2.4.0"), "{err}");
+    }
+
+    #[test]
+    fn a_cache_with_any_module_skips_the_prebuild() {
+        let dir = std::env::temp_dir().join(format!("hearth-zfs-mods-{}", std::process::id()));
+        let cache = ModuleCache::new(dir.clone());
+        let before = cache.holds_any();
+        fs::create_dir_all(dir.join("6.12.1-amd64")).expect("test files");
+        let empty_kernel = cache.holds_any();
+        fs::write(cache.tarball("6.12.1-amd64", "2.3.9"), "").expect("test files");
+        let after = cache.holds_any();
+        fs::remove_dir_all(&dir).expect("test files");
+        assert_eq!((before, empty_kernel, after), (false, false, true));
     }
 
     #[test]

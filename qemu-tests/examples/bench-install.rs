@@ -97,7 +97,18 @@ impl Bench {
         live.take_shell(live.scaled(60))?;
         let log = live.succeed("cat /run/hearth/install.log", live.scaled(60))?;
         std::fs::write(self.dir.join("install.log"), &log)?;
+        // What the live system runs beside the installer: none of the image's services.
+        let running = live.succeed(
+            "systemctl list-units --state=running --type=service --no-legend --plain | cut -d' ' -f1 | paste -sd' '",
+            live.scaled(60),
+        )?;
+        let rebuilt = log.contains("update-initramfs") || log.contains("dpkg --purge live-boot");
         self.row("ISO power-on to install start", secs(start));
+        self.row("live system: services running", running);
+        self.row(
+            "install: initramfs rebuilt",
+            if rebuilt { "yes" } else { "no" }.into(),
+        );
         let steps = install_steps(&log);
         let floor = self.floor(&mut live, &profile, &[], &[])?;
         for (step, seconds) in &steps {

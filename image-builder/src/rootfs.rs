@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use hearth_system::runner::Runner;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -214,12 +214,10 @@ fn bootstrap_beside_module(
 /// The profile's locale, made in the image: an install then only makes
 /// one that its answer changed. A C locale needs none.
 fn profile_locale(root: &Path, locale: &str, runner: &Runner) -> Result<()> {
-    if locale.starts_with("C.") || locale == "C" {
-        return Ok(());
+    match hearth_system::locale::entry_for(root, locale)? {
+        Some(entry) => hearth_system::locale::generate(&entry, root, runner),
+        None => Ok(()),
     }
-    let supported = root.join("usr/share/i18n/SUPPORTED");
-    let entry = hearth_system::locale::supported_entry(&supported, locale)?;
-    hearth_system::locale::generate(&entry, root, runner)
 }
 
 /// Every package installed under `root`, with its version.
@@ -248,16 +246,7 @@ pub fn read_facts(layer: &Path) -> Result<Facts> {
 }
 
 fn facts(root: &Path, runner: &Runner) -> Result<Facts> {
-    let modules: Vec<String> = fs::read_dir(root.join("usr/lib/modules"))?
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .collect();
-    let [kernel] = modules.as_slice() else {
-        bail!(
-            "expected one kernel in the image, found: {}",
-            modules.join(", ")
-        );
-    };
+    let kernel = zfs_module::one_kernel(root)?;
     let packages = facts_packages(root, runner)?;
     let zfs = packages
         .iter()
@@ -265,7 +254,7 @@ fn facts(root: &Path, runner: &Runner) -> Result<Facts> {
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
     Ok(Facts {
-        kernel: kernel.clone(),
+        kernel,
         zfs,
         packages,
         zfs_module: String::new(),

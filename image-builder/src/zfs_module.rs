@@ -92,11 +92,7 @@ impl ModuleCache {
                 "",
             ],
         )?;
-        let status = chroot(
-            runner,
-            root,
-            &["dkms", "status", "-m", "zfs", "-v", version, "-k", kernel],
-        )?;
+        let status = dkms(runner, root, "status", (kernel, version), &[])?;
         if !status.contains(": installed") {
             bail!("DKMS did not install zfs {version} for {kernel}: {status}");
         }
@@ -160,7 +156,7 @@ impl ModuleCache {
         args.extend(request.archives.iter().cloned());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         runner.run("mmdebstrap", &args)?;
-        let kernel = headers_kernel(root)?;
+        let kernel = one_kernel(root)?;
         let version = dkms_version(root)?;
         if self.tarball(&kernel, &version).is_file() {
             return Ok(());
@@ -178,11 +174,8 @@ impl ModuleCache {
         version: &str,
         runner: &Runner,
     ) -> Result<()> {
-        let module = ["-m", "zfs", "-v", version, "-k", kernel];
         for action in ["add", "build"] {
-            let mut args = vec!["dkms", action];
-            args.extend(module);
-            chroot(runner, root, &args)?;
+            dkms(runner, root, action, (kernel, version), &[])?;
         }
         self.keep_tarball(root, kernel, version, runner)
     }
@@ -196,11 +189,8 @@ impl ModuleCache {
         runner: &Runner,
     ) -> Result<()> {
         let inside = format!("/tmp/{}", tarball_name(version));
-        let module = ["-m", "zfs", "-v", version, "-k", kernel];
-        let mut args = vec!["dkms", "mktarball"];
-        args.extend(module);
-        args.extend(["--archive", &inside]);
-        chroot(runner, root, &args)?;
+        let archive = ["--archive", inside.as_str()];
+        dkms(runner, root, "mktarball", (kernel, version), &archive)?;
         let made = root.join(inside.trim_start_matches('/'));
         let cached = self.tarball(kernel, version);
         fs::create_dir_all(cached.parent().unwrap_or(&self.dir))?;
@@ -212,8 +202,8 @@ impl ModuleCache {
     }
 }
 
-/// The one kernel whose headers are under `root`.
-fn headers_kernel(root: &Path) -> Result<String> {
+/// The one kernel under `root` (its modules, or only its headers).
+pub fn one_kernel(root: &Path) -> Result<String> {
     let found: Vec<String> = fs::read_dir(root.join("usr/lib/modules"))?
         .flatten()
         .map(|e| e.file_name().to_string_lossy().to_string())
@@ -221,10 +211,24 @@ fn headers_kernel(root: &Path) -> Result<String> {
     match found.as_slice() {
         [one] => Ok(one.clone()),
         _ => bail!(
-            "expected the headers of one kernel, found: {}",
+            "expected one kernel in {}/usr/lib/modules, found: {}",
+            root.display(),
             found.join(", ")
         ),
     }
+}
+
+/// `dkms ACTION -m zfs -v VERSION -k KERNEL EXTRA...` in the chroot at `root`.
+fn dkms(
+    runner: &Runner,
+    root: &Path,
+    action: &str,
+    (kernel, version): (&str, &str),
+    extra: &[&str],
+) -> Result<String> {
+    let mut args = vec!["dkms", action, "-m", "zfs", "-v", version, "-k", kernel];
+    args.extend(extra);
+    chroot(runner, root, &args)
 }
 
 fn tarball_name(version: &str) -> String {

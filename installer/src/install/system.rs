@@ -182,11 +182,7 @@ pub fn check_locale(plan: &Plan, root: &Path) -> Result<Option<String>> {
     else {
         return Ok(None);
     };
-    if locale.starts_with("C.") {
-        return Ok(None);
-    }
-    hearth_system::locale::supported_entry(&root.join("usr/share/i18n/SUPPORTED"), &locale)
-        .map(Some)
+    hearth_system::locale::entry_for(root, &locale)
         .context("system.locale names a locale Debian does not ship; nothing was written")
 }
 
@@ -416,26 +412,33 @@ fn first_nic_with_link(runner: &Runner) -> Option<String> {
     for name in &names {
         let _ = runner.run("ip", &["link", "set", "dev", name, "up"]);
     }
-    // A link comes up within a few seconds of its NIC; the live system's
-    // network has usually brought it up long before.
-    for _ in 0..30 {
-        if let Some(mac) = nic_with_carrier(&names) {
-            return Some(mac);
-        }
+    // Links come up within a few seconds; waiting is over once every
+    // Ethernet NIC has carrier (the live system's network has usually
+    // brought them up long before), so the first in order is still chosen.
+    let ethers: Vec<&String> = names.iter().filter(|n| is_physical_ether(n)).collect();
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(3)
+        && !ethers.iter().all(|n| has_carrier(n))
+    {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    nic_with_carrier(&names)
+    ethers
+        .into_iter()
+        .find(|n| has_carrier(n))
+        .and_then(|name| {
+            fs::read_to_string(Path::new("/sys/class/net").join(name).join("address"))
+                .ok()
+                .map(|a| a.trim().to_string())
+        })
 }
 
-fn nic_with_carrier(names: &[String]) -> Option<String> {
-    names.iter().find_map(|name| {
-        let dir = Path::new("/sys/class/net").join(name);
-        let ether = fs::read_to_string(dir.join("type")).is_ok_and(|t| t.trim() == "1");
-        let up = fs::read_to_string(dir.join("carrier")).is_ok_and(|c| c.trim() == "1");
-        let physical = dir.join("device").exists();
-        (ether && up && physical)
-            .then(|| fs::read_to_string(dir.join("address")).ok())
-            .flatten()
-            .map(|a| a.trim().to_string())
-    })
+fn is_physical_ether(name: &str) -> bool {
+    let dir = Path::new("/sys/class/net").join(name);
+    let ether = fs::read_to_string(dir.join("type")).is_ok_and(|t| t.trim() == "1");
+    ether && dir.join("device").exists()
+}
+
+fn has_carrier(name: &str) -> bool {
+    fs::read_to_string(Path::new("/sys/class/net").join(name).join("carrier"))
+        .is_ok_and(|c| c.trim() == "1")
 }

@@ -20,6 +20,15 @@ pub fn supported_entry(supported: &Path, locale: &str) -> Result<String> {
         .with_context(|| format!("locale {locale} is not in {}", supported.display()))
 }
 
+/// The SUPPORTED line of `locale` in the system at `root`; None for a C
+/// locale, which is built into the C library and needs no generating.
+pub fn entry_for(root: &Path, locale: &str) -> Result<Option<String>> {
+    if locale.starts_with("C.") {
+        return Ok(None);
+    }
+    supported_entry(&root.join("usr/share/i18n/SUPPORTED"), locale).map(Some)
+}
+
 /// Generates the locale of SUPPORTED line `entry` in the system at `root`,
 /// unless that system's locale.gen already names it alone and its archive
 /// exists: the image builder made it.
@@ -77,5 +86,7 @@ mod tests {
         fs::remove_dir_all(&root).expect("test tree");
         assert_eq!(entry, "en_US.UTF-8 UTF-8");
         assert!(missing.is_err());
+        let c = entry_for(Path::new("/nonexistent"), "C.UTF-8").expect("no file read");
+        assert_eq!(c, None, "C.UTF-8 is built in");
     }
 }

@@ -165,6 +165,27 @@ pub enum Command {
     },
     /// Print the profile and answer file reference (Markdown).
     Reference,
+    /// Serve answers to machines that boot with `hearth.answer=`, each one
+    /// chosen by DIR/server.toml's rules over the facts it sends, filled
+    /// from DIR/templates and checked before it is served; keep their
+    /// install reports in DIR/reports. Optionally serve a netboot folder.
+    AnswerServer {
+        dir: PathBuf,
+        #[arg(long, default_value = "0.0.0.0:8443")]
+        listen: std::net::SocketAddr,
+        /// Profiles answers are checked against, by the name a machine
+        /// reports; default: DIR/profiles.
+        #[arg(long)]
+        profiles: Option<PathBuf>,
+        /// A name or address for the self-signed certificate (repeatable).
+        #[arg(long = "name", default_value = "localhost")]
+        names: Vec<String>,
+        /// A folder written by `image-builder build --netboot`, served over http.
+        #[arg(long)]
+        netboot: Option<PathBuf>,
+        #[arg(long, default_value = "0.0.0.0:8080")]
+        netboot_listen: std::net::SocketAddr,
+    },
     /// Ask for a password (typed twice) and print the lines an answer file
     /// takes for a user: its crypt hash and Samba's NT hash. With stdin not a
     /// terminal, the password is the first line read.
@@ -263,6 +284,7 @@ pub fn run(cli: Cli) -> Result<()> {
             crate::be::rollback(target.as_deref(), &logged(Path::new(BE_LOG))?)
         }
         Command::Be { action } => be(action),
+        Command::AnswerServer { .. } => answer_server(cli.command),
         Command::Reference => {
             print!("{}", crate::reference::markdown());
             Ok(())
@@ -336,6 +358,27 @@ fn logged(log: &Path) -> Result<Runner> {
         fs::create_dir_all(dir)?;
     }
     Runner::new(Some(log), false)
+}
+
+fn answer_server(command: Command) -> Result<()> {
+    let Command::AnswerServer {
+        dir,
+        listen,
+        profiles,
+        names,
+        netboot,
+        netboot_listen,
+    } = command
+    else {
+        unreachable!("called for answer-server only")
+    };
+    crate::fleet::server::run(&crate::fleet::server::Options {
+        profiles: profiles.unwrap_or_else(|| dir.join("profiles")),
+        dir,
+        listen,
+        names,
+        netboot: netboot.map(|d| (d, netboot_listen)),
+    })
 }
 
 fn print_plan(

@@ -5,7 +5,9 @@
 pub mod be;
 pub mod care;
 pub mod cli;
+pub mod console;
 pub mod disk;
+pub mod fleet;
 pub mod install;
 pub mod interactive;
 pub mod kept;

@@ -12,7 +12,8 @@ use std::process::Command;
 use anyhow::Result;
 
 use crate::answer::AfterInstall;
-use crate::install::source::cmdline_value;
+use crate::console::mark;
+use crate::install::source::{cmdline_value, Found};
 use crate::interactive::Confirmed;
 use crate::medium::Share;
 use crate::runner::Runner;
@@ -61,17 +62,11 @@ pub fn run(tty: Option<&Path>) -> Result<()> {
 /// powers off or reboots as the answer says.
 fn install_here(cmdline: &str, runner: &Runner) -> Result<()> {
     let work = Path::new("/run/hearth");
-    let found = match crate::install::source::discover(
-        cmdline,
-        Path::new("/run/live/medium"),
-        work,
-        runner,
-    ) {
+    let found = match discover_once(cmdline, work, runner) {
         Ok(found) => found,
         Err(err) => {
-            mark(&format!(
-                "HEARTH-INSTALL-FAILED finding the answer: {err:#}"
-            ));
+            println!("No install: {err}");
+            mark(&format!("HEARTH-INSTALL-FAILED finding the answer: {err}"));
             return Ok(());
         }
     };
@@ -115,6 +110,7 @@ fn install_here(cmdline: &str, runner: &Runner) -> Result<()> {
         .arg("--log")
         .arg(&log)
         .status();
+    let answer = fs::read_to_string(&answer).unwrap_or_default();
     if !status.is_ok_and(|s| s.success()) {
         let text = fs::read_to_string(&log).unwrap_or_default();
         let last = text
@@ -124,14 +120,90 @@ fn install_here(cmdline: &str, runner: &Runner) -> Result<()> {
             .unwrap_or("see /run/hearth/install.log");
         println!("The install failed; the log is {}", log.display());
         mark(&format!("HEARTH-INSTALL-FAILED {last}"));
+        report(
+            &answer,
+            work,
+            Some(last.trim_start_matches("# ").to_string()),
+        );
         return Ok(());
     }
     mark("HEARTH-INSTALL-DONE");
-    let answer = fs::read_to_string(&answer).unwrap_or_default();
+    report(&answer, work, None);
     match after_install(&answer) {
         AfterInstall::Poweroff => runner.run("systemctl", &["poweroff"]).map(drop),
         AfterInstall::Reboot => runner.run("systemctl", &["reboot"]).map(drop),
         AfterInstall::Stay => Ok(()),
+    }
+}
+
+/// The answer's source, found once: the first console looks (and asks the
+/// answer server, once per boot), the other waits for what it found.
+fn discover_once(cmdline: &str, work: &Path, runner: &Runner) -> Result<Option<Found>, String> {
+    let found = (|| -> Result<Result<Option<Found>, String>> {
+        fs::create_dir_all(work)?;
+        let lock = fs::File::create(work.join("discover.lock"))?;
+        lock.lock()?;
+        let kept = work.join("discovered.json");
+        if let Ok(text) = fs::read_to_string(&kept) {
+            return Ok(serde_json::from_str(&text)?);
+        }
+        let medium = Path::new("/run/live/medium");
+        let found = crate::install::source::discover(cmdline, medium, work, runner)
+            .map_err(|err| format!("{err:#}"));
+        fs::write(&kept, serde_json::to_string(&found)?)?;
+        Ok(found)
+    })();
+    found.unwrap_or_else(|err| Err(format!("{err:#}")))
+}
+
+/// The report the answer asks for (`[report]`), sent and said so.
+fn report(answer: &str, work: &Path, error: Option<String>) {
+    #[derive(serde::Deserialize)]
+    struct Only {
+        #[serde(default)]
+        hostname: Option<String>,
+        #[serde(default)]
+        report: Option<crate::answer::ReportTo>,
+    }
+    let Ok(Only {
+        hostname,
+        report: Some(to),
+    }) = toml::from_str::<Only>(answer)
+    else {
+        return;
+    };
+    let log = fs::read_to_string(work.join("install.log")).unwrap_or_default();
+    let summary = fs::read_to_string(work.join(crate::install::SUMMARY))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok());
+    let built = crate::fleet::report::build(
+        &hostname.unwrap_or_default(),
+        summary,
+        error,
+        &log,
+        machine(),
+    );
+    match crate::fleet::report::send(&to, &built) {
+        Ok(()) => mark(&format!(
+            "HEARTH-REPORT-SENT {} outcome={}",
+            to.url, built.outcome
+        )),
+        Err(err) => mark(&format!("HEARTH-REPORT-FAILED {err:#}")),
+    }
+}
+
+fn machine() -> crate::fleet::report::Machine {
+    let read = |path: &str| {
+        fs::read_to_string(path)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    let nics = crate::fleet::facts::nics(Path::new("/sys/class/net"));
+    crate::fleet::report::Machine {
+        kernel: read("/proc/sys/kernel/osrelease"),
+        zfs: read("/sys/module/zfs/version"),
+        dmi_serial: read("/sys/class/dmi/id/product_serial"),
+        macs: nics.into_iter().map(|n| n.mac).collect(),
     }
 }
 
@@ -178,13 +250,6 @@ fn after_install(answer: &str) -> AfterInstall {
     toml::from_str::<Only>(answer)
         .map(|only| only.after_install)
         .unwrap_or_default()
-}
-
-/// A line on the kernel log, which reaches the serial console whoever owns it.
-fn mark(text: &str) {
-    if let Ok(mut kmsg) = OpenOptions::new().write(true).open("/dev/kmsg") {
-        let _ = kmsg.write_all(format!("<2>{text}\n").as_bytes());
-    }
 }
 
 #[cfg(test)]

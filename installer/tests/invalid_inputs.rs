@@ -170,6 +170,7 @@ cases! { answer_case:
     same_disk_two_pools = "same-disk-two-pools" => "disk `/dev/sdb` is also given to pool `rpool`";
     topology_too_wide = "topology-too-wide" => "pools.rpool.topology: a raidz2 vdev needs at least 4 disks; this pool would get 2";
     inject_values = "inject-values" => "cloud-backup-repository: must be a restic repository";
+    report_injection = "report-injection" => "report.fingerprint: must be a SHA-256 fingerprint";
     kit_path = "kit-path" => "recovery-kit: must be a file name beside the answer";
     kit_http_unpinned = "kit-http-unpinned" => "an http:// kit needs recovery-kit-sha256";
     kit_passphrase_alone = "kit-passphrase-alone" => "recovery-kit-passphrase: given without recovery-kit";

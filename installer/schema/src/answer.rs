@@ -82,6 +82,25 @@ pub struct Answer {
     /// What to do when the install has finished.
     #[serde(default)]
     pub after_install: AfterInstall,
+    /// Where the installer POSTs a JSON report when the install ends, done
+    /// or failed (the answer server's /report, or any webhook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<ReportTo>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ReportTo {
+    /// An http:// or https:// URL.
+    pub url: String,
+    /// Sent as `Authorization: Bearer <token>`; never in the report or a log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// The SHA-256 fingerprint of the receiver's certificate, for a
+    /// self-signed one (the answer server prints it); without it, https is
+    /// checked against the system's CA store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]

@@ -94,7 +94,7 @@ impl fmt::Display for Bytes {
             (KIB, "K"),
         ];
         for (factor, unit) in units {
-            if self.0 >= factor && self.0 % factor == 0 {
+            if self.0 >= factor && self.0.is_multiple_of(factor) {
                 return write!(f, "{}{unit}", self.0 / factor);
             }
         }

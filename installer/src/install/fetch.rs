@@ -1,13 +1,19 @@
-//! An answer fetched over the network (`hearth.answer=URL`). An answer
-//! holds password hashes and says which disks to erase, so it comes over
-//! https, or over plain http only when the kernel command line pins its
-//! SHA-256; it is small, and a network that is still coming up is waited
-//! for until a deadline, with a line on the console for each try.
+//! An answer fetched over the network (`hearth.answer=URL`). The machine
+//! POSTs its facts (disks, NICs, DMI, memory, firmware) and the server
+//! answers for it, as Proxmox's automated installer does. An answer holds
+//! password hashes and says which disks to erase, so it comes over https
+//! (the system's CA store, a CA file on the medium, or a certificate
+//! fingerprint on the kernel command line), or over plain http only when
+//! the kernel command line pins its SHA-256. A server that is not there yet
+//! is waited for until a deadline, with a line on the consoles at each try.
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+
+use crate::console::mark;
 
 /// No answer is this big; a larger body is refused, not read to the end.
 pub const MAX_BYTES: u64 = 1024 * 1024;
@@ -15,12 +21,35 @@ pub const MAX_BYTES: u64 = 1024 * 1024;
 /// (`hearth.answer-timeout=` seconds changes it).
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(300);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+/// What a refusal's reason may hold on the console.
+const REASON_BYTES: usize = 4000;
 
 /// Where and how to fetch, from the kernel command line.
+#[derive(Debug, Clone, Default)]
 pub struct Request {
     pub url: String,
     pub sha256: Option<String>,
+    /// The server certificate's SHA-256, lower-case hex.
+    pub fingerprint: Option<String>,
+    /// A PEM file of the CA that signed the server's certificate.
+    pub ca: Option<PathBuf>,
+    /// Sent as `Authorization: Bearer`.
+    pub token: Option<String>,
     pub deadline: Duration,
+    /// The machine's facts as JSON, POSTed; None: a plain GET.
+    pub facts: Option<Vec<u8>>,
+}
+
+/// What the URL gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    Answer(Vec<u8>),
+    /// Nothing for this machine (not found, or no server until the
+    /// deadline): the next source in the documented order is tried.
+    NoAnswer(String),
+    /// The server refused (its reason), or what came is not to be trusted:
+    /// the install stops before any disk is touched.
+    Refused(String),
 }
 
 impl Request {
@@ -50,76 +79,127 @@ impl Request {
     }
 }
 
-/// The answer's bytes, checked against the pin when there is one.
-pub fn fetch(request: &Request) -> Result<Vec<u8>> {
+/// The answer's bytes, or why there are none.
+pub fn fetch(request: &Request) -> Result<Fetched> {
     request.check()?;
-    let body = with_retries(request)?;
-    if let Some(pin) = &request.sha256 {
-        let got = hearth_system::files::sha256(&body);
-        if got != pin.to_lowercase() {
-            bail!(
-                "the answer file at {} has SHA-256 {got}, the kernel command line pins {pin}",
-                request.url
-            );
-        }
+    let client = client(request)?;
+    let fetched = with_retries(&client, request);
+    let (Fetched::Answer(body), Some(pin)) = (&fetched, &request.sha256) else {
+        return Ok(fetched);
+    };
+    let got = hearth_system::files::sha256(body);
+    if got != pin.to_lowercase() {
+        return Ok(Fetched::Refused(format!(
+            "the answer file at {} has SHA-256 {got}, the kernel command line pins {pin}",
+            request.url
+        )));
     }
-    Ok(body)
+    Ok(fetched)
 }
 
-fn with_retries(request: &Request) -> Result<Vec<u8>> {
+fn client(request: &Request) -> Result<reqwest::blocking::Client> {
+    let mut builder = reqwest::blocking::Client::builder().timeout(ATTEMPT_TIMEOUT);
+    if let Some(pin) = &request.fingerprint {
+        builder = builder.use_preconfigured_tls(crate::fleet::tls::pinned_client(pin)?);
+    } else if let Some(ca) = &request.ca {
+        let pem =
+            std::fs::read(ca).with_context(|| format!("reading the CA file {}", ca.display()))?;
+        let cert = reqwest::Certificate::from_pem(&pem)
+            .with_context(|| format!("{}: not a PEM certificate", ca.display()))?;
+        builder = builder.add_root_certificate(cert);
+    }
+    Ok(builder.build()?)
+}
+
+fn with_retries(client: &reqwest::blocking::Client, request: &Request) -> Fetched {
     let started = Instant::now();
     let mut wait = Duration::from_secs(1);
     for attempt in 1.. {
-        match once(&request.url) {
-            Ok(body) => return Ok(body),
-            Err(err) if started.elapsed() + wait < request.deadline && retryable(&err) => {
-                eprintln!(
-                    "hearth: the answer at {} is not reachable yet (try {attempt}: {err:#}); trying again in {}s",
-                    request.url,
-                    wait.as_secs()
-                );
-                std::thread::sleep(wait);
-                wait = (wait * 2).min(Duration::from_secs(15));
-            }
-            Err(err) => {
-                return Err(err).with_context(|| {
-                    format!(
-                        "fetching the answer file from {} (gave up after {}s)",
-                        request.url,
-                        started.elapsed().as_secs()
-                    )
-                })
-            }
+        let err = match once(client, request) {
+            Ok(fetched) => return fetched,
+            Err(err) => err,
+        };
+        if !retryable(&err) {
+            return Fetched::Refused(format!("fetching the answer from {}: {err:#}", request.url));
         }
+        if started.elapsed() + wait >= request.deadline {
+            return Fetched::NoAnswer(format!(
+                "no answer from {} after {}s ({attempt} tries; last: {err:#})",
+                request.url,
+                started.elapsed().as_secs()
+            ));
+        }
+        let line = format!(
+            "hearth: {} is not reachable yet (try {attempt}: {err:#}); trying again in {}s",
+            request.url,
+            wait.as_secs()
+        );
+        eprintln!("{line}");
+        mark(&format!("HEARTH-ANSWER-RETRY {line}"));
+        std::thread::sleep(wait);
+        wait = (wait * 2).min(Duration::from_secs(15));
     }
     unreachable!("the loop returns")
 }
 
 /// Whether a later try may succeed: the network or server was not there.
-/// A body too large, or a 4xx, will not change by waiting.
+/// A certificate that does not match will not change by waiting.
 fn retryable(err: &anyhow::Error) -> bool {
-    match err.downcast_ref::<reqwest::Error>() {
-        Some(e) => {
-            e.is_connect() || e.is_timeout() || e.status().is_some_and(|s| s.is_server_error())
-        }
-        None => false,
+    let Some(e) = err.downcast_ref::<reqwest::Error>() else {
+        return false;
+    };
+    if format!("{err:#}").contains("certificate") {
+        return false;
     }
+    e.is_connect() || e.is_timeout() || e.status().is_some_and(|s| s.is_server_error())
 }
 
-fn once(url: &str) -> Result<Vec<u8>> {
-    let client = reqwest::blocking::Client::builder()
-        .timeout(ATTEMPT_TIMEOUT)
-        .build()?;
-    let response = client.get(url).send()?.error_for_status()?;
+/// One try: an answer, a 404 (none for this machine), another 4xx
+/// (refused, with the server's reason), or an error to retry or not.
+fn once(client: &reqwest::blocking::Client, request: &Request) -> Result<Fetched> {
+    let mut call = match &request.facts {
+        Some(facts) => client
+            .post(&request.url)
+            .header("content-type", "application/json")
+            .body(facts.clone()),
+        None => client.get(&request.url),
+    };
+    if let Some(token) = &request.token {
+        call = call.bearer_auth(token);
+    }
+    let response = call.send()?;
+    let status = response.status();
+    if status.is_client_error() {
+        let reason = reason(response);
+        return Ok(match status.as_u16() {
+            404 => Fetched::NoAnswer(format!(
+                "{} has no answer for this machine: {reason}",
+                request.url
+            )),
+            _ => Fetched::Refused(format!("{} refused ({status}): {reason}", request.url)),
+        });
+    }
+    let response = response.error_for_status()?;
     if response.content_length().is_some_and(|n| n > MAX_BYTES) {
-        bail!("the answer is larger than {MAX_BYTES} bytes");
+        return Ok(Fetched::Refused(format!(
+            "the answer is larger than {MAX_BYTES} bytes"
+        )));
     }
     let mut body = Vec::new();
     response.take(MAX_BYTES + 1).read_to_end(&mut body)?;
     if body.len() as u64 > MAX_BYTES {
-        bail!("the answer is larger than {MAX_BYTES} bytes");
+        return Ok(Fetched::Refused(format!(
+            "the answer is larger than {MAX_BYTES} bytes"
+        )));
     }
-    Ok(body)
+    Ok(Fetched::Answer(body))
+}
+
+/// The server's reason, as text, cut short.
+fn reason(response: reqwest::blocking::Response) -> String {
+    let mut text = Vec::new();
+    let _ = response.take(REASON_BYTES as u64).read_to_end(&mut text);
+    String::from_utf8_lossy(&text).trim().to_string()
 }
 
 #[cfg(test)]
@@ -130,6 +210,10 @@ mod tests {
 
     /// Serves `body` to `count` requests on a local port, from `delay` on.
     fn serve(body: Vec<u8>, count: usize, delay: Duration) -> String {
+        serve_status("200 OK", body, count, delay)
+    }
+
+    fn serve_status(status: &'static str, body: Vec<u8>, count: usize, delay: Duration) -> String {
         let port = {
             let probe = TcpListener::bind("127.0.0.1:0").expect("port");
             probe.local_addr().expect("addr").port()
@@ -142,7 +226,7 @@ mod tests {
                 let mut request = [0u8; 2048];
                 let _ = stream.read(&mut request);
                 let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                     body.len()
                 );
                 let _ = stream.write_all(head.as_bytes());
@@ -157,6 +241,7 @@ mod tests {
             url: url.into(),
             sha256: Some(hearth_system::files::sha256(body)),
             deadline: Duration::from_secs(30),
+            ..Request::default()
         }
     }
 
@@ -177,18 +262,65 @@ mod tests {
     fn a_server_that_comes_up_late_is_waited_for() {
         let body = b"hostname = \"late\"\n".to_vec();
         let url = serve(body.clone(), 1, Duration::from_secs(2));
-        assert_eq!(fetch(&request(&url, &body)).expect("fetched"), body);
+        assert_eq!(
+            fetch(&request(&url, &body)).expect("fetched"),
+            Fetched::Answer(body)
+        );
     }
 
     #[test]
     fn a_changed_file_and_a_huge_one_are_refused() {
         let body = b"hostname = \"a\"\n".to_vec();
         let url = serve(b"hostname = \"b\"\n".to_vec(), 1, Duration::ZERO);
-        let err = format!("{:#}", fetch(&request(&url, &body)).expect_err("pinned"));
-        assert!(err.contains("the kernel command line pins"), "{err}");
+        let refused = fetch(&request(&url, &body)).expect("fetched");
+        assert!(
+            matches!(&refused, Fetched::Refused(why) if why.contains("the kernel command line pins")),
+            "{refused:?}"
+        );
         let huge = vec![b'#'; MAX_BYTES as usize + 10];
         let url = serve(huge.clone(), 1, Duration::ZERO);
-        let err = format!("{:#}", fetch(&request(&url, &huge)).expect_err("too big"));
-        assert!(err.contains("larger than"), "{err}");
+        let refused = fetch(&request(&url, &huge)).expect("fetched");
+        assert!(
+            matches!(&refused, Fetched::Refused(why) if why.contains("larger than")),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn not_found_and_no_server_fall_through_and_a_refusal_stops() {
+        let url = serve_status(
+            "404 Not Found",
+            b"no machine matches".to_vec(),
+            1,
+            Duration::ZERO,
+        );
+        let got = fetch(&request(&url, b"x")).expect("fetched");
+        assert!(
+            matches!(&got, Fetched::NoAnswer(why) if why.contains("no machine matches")),
+            "{got:?}"
+        );
+        let url = serve_status(
+            "422 Unprocessable Entity",
+            b"disk QM9 is not there".to_vec(),
+            1,
+            Duration::ZERO,
+        );
+        let got = fetch(&request(&url, b"x")).expect("fetched");
+        assert!(
+            matches!(&got, Fetched::Refused(why) if why.contains("disk QM9 is not there")),
+            "{got:?}"
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .expect("port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let mut gone = request(&format!("http://127.0.0.1:{port}/a.toml"), b"x");
+        gone.deadline = Duration::from_secs(3);
+        let got = fetch(&gone).expect("fetched");
+        assert!(
+            matches!(&got, Fetched::NoAnswer(why) if why.contains("tries")),
+            "{got:?}"
+        );
     }
 }

@@ -77,9 +77,16 @@ fn read(source: &str, answer: &Answer, beside: &Path) -> Result<Vec<u8>> {
             url: source.to_string(),
             sha256: answer.recovery_kit_sha256.clone(),
             deadline: Duration::from_secs(120),
+            ..fetch::Request::default()
         };
-        return fetch::fetch(&request)
-            .with_context(|| format!("fetching the recovery kit {source}"));
+        let fetched = fetch::fetch(&request)
+            .with_context(|| format!("fetching the recovery kit {source}"))?;
+        return match fetched {
+            fetch::Fetched::Answer(bytes) => Ok(bytes),
+            fetch::Fetched::NoAnswer(why) | fetch::Fetched::Refused(why) => {
+                bail!("fetching the recovery kit {source}: {why}")
+            }
+        };
     }
     let path = beside.join(source);
     let bytes = fs::read(&path).with_context(|| {

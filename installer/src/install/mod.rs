@@ -122,6 +122,20 @@ pub fn install(plan: &Plan, medium: &Medium, kit: Option<&FromKit>, runner: &Run
 
 /// An unattended install from an answer file: the profile it names (or the
 /// ISO's default), this machine's disks, the plan printed, then carried out.
+/// Beside the install log: what the plan does to the disks, for the report.
+pub const SUMMARY: &str = "plan-summary.json";
+
+/// Writes the plan's summary beside the log (the live system's report
+/// reads it, whatever becomes of the install).
+fn keep_summary(plan: &Plan, medium: &Medium) -> Result<()> {
+    let Some(dir) = medium.log.as_deref().and_then(Path::parent) else {
+        return Ok(());
+    };
+    let summary = crate::fleet::report::Summary::of(plan);
+    std::fs::write(dir.join(SUMMARY), serde_json::to_string_pretty(&summary)?)?;
+    Ok(())
+}
+
 pub fn unattended(answer: &Path, medium: &Medium, runner: &Runner) -> Result<Plan> {
     let profile = profile_for(answer, &medium.share)?;
     // Before the disks are even read: a profile this medium cannot install.
@@ -132,6 +146,7 @@ pub fn unattended(answer: &Path, medium: &Medium, runner: &Runner) -> Result<Pla
     let plan = crate::prepare::plan_from_files(&profile, Some(answer), &inventory)
         .map_err(|p| anyhow::anyhow!("{p}"))?;
     runner.note(&crate::plan::render(&plan));
+    keep_summary(&plan, medium)?;
     // A kit is opened and checked here, before the first write.
     let given = crate::load::answer(answer, &loaded.value).map_err(|p| anyhow::anyhow!("{p}"))?;
     let beside = answer.parent().unwrap_or(Path::new("/"));
@@ -215,6 +230,7 @@ pub fn confirmed(plan: &Path, medium: &Medium, runner: &Runner) -> Result<Plan> 
         anyhow::bail!("an install from a recovery kit is unattended: give recovery-kit in an answer file; nothing was written");
     }
     runner.note(&crate::plan::render(&plan));
+    keep_summary(&plan, medium)?;
     keys_at_hand(&plan, None)?;
     install(&plan, medium, None, runner)?;
     Ok(plan)

@@ -1,20 +1,26 @@
 //! Where the answer file comes from, in this order: `hearth.answer=URL` on
-//! the kernel command line (checked against `hearth.answer-sha256=` when
-//! given), the file embedded in the ISO, `answer.toml` on a FAT or ext4
-//! partition labelled HEARTH. None of these: the install is interactive.
+//! the kernel command line (the machine's facts POSTed to it; the network
+//! brought up for it), the file embedded in the ISO, `answer.toml` on a FAT
+//! or ext4 partition labelled HEARTH. None of these: the install is
+//! interactive. A URL that gives no answer (none for this machine, or no
+//! server until the deadline) falls through to the next source; a URL whose
+//! server refuses stops the install before any disk is touched.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
 
-use super::fetch;
+use super::fetch::{self, Fetched};
+use super::network;
+use crate::console::mark;
 
 use crate::runner::Runner;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Found {
     pub path: PathBuf,
     /// Where it came from, in words, for the log.
@@ -38,22 +44,19 @@ pub fn discover(
 ) -> Result<Option<Found>> {
     fs::create_dir_all(work)?;
     if let Some(url) = cmdline_value(cmdline, "hearth.answer") {
-        let deadline = match cmdline_value(cmdline, "hearth.answer-timeout") {
-            Some(text) => text.parse().map(Duration::from_secs).with_context(|| {
-                format!("hearth.answer-timeout={text}: allowed: a number of seconds")
-            })?,
-            None => fetch::DEFAULT_DEADLINE,
-        };
-        let request = fetch::Request {
-            url: url.clone(),
-            sha256: cmdline_value(cmdline, "hearth.answer-sha256"),
-            deadline,
-        };
-        eprintln!("hearth: fetching the answer from {url}");
-        let body = fetch::fetch(&request)?;
-        let path = work.join("answer.toml");
-        hearth_system::files::write_mode(&path, &body, 0o600)?;
-        return Ok(Some(Found { path, origin: url }));
+        match from_url(&url, cmdline, medium, runner)? {
+            Fetched::Answer(body) => {
+                let path = work.join("answer.toml");
+                hearth_system::files::write_mode(&path, &body, 0o600)?;
+                return Ok(Some(Found { path, origin: url }));
+            }
+            Fetched::Refused(why) => bail!("{why}; no disk was touched"),
+            Fetched::NoAnswer(why) => {
+                let line = format!("{why}; trying the answer on the ISO, then a partition labelled HEARTH, then asking");
+                eprintln!("hearth: {line}");
+                mark(&format!("HEARTH-ANSWER-FALLBACK {line}"));
+            }
+        }
     }
     let embedded = medium.join("hearth/answer.toml");
     if embedded.is_file() {
@@ -63,6 +66,52 @@ pub fn discover(
         }));
     }
     labelled_partition(work, runner)
+}
+
+/// The kernel command line's request for `url`: deadline, pins, token.
+pub fn request(url: &str, cmdline: &str, medium: &Path) -> Result<fetch::Request> {
+    let deadline = match cmdline_value(cmdline, "hearth.answer-timeout") {
+        Some(text) => text.parse().map(Duration::from_secs).with_context(|| {
+            format!("hearth.answer-timeout={text}: allowed: a number of seconds")
+        })?,
+        None => fetch::DEFAULT_DEADLINE,
+    };
+    let fingerprint = cmdline_value(cmdline, "hearth.answer-fingerprint")
+        .map(|f| crate::fleet::tls::parse_fingerprint(&f))
+        .transpose()
+        .context("hearth.answer-fingerprint")?;
+    let ca = cmdline_value(cmdline, "hearth.answer-ca")
+        .map(|name| medium.join(name.trim_start_matches('/')));
+    Ok(fetch::Request {
+        url: url.to_string(),
+        sha256: cmdline_value(cmdline, "hearth.answer-sha256"),
+        fingerprint,
+        ca,
+        token: cmdline_value(cmdline, "hearth.answer-token"),
+        deadline,
+        facts: None,
+    })
+}
+
+/// The network up (within the deadline), the facts gathered, the answer asked for.
+fn from_url(url: &str, cmdline: &str, medium: &Path, runner: &Runner) -> Result<Fetched> {
+    let mut request = request(url, cmdline, medium)?;
+    request.check()?;
+    let started = Instant::now();
+    eprintln!("hearth: bringing up the network for the answer at {url}");
+    if let Err(err) = network::up(runner, request.deadline) {
+        return Ok(Fetched::NoAnswer(format!("{err:#}")));
+    }
+    network::show(runner);
+    request.deadline = request
+        .deadline
+        .saturating_sub(started.elapsed())
+        .max(Duration::from_secs(5));
+    let profile = cmdline_value(cmdline, "hearth.profile").unwrap_or_default();
+    let facts = crate::fleet::facts::gather(&profile)?;
+    request.facts = Some(serde_json::to_vec(&facts)?);
+    eprintln!("hearth: asking {url} for this machine's answer");
+    fetch::fetch(&request)
 }
 
 fn labelled_partition(work: &Path, runner: &Runner) -> Result<Option<Found>> {

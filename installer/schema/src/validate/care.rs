@@ -62,11 +62,32 @@ pub fn answer(out: &mut Findings, answer: &Answer, profile: &Profile) {
         ),
         _ => {}
     }
+    if let Some(report) = &answer.report {
+        report_to(out, &top.key("report"), report);
+    }
     if let Some(token) = &answer.webhook_token {
         if alerts.webhook.is_none() {
             out.push(top.key("webhook-token"), "given without [alerts.webhook]");
         } else if !is_secret(token) || token.contains(' ') {
             out.push(top.key("webhook-token"), SECRET_RULE);
+        }
+    }
+}
+
+/// The install report's receiver: a URL, a header-safe token, a fingerprint.
+fn report_to(out: &mut Findings, key: &KeyPath, report: &crate::answer::ReportTo) {
+    if !is_url(&report.url) {
+        out.push(key.key("url"), URL_RULE);
+    }
+    if let Some(token) = &report.token {
+        if !is_secret(token) || token.contains(' ') {
+            out.push(key.key("token"), SECRET_RULE);
+        }
+    }
+    if let Some(pin) = &report.fingerprint {
+        let hex: String = pin.chars().filter(|c| *c != ':').collect();
+        if !super::checks::is_sha256(&hex) {
+            out.push(key.key("fingerprint"), "must be a SHA-256 fingerprint: 64 hexadecimal digits, colons between pairs optional");
         }
     }
 }

@@ -147,7 +147,7 @@ pub fn is_sha256(text: &str) -> bool {
 
 pub fn is_base64(text: &str) -> bool {
     let trimmed = text.trim_end_matches('=');
-    text.len() % 4 == 0
+    text.len().is_multiple_of(4)
         && text.len() - trimmed.len() <= 2
         && trimmed
             .chars()

@@ -142,7 +142,7 @@ fn vdevs(
             ),
         );
     }
-    if width.is_some() && filter.count % per_vdev != 0 {
+    if width.is_some() && !filter.count.is_multiple_of(per_vdev) {
         out.push(
             at.key("vdev-width"),
             format!(

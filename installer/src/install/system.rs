@@ -47,6 +47,9 @@ pub fn configure(plan: &Plan, medium: &Medium, target: &Path, runner: &Runner) -
         );
         hearth_system::files::write_mode(&path, content.as_bytes(), file.mode.bits())?;
     }
+    if plan.pin_nic_names {
+        pin_nic_names(target, runner)?;
+    }
     carry_installer(plan, medium, target)?;
     // Identity made here, never shipped in the image.
     fs::write(target.join("etc/machine-id"), "")?;
@@ -397,6 +400,28 @@ fn enable_units(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
     let mut args = vec!["systemctl", "enable"];
     args.extend(present);
     chroot(runner, target, &args).map(drop)
+}
+
+/// .link files naming the NICs this machine has, in the order of their
+/// current names.
+fn pin_nic_names(target: &Path, runner: &Runner) -> Result<()> {
+    let mut nics = crate::fleet::facts::nics(Path::new("/sys/class/net"));
+    nics.retain(|n| crate::plan::system::is_mac(&n.mac));
+    let macs: Vec<String> = nics.iter().map(|n| n.mac.clone()).collect();
+    let dir = target.join("etc/systemd/network");
+    fs::create_dir_all(&dir)?;
+    for (i, (name, content)) in crate::plan::system::pinned_links(&macs)
+        .into_iter()
+        .enumerate()
+    {
+        let was = nics.get(i).map(|n| n.name.as_str()).unwrap_or_default();
+        runner.note(&format!(
+            "{name}: {was} ({}) is nic{i} from the next boot on",
+            macs[i]
+        ));
+        fs::write(dir.join(name), content)?;
+    }
+    Ok(())
 }
 
 /// The MAC address of the first Ethernet interface with carrier (links

@@ -12,7 +12,7 @@ pub mod layout;
 mod render;
 mod select;
 pub mod state;
-mod system;
+pub mod system;
 mod zfs;
 
 pub use care::CarePlan;
@@ -67,6 +67,10 @@ pub struct Plan {
     pub secrets: BTreeMap<String, String>,
     /// Values still to be asked interactively.
     pub prompts: Vec<String>,
+    /// Ethernet NICs named nic0, nic1, ... by MAC (.link files written at
+    /// install from the NICs the live system sees).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pin_nic_names: bool,
 }
 
 /// A disk as the plan names it: enough for a person to recognise it.
@@ -347,5 +351,6 @@ pub fn build(
         care: care.plan,
         secrets: secrets(&profile, answer),
         prompts,
+        pin_nic_names: profile.network.pin_names,
     })
 }

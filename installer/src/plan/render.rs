@@ -213,6 +213,13 @@ fn files(w: &mut String, plan: &Plan) {
     for file in &plan.files {
         line(w, format!("  {} ({})", file.path.display(), file.mode));
     }
+    if plan.pin_nic_names {
+        line(
+            w,
+            "  /etc/systemd/network/10-hearth-nicN.link: each Ethernet NIC named nicN by its MAC"
+                .into(),
+        );
+    }
 }
 
 fn software(w: &mut String, plan: &Plan) {

@@ -111,3 +111,48 @@ pub fn network_files(network: &Network) -> Vec<(String, String)> {
         ],
     }
 }
+
+/// One .link file per NIC, `(mac, ...)` in the order given: nic0, nic1, ...
+/// A MAC that is not six colon-separated hex pairs is left out (the
+/// kernel's own are; nothing else reaches a file).
+pub fn pinned_links(macs: &[String]) -> Vec<(String, String)> {
+    macs.iter()
+        .filter(|mac| is_mac(mac))
+        .enumerate()
+        .map(|(i, mac)| {
+            (
+                format!("10-hearth-nic{i}.link"),
+                format!("[Match]\nPermanentMACAddress={mac}\n\n[Link]\nName=nic{i}\n"),
+            )
+        })
+        .collect()
+}
+
+pub fn is_mac(text: &str) -> bool {
+    let pairs: Vec<&str> = text.split(':').collect();
+    pairs.len() == 6
+        && pairs
+            .iter()
+            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_nic_is_named_by_its_permanent_mac_and_odd_macs_are_left_out() {
+        let macs = vec![
+            "52:54:00:aa:00:01".to_string(),
+            "52:54:00:aa:00:02\nName=evil".to_string(),
+            "52:54:00:aa:00:03".to_string(),
+        ];
+        let links = pinned_links(&macs);
+        assert_eq!(links.len(), 2);
+        assert_eq!(links[1].0, "10-hearth-nic1.link");
+        assert_eq!(
+            links[1].1,
+            "[Match]\nPermanentMACAddress=52:54:00:aa:00:03\n\n[Link]\nName=nic1\n"
+        );
+    }
+}

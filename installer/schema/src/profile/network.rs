@@ -22,6 +22,12 @@ pub struct Network {
     /// the host's address moves onto it. Empty: no bridge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bridge: Option<String>,
+    /// Name every Ethernet NIC by its MAC address (nic0, nic1, ... in the
+    /// order of the names the installer saw), with systemd .link files, so
+    /// that the names stay when cards are added or the firmware renumbers
+    /// its buses.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pin_names: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
@@ -62,6 +68,7 @@ impl Default for Network {
             gateway: None,
             dns: Vec::new(),
             bridge: None,
+            pin_names: false,
         }
     }
 }

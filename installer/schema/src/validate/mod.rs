@@ -143,6 +143,13 @@ fn network(out: &mut Findings, key: &KeyPath, network: &Network) {
             "allowed: \"first-with-link\", \"name:<glob>\" or \"mac:<aa:bb:cc:dd:ee:ff>\"",
         );
     }
+    let named = network.interface.strip_prefix("name:");
+    if network.pin_names && named.is_some_and(|glob| !glob.starts_with("nic")) {
+        out.push(
+            key.key("interface"),
+            "with pin-names the NICs are named nic0, nic1, ...; allowed: \"first-with-link\", \"mac:<address>\" or \"name:nic<N>\"",
+        );
+    }
     match network.addressing {
         Addressing::Static => {
             match &network.address {

@@ -46,6 +46,7 @@ fn main() -> Result<()> {
         security_mirror: build::DEFAULT_SECURITY_MIRROR.into(),
         installer: Some(installer),
         workspace: workspace.clone(),
+        netboot: None,
     };
 
     let started = Instant::now();

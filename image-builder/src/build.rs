@@ -35,11 +35,16 @@ pub struct Options {
     /// A prebuilt installer binary; default: `cargo build --release` in the workspace.
     pub installer: Option<PathBuf>,
     pub workspace: PathBuf,
+    /// Also write the netboot folder, whose iPXE script names this URL
+    /// for it by default.
+    pub netboot: Option<String>,
 }
 
 pub struct Built {
     pub iso: PathBuf,
     pub manifest: PathBuf,
+    /// The netboot folder, when asked for.
+    pub netboot: Option<PathBuf>,
 }
 
 /// What every step of a build reads.
@@ -100,10 +105,22 @@ pub fn build(options: &Options) -> Result<Built> {
         efi: efi_layer(&ctx, &mut steps, &base)?,
         base,
     };
-    let iso = write_iso(&ctx, &mut steps, &layers, &merged)?;
+    let work = options.out.join(".work");
+    medium_files(&ctx, &layers, &merged, &work)?;
+    let grafts = grafts(&ctx, &layers, &work);
+    let iso = write_iso(&ctx, &mut steps, &layers, &grafts)?;
+    let netboot = match &options.netboot {
+        Some(url) => Some(write_netboot(&ctx, &mut steps, &grafts, url)?),
+        None => None,
+    };
+    fs::remove_dir_all(&work).ok();
     let manifest = write_manifest(&ctx, &steps, &layers, &facts, &iso)?;
     write_sums(&options.out, &[&iso, &manifest])?;
-    Ok(Built { iso, manifest })
+    Ok(Built {
+        iso,
+        manifest,
+        netboot,
+    })
 }
 
 fn mmdebstrap_version(ctx: &Build) -> String {
@@ -223,7 +240,7 @@ fn grafts(ctx: &Build, layers: &Layers, work: &Path) -> Vec<Graft> {
         Graft::new("EFI/BOOT/BOOTX64.EFI", base.join("grub/BOOTX64.EFI")),
         Graft::new("efi.img", layers.efi.path.join("efi.img")),
         Graft::new(medium::KERNEL, base.join("vmlinuz")),
-        Graft::new(medium::INITRD, base.join("initrd.img")),
+        Graft::new(medium::INITRD, work.join("initrd.img")),
         Graft::new(medium::BASE_SQUASHFS, base.join("base.squashfs")),
         Graft::new(medium::HEARTH_SQUASHFS, hearth.join("hearth.squashfs")),
         Graft::new(medium::PROFILE, work.join("profile.toml")),
@@ -243,28 +260,42 @@ fn grafts(ctx: &Build, layers: &Layers, work: &Path) -> Vec<Graft> {
     grafts
 }
 
-fn write_iso(ctx: &Build, steps: &mut Steps, layers: &Layers, merged: &str) -> Result<PathBuf> {
+/// The medium's tree as a folder beside the ISO, for netboot.
+fn write_netboot(ctx: &Build, steps: &mut Steps, grafts: &[Graft], url: &str) -> Result<PathBuf> {
+    let dir = crate::netboot::folder(&ctx.options.out, &ctx.profile.name);
+    steps.run_cached("netboot folder (live/, hearth/, SHA256SUMS, iPXE)", || {
+        crate::netboot::write(&dir, grafts, &ctx.profile.name, url)?;
+        Ok(((), false))
+    })?;
+    Ok(dir)
+}
+
+/// The medium's small files, made for this build in `work`: GRUB's
+/// menu, the merged profile, the marker, the live initrd.
+fn medium_files(ctx: &Build, layers: &Layers, merged: &str, work: &Path) -> Result<()> {
+    let name = &ctx.profile.name;
+    fs::create_dir_all(work)?;
+    fs::write(work.join("grub.cfg"), boot::grub_cfg(name, name, &[]))?;
+    fs::write(work.join("profile.toml"), merged)?;
+    let marker = format!("hearth {} {name}\n", env!("CARGO_PKG_VERSION"));
+    fs::write(work.join("marker"), marker)?;
+    crate::netboot::live_initrd(
+        &layers.base.path.join("initrd.img"),
+        &work.join("initrd.img"),
+    )
+}
+
+fn write_iso(ctx: &Build, steps: &mut Steps, layers: &Layers, grafts: &[Graft]) -> Result<PathBuf> {
     let profile = &ctx.profile;
     let iso = ctx.options.out.join(iso_name(profile, "iso"));
-    let work = ctx.options.out.join(".work");
-    fs::create_dir_all(&work)?;
-    fs::write(
-        work.join("grub.cfg"),
-        boot::grub_cfg(&profile.name, &profile.name),
-    )?;
-    fs::write(work.join("profile.toml"), merged)?;
-    let marker = format!("hearth {} {}\n", env!("CARGO_PKG_VERSION"), profile.name);
-    fs::write(work.join("marker"), marker)?;
-    let grafts = grafts(ctx, layers, &work);
     let volume = format!("HEARTH_{}", profile.name.to_uppercase().replace('-', "_"));
     let hybrid = layers.base.path.join("grub/boot_hybrid.img");
     steps.run_cached("ISO (xorriso)", || {
         let _ = fs::remove_file(&iso);
         let label = &volume[..volume.len().min(32)];
-        iso::write(&iso, label, &hybrid, &grafts, &ctx.runner)?;
+        iso::write(&iso, label, &hybrid, grafts, &ctx.runner)?;
         Ok(((), false))
     })?;
-    fs::remove_dir_all(&work).ok();
     Ok(iso)
 }
 

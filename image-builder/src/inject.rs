@@ -22,18 +22,7 @@ pub fn inject_with(iso: &Path, answer: &Path, beside: &[&Path], output: &Path) -
     let result = (|| {
         let profile_file = work.join("profile.toml");
         let iso_arg = iso.display().to_string();
-        runner.run(
-            "xorriso",
-            &[
-                "-osirrox",
-                "on",
-                "-indev",
-                &iso_arg,
-                "-extract",
-                &format!("/{}", medium::PROFILE),
-                &profile_file.display().to_string(),
-            ],
-        )?;
+        extract(&runner, &iso_arg, medium::PROFILE, &profile_file)?;
         let profile = hearth_services::load_profile(&profile_file)
             .map_err(|p| anyhow!("the ISO's profile: {p}"))?;
         hearth_schema::load::answer(answer, &profile.value).map_err(|p| anyhow!("{p}"))?;
@@ -73,4 +62,55 @@ pub fn inject_with(iso: &Path, answer: &Path, beside: &[&Path], output: &Path) -
     })();
     fs::remove_dir_all(&work).ok();
     result
+}
+
+/// `image-builder kernel-args`: both boot menus of `iso` get `args` after
+/// the live system's own, so one ISO can point a fleet at its answer
+/// server. Each argument is checked for GRUB's line first.
+pub fn kernel_args(iso: &Path, args: &[String], output: &Path) -> Result<()> {
+    crate::boot::check_extra(args)?;
+    let runner = Runner::new(None, false)?;
+    let work = std::env::temp_dir().join(format!("hearth-kernel-args-{}", std::process::id()));
+    fs::create_dir_all(&work)?;
+    let result = (|| {
+        let iso_arg = iso.display().to_string();
+        let profile_file = work.join("profile.toml");
+        extract(&runner, &iso_arg, medium::PROFILE, &profile_file)?;
+        let profile = hearth_services::load_profile(&profile_file)
+            .map_err(|p| anyhow!("the ISO's profile: {p}"))?;
+        let name = &profile.value.name;
+        let cfg = work.join("grub.cfg");
+        fs::write(&cfg, crate::boot::grub_cfg(name, name, args))?;
+        let _ = fs::remove_file(output);
+        let (out, cfg_arg) = (output.display().to_string(), cfg.display().to_string());
+        runner.run(
+            "xorriso",
+            &[
+                "-indev",
+                &iso_arg,
+                "-outdev",
+                &out,
+                "-boot_image",
+                "any",
+                "replay",
+                "-map",
+                &cfg_arg,
+                "/boot/grub/grub.cfg",
+                "-commit",
+            ],
+        )?;
+        Ok(())
+    })();
+    fs::remove_dir_all(&work).ok();
+    result
+}
+
+fn extract(runner: &Runner, iso: &str, path: &str, to: &Path) -> Result<()> {
+    let from = format!("/{path}");
+    let to = to.display().to_string();
+    runner.run(
+        "xorriso",
+        &["-osirrox", "on", "-indev", iso, "-extract", &from, &to],
+    )?;
+    Ok(())
 }

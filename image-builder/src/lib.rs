@@ -12,6 +12,7 @@ pub mod inject;
 pub mod iso;
 pub mod live;
 pub mod manifest;
+pub mod netboot;
 pub mod proxmox;
 pub mod rootfs;
 pub mod zfs_module;

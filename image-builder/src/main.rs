@@ -39,6 +39,24 @@ enum Command {
         /// Use this installer binary instead of building it.
         #[arg(long)]
         installer: Option<PathBuf>,
+        /// Also write the netboot folder: the medium's files, SHA256SUMS
+        /// and an iPXE script.
+        #[arg(long)]
+        netboot: bool,
+        /// The URL the folder will be served at, the iPXE script's default
+        /// (a chaining script may set ${hearth-url} instead); default:
+        /// http://${next-server}/hearth/<profile>/.
+        #[arg(long)]
+        netboot_url: Option<String>,
+    },
+    /// Add kernel arguments (e.g. hearth.answer=URL hearth.answer-fingerprint=...
+    /// or ip=...) to both boot menus of an existing ISO, without rebuilding.
+    KernelArgs {
+        iso: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+        #[arg(required = true)]
+        args: Vec<String>,
     },
     /// Embed or replace the answer file in an existing ISO, without rebuilding.
     InjectAnswer {
@@ -96,8 +114,15 @@ fn run(cli: Cli) -> Result<()> {
             mirror,
             security_mirror,
             installer,
+            netboot,
+            netboot_url,
         } => {
+            let url = netboot_url.unwrap_or_else(|| {
+                let name = profile.file_stem().unwrap_or_default().to_string_lossy();
+                image_builder::netboot::default_url(&name)
+            });
             let options = build::Options {
+                netboot: netboot.then_some(url),
                 profile,
                 answer,
                 out,
@@ -110,6 +135,9 @@ fn run(cli: Cli) -> Result<()> {
             let built = build::build(&options)?;
             println!("{}", built.iso.display());
             println!("{}", built.manifest.display());
+            if let Some(dir) = &built.netboot {
+                println!("{}", dir.display());
+            }
             Ok(())
         }
         Command::InjectAnswer {
@@ -117,6 +145,9 @@ fn run(cli: Cli) -> Result<()> {
             answer,
             output,
         } => image_builder::inject::inject(&iso, &answer, &output),
+        Command::KernelArgs { iso, output, args } => {
+            image_builder::inject::kernel_args(&iso, &args, &output)
+        }
         Command::Flash {
             iso,
             device,

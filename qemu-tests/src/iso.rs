@@ -42,6 +42,7 @@ pub fn built_from(profile: &Path, out: &str) -> Result<PathBuf> {
             .unwrap_or_else(|_| build::DEFAULT_SECURITY_MIRROR.into()),
         installer: None,
         workspace,
+        netboot: None,
     };
     Ok(build::build(&options)?.iso)
 }

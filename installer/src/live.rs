@@ -66,7 +66,8 @@ fn install_here(cmdline: &str, runner: &Runner) -> Result<()> {
         Ok(found) => found,
         Err(err) => {
             println!("No install: {err}");
-            mark(&format!("HEARTH-INSTALL-FAILED finding the answer: {err}"));
+            let line = err.replace('\n', " | ");
+            mark(&format!("HEARTH-INSTALL-FAILED finding the answer: {line}"));
             return Ok(());
         }
     };

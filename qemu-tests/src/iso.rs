@@ -30,8 +30,31 @@ pub fn built(profile: &str) -> Result<PathBuf> {
 
 /// The ISO of a profile file anywhere, built into target/qemu-tests/iso/<out>.
 pub fn built_from(profile: &Path, out: &str) -> Result<PathBuf> {
+    Ok(build::build(&options(profile, out))?.iso)
+}
+
+/// The netboot folder of a shipped profile (`build --netboot`), whose iPXE
+/// script a chained script points at its server with ${hearth-url}.
+pub fn netboot(profile: &str) -> Result<PathBuf> {
+    let path = default_workspace()
+        .join("profiles")
+        .join(format!("{profile}.toml"));
+    let mut options = options(&path, &format!("{profile}-netboot"));
+    options.netboot = Some(image_builder::netboot::default_url(profile));
+    let built = build::build(&options)?;
+    built
+        .netboot
+        .ok_or_else(|| anyhow::anyhow!("no netboot folder"))
+}
+
+/// The installer binary the builds carry (built by them).
+pub fn installer() -> PathBuf {
+    default_workspace().join("target/release/hearth")
+}
+
+fn options(profile: &Path, out: &str) -> build::Options {
     let workspace = default_workspace();
-    let options = build::Options {
+    build::Options {
         profile: profile.to_path_buf(),
         answer: None,
         out: workspace.join("target/qemu-tests/iso").join(out),
@@ -43,8 +66,7 @@ pub fn built_from(profile: &Path, out: &str) -> Result<PathBuf> {
         installer: None,
         workspace,
         netboot: None,
-    };
-    Ok(build::build(&options)?.iso)
+    }
 }
 
 /// The kernel inside an ISO, for the accelerator probe.

@@ -3,6 +3,7 @@
 //! serial console.
 
 pub mod accel;
+pub mod answer_server;
 pub mod apt_repo;
 pub mod budget;
 pub mod hotplug;

@@ -161,6 +161,12 @@ pub struct Builder {
     dir: PathBuf,
     /// QEMU's human monitor, for pulling and putting back disks.
     monitor: PathBuf,
+    mac: Option<String>,
+    /// SMBIOS system serial (what DMI's product_serial says).
+    serial: Option<String>,
+    /// Boot from the NIC first: QEMU's TFTP folder and the boot file its
+    /// DHCP names (iPXE, in the NIC's option ROM, runs a script itself).
+    netboot: Option<(PathBuf, String)>,
 }
 
 impl Builder {
@@ -175,7 +181,27 @@ impl Builder {
             forwards: Vec::new(),
             dir: dir.to_path_buf(),
             monitor: crate::hotplug::socket_path(name),
+            mac: None,
+            serial: None,
+            netboot: None,
         }
+    }
+
+    pub fn mac(mut self, mac: &str) -> Self {
+        self.mac = Some(mac.into());
+        self
+    }
+
+    pub fn serial(mut self, serial: &str) -> Self {
+        self.serial = Some(serial.into());
+        self
+    }
+
+    /// Boots from the network: `tftp` is served by QEMU's user network,
+    /// whose DHCP names `bootfile`.
+    pub fn netboot(mut self, tftp: &Path, bootfile: &str) -> Self {
+        self.netboot = Some((tftp.to_path_buf(), bootfile.into()));
+        self
     }
 
     pub fn disk(mut self, disk: &Disk) -> Self {
@@ -250,6 +276,9 @@ impl Builder {
             .map(String::from),
         );
         args.extend(["-device", "virtio-rng-pci"].map(String::from));
+        if let Some(serial) = &self.serial {
+            args.extend(["-smbios".into(), format!("type=1,serial={serial}")]);
+        }
         args.extend([
             "-monitor".into(),
             format!("unix:{},server=on,wait=off", self.monitor.display()),
@@ -329,7 +358,7 @@ impl Builder {
                 disk.path.display()
             ));
             args.push("-device".into());
-            let boot = if self.iso.is_some() {
+            let boot = if self.iso.is_some() || self.netboot.is_some() {
                 String::new()
             } else {
                 format!(",bootindex={}", i + 1)
@@ -351,11 +380,23 @@ impl Builder {
             .iter()
             .map(|(proto, host, guest)| format!(",hostfwd={proto}:127.0.0.1:{host}-:{guest}"))
             .collect();
+        let (tftp, boot) = match &self.netboot {
+            Some((dir, file)) => (
+                format!(",tftp={},bootfile={file}", dir.display()),
+                ",bootindex=0",
+            ),
+            None => (String::new(), ""),
+        };
+        let mac = self
+            .mac
+            .as_ref()
+            .map(|m| format!(",mac={m}"))
+            .unwrap_or_default();
         vec![
             "-netdev".into(),
-            format!("user,id=net0{forwards}"),
+            format!("user,id=net0{forwards}{tftp}"),
             "-device".into(),
-            "virtio-net-pci,netdev=net0".into(),
+            format!("virtio-net-pci,netdev=net0{mac}{boot}"),
         ]
     }
 

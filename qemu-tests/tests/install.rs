@@ -13,6 +13,7 @@ use qemu_tests::{accel, budget};
 
 mod day_two;
 mod encrypted;
+mod fleet;
 mod homelab;
 mod services;
 mod total_loss;

@@ -65,9 +65,15 @@ pub struct Report {
     pub kernel: String,
     pub zfs: String,
     /// Each step of the install and its seconds, as the log has them.
-    pub steps: Vec<(String, f64)>,
+    pub steps: Vec<Step>,
     pub dmi_serial: String,
     pub macs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Step {
+    pub step: String,
+    pub seconds: f64,
 }
 
 /// What the machine is and runs, gathered on the live system.
@@ -117,7 +123,7 @@ pub fn build(
 }
 
 /// `[3] unpack the system: done in 85.9s` lines, in order.
-fn steps(lines: &[&str]) -> Vec<(String, f64)> {
+fn steps(lines: &[&str]) -> Vec<Step> {
     lines
         .iter()
         .filter_map(|line| {
@@ -125,7 +131,10 @@ fn steps(lines: &[&str]) -> Vec<(String, f64)> {
             let (_, rest) = rest.split_once("] ")?;
             let (name, time) = rest.rsplit_once(": done in ")?;
             let seconds = time.trim().strip_suffix('s')?.parse().ok()?;
-            Some((name.to_string(), seconds))
+            Some(Step {
+                step: name.to_string(),
+                seconds,
+            })
         })
         .collect()
 }
@@ -188,11 +197,16 @@ mod tests {
         let log = "$ zpool create ...\n# [1] partition the disks: done in 5.6s\n# [2] create pools and datasets: done in 9.6s\nlast line\n";
         let done = build("h", None, None, log, machine());
         assert_eq!(done.outcome, "done");
+        let steps: Vec<(&str, f64)> = done
+            .steps
+            .iter()
+            .map(|s| (s.step.as_str(), s.seconds))
+            .collect();
         assert_eq!(
-            done.steps,
-            vec![
-                ("partition the disks".into(), 5.6),
-                ("create pools and datasets".into(), 9.6)
+            steps,
+            [
+                ("partition the disks", 5.6),
+                ("create pools and datasets", 9.6)
             ]
         );
         assert!(done.log_tail.is_empty());

@@ -177,17 +177,24 @@ fn fleet() {
     second.kill();
     scenario.phase("both boot", started);
 
-    // An answer the server refuses: the machine says why, no disk is touched.
-    let started = Instant::now();
     let c = Disk::raw(&scenario.dir, "fleet-c-1", 4096).expect("raw disk");
+    refused(&mut scenario, &server, &iso, &c);
+    drop(server);
+    server_gone(&mut scenario, &iso, &c);
+    scenario.report();
+}
+
+/// An answer the server refuses: the machine says why, no disk is touched.
+fn refused(scenario: &mut Scenario, server: &AnswerServer, iso: &Path, c: &Disk) {
+    let started = Instant::now();
     let before = sha256(&c.path);
     let mut refused = live_machine(
-        &scenario,
+        scenario,
         "fleet-c",
-        &iso,
+        iso,
         "52:54:00:fc:00:03",
         Some("FLEET-C"),
-        &c,
+        c,
     );
     let outcome = install_outcome(&mut refused, &scenario.dir);
     assert!(
@@ -204,11 +211,13 @@ fn fleet() {
         server.log()
     );
     scenario.phase("refused", started);
+}
 
-    // The server gone: the machine retries, says so, falls back to asking.
+/// The server gone: the machine retries, says so, falls back to asking.
+fn server_gone(scenario: &mut Scenario, iso: &Path, c: &Disk) {
     let started = Instant::now();
-    drop(server);
-    let mut alone = live_machine(&scenario, "fleet-down", &iso, MAC_A, None, &c);
+    let before = sha256(&c.path);
+    let mut alone = live_machine(scenario, "fleet-down", iso, MAC_A, None, c);
     let wait = alone.scaled(120);
     alone
         .wait_for_console("HEARTH-ANSWER-RETRY", wait)
@@ -222,7 +231,6 @@ fn fleet() {
     alone.kill();
     assert_eq!(sha256(&c.path), before, "no answer, no disk touched");
     scenario.phase("server down", started);
-    scenario.report();
 }
 
 /// iPXE from QEMU's TFTP chains the build's script with the folder's URL

@@ -20,45 +20,18 @@ pub fn inject_with(iso: &Path, answer: &Path, beside: &[&Path], output: &Path) -
     let work = std::env::temp_dir().join(format!("hearth-inject-{}", std::process::id()));
     fs::create_dir_all(&work)?;
     let result = (|| {
-        let profile_file = work.join("profile.toml");
-        let iso_arg = iso.display().to_string();
-        extract(&runner, &iso_arg, medium::PROFILE, &profile_file)?;
-        let profile = hearth_services::load_profile(&profile_file)
-            .map_err(|p| anyhow!("the ISO's profile: {p}"))?;
-        hearth_schema::load::answer(answer, &profile.value).map_err(|p| anyhow!("{p}"))?;
-        let _ = fs::remove_file(output);
-        let out = output.display().to_string();
-        let answer_arg = answer.display().to_string();
-        let answer_at = format!("/{}", medium::ANSWER);
-        let mut args = vec![
-            "-indev",
-            &iso_arg,
-            "-outdev",
-            &out,
-            "-boot_image",
-            "any",
-            "replay",
-            "-map",
-            &answer_arg,
-            &answer_at,
-        ];
-        let extra: Vec<(String, String)> = beside
-            .iter()
-            .map(|file| {
-                let name = file.file_name().unwrap_or_default().to_string_lossy();
-                let dir = Path::new(medium::ANSWER).parent().unwrap_or(Path::new(""));
-                (
-                    file.display().to_string(),
-                    format!("/{}", dir.join(&*name).display()),
-                )
-            })
-            .collect();
-        for (from, to) in &extra {
-            args.extend(["-map", from.as_str(), to.as_str()]);
+        let profile = iso_profile(&runner, iso, &work)?;
+        hearth_schema::load::answer(answer, &profile).map_err(|p| anyhow!("{p}"))?;
+        let mut maps = vec![(answer.to_path_buf(), format!("/{}", medium::ANSWER))];
+        for file in beside {
+            let name = file.file_name().unwrap_or_default().to_string_lossy();
+            let dir = Path::new(medium::ANSWER).parent().unwrap_or(Path::new(""));
+            maps.push((
+                file.to_path_buf(),
+                format!("/{}", dir.join(&*name).display()),
+            ));
         }
-        args.push("-commit");
-        runner.run("xorriso", &args)?;
-        Ok(())
+        remap(&runner, iso, output, &maps)
     })();
     fs::remove_dir_all(&work).ok();
     result
@@ -73,44 +46,61 @@ pub fn kernel_args(iso: &Path, args: &[String], output: &Path) -> Result<()> {
     let work = std::env::temp_dir().join(format!("hearth-kernel-args-{}", std::process::id()));
     fs::create_dir_all(&work)?;
     let result = (|| {
-        let iso_arg = iso.display().to_string();
-        let profile_file = work.join("profile.toml");
-        extract(&runner, &iso_arg, medium::PROFILE, &profile_file)?;
-        let profile = hearth_services::load_profile(&profile_file)
-            .map_err(|p| anyhow!("the ISO's profile: {p}"))?;
-        let name = &profile.value.name;
+        let name = &iso_profile(&runner, iso, &work)?.name;
         let cfg = work.join("grub.cfg");
         fs::write(&cfg, crate::boot::grub_cfg(name, name, args))?;
-        let _ = fs::remove_file(output);
-        let (out, cfg_arg) = (output.display().to_string(), cfg.display().to_string());
-        runner.run(
-            "xorriso",
-            &[
-                "-indev",
-                &iso_arg,
-                "-outdev",
-                &out,
-                "-boot_image",
-                "any",
-                "replay",
-                "-map",
-                &cfg_arg,
-                "/boot/grub/grub.cfg",
-                "-commit",
-            ],
-        )?;
-        Ok(())
+        remap(&runner, iso, output, &[(cfg, "/boot/grub/grub.cfg".into())])
     })();
     fs::remove_dir_all(&work).ok();
     result
 }
 
-fn extract(runner: &Runner, iso: &str, path: &str, to: &Path) -> Result<()> {
-    let from = format!("/{path}");
-    let to = to.display().to_string();
+/// `output`: `iso` with the same boot equipment and `maps` (host file, path
+/// on the ISO) laid in, in seconds: no layer is rebuilt.
+fn remap(
+    runner: &Runner,
+    iso: &Path,
+    output: &Path,
+    maps: &[(std::path::PathBuf, String)],
+) -> Result<()> {
+    let _ = fs::remove_file(output);
+    let mut args: Vec<String> = [
+        "-indev",
+        &iso.display().to_string(),
+        "-outdev",
+        &output.display().to_string(),
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(["-boot_image", "any", "replay"].map(String::from));
+    for (from, to) in maps {
+        args.extend(["-map".into(), from.display().to_string(), to.clone()]);
+    }
+    args.push("-commit".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    runner.run("xorriso", &args)?;
+    Ok(())
+}
+
+/// The profile the ISO was built from (its merged copy), checked.
+fn iso_profile(
+    runner: &Runner,
+    iso: &Path,
+    work: &Path,
+) -> Result<hearth_schema::profile::Profile> {
+    let to = work.join("profile.toml");
+    let (iso_arg, from, to_arg) = (
+        iso.display().to_string(),
+        format!("/{}", medium::PROFILE),
+        to.display().to_string(),
+    );
     runner.run(
         "xorriso",
-        &["-osirrox", "on", "-indev", iso, "-extract", &from, &to],
+        &[
+            "-osirrox", "on", "-indev", &iso_arg, "-extract", &from, &to_arg,
+        ],
     )?;
-    Ok(())
+    let loaded =
+        hearth_services::load_profile(&to).map_err(|p| anyhow!("the ISO's profile: {p}"))?;
+    Ok(loaded.value)
 }

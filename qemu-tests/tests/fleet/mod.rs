@@ -15,6 +15,8 @@ use super::{install_outcome, sha256, Scenario, ADMIN_HASH};
 
 const MAC_A: &str = "52:54:00:fa:00:01";
 const MAC_B: &str = "52:54:00:fb:00:02";
+/// As the kernel and dracut spell it: address, gateway, netmask, NIC, no DHCP.
+const STATIC_IP: &str = "ip=10.0.2.50::10.0.2.2:255.255.255.0::enp0s3:none";
 
 /// server.toml: a by MAC, b by disk serial, c by DMI serial with a
 /// template that asks for a disk no machine has.
@@ -61,11 +63,12 @@ fn answer_server(scenario: &Scenario, netboot: Option<&Path>) -> AnswerServer {
     server
 }
 
-/// The scenario's ISO with the server's kernel arguments in its menus.
-fn fleet_iso(scenario: &Scenario, server: &AnswerServer) -> PathBuf {
-    let iso = scenario.dir.join("fleet.iso");
+/// The scenario's ISO with the server's kernel arguments (and `extra`) in its menus.
+fn fleet_iso(scenario: &Scenario, server: &AnswerServer, name: &str, extra: &[&str]) -> PathBuf {
+    let iso = scenario.dir.join(format!("{name}.iso"));
     let mut args = server.kernel_args();
     args.push("hearth.answer-timeout=60".into());
+    args.extend(extra.iter().map(|a| a.to_string()));
     image_builder::inject::kernel_args(&scenario.iso, &args, &iso).expect("kernel-args");
     iso
 }
@@ -139,7 +142,7 @@ fn fleet() {
         return;
     };
     let server = answer_server(&scenario, None);
-    let iso = fleet_iso(&scenario, &server);
+    let iso = fleet_iso(&scenario, &server, "fleet", &[]);
 
     // Two machines, one ISO: each gets its own host name and disks.
     let a = scenario.disk("fleet-a-1", 8);
@@ -178,24 +181,29 @@ fn fleet() {
     scenario.phase("both boot", started);
 
     let c = Disk::raw(&scenario.dir, "fleet-c-1", 4096).expect("raw disk");
-    refused(&mut scenario, &server, &iso, &c);
+    refused(&mut scenario, &server, &c);
     drop(server);
     server_gone(&mut scenario, &iso, &c);
     scenario.report();
 }
 
 /// An answer the server refuses: the machine says why, no disk is touched.
-fn refused(scenario: &mut Scenario, server: &AnswerServer, iso: &Path, c: &Disk) {
+/// This machine's live system has a static address from `ip=`.
+fn refused(scenario: &mut Scenario, server: &AnswerServer, c: &Disk) {
     let started = Instant::now();
     let before = sha256(&c.path);
+    let iso = fleet_iso(scenario, server, "static", &[STATIC_IP]);
     let mut refused = live_machine(
         scenario,
         "fleet-c",
-        iso,
+        &iso,
         "52:54:00:fc:00:03",
         Some("FLEET-C"),
         c,
     );
+    refused
+        .wait_for_console("HEARTH-NETWORK enp0s3 10.0.2.50/24", refused.scaled(120))
+        .expect("the static address from ip=, on the console");
     let outcome = install_outcome(&mut refused, &scenario.dir);
     assert!(
         outcome.contains("finding the answer")

@@ -92,8 +92,10 @@ impl Answers {
                 profile.display()
             ));
         }
+        // Problems name the kept answer by its place in the server's folder.
+        let folder = format!("{}/", self.dir.display());
         crate::prepare::plan_from_files(&profile, Some(answer), &facts.inventory)
             .map(drop)
-            .map_err(|problems| problems.to_string().trim_end().to_string())
+            .map_err(|problems| problems.to_string().trim_end().replace(&folder, ""))
     }
 }

@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use hearth_schema::profile::{DiskFilter, DiskKind, PoolRole, Profile};
-use qemu_tests::machine::{Builder, Bus, Disk, Firmware, Machine, Medium};
+use hearth_schema::profile::{PoolRole, Profile};
+use qemu_tests::machine::{Builder, Disk, Firmware, Machine, Medium};
+use qemu_tests::test_machine::{answer_text, disks as machine_disks, load_profile};
 use qemu_tests::{accel, iso, ssh};
 
-const ADMIN_HASH: &str = "$6$hearthfixture$IxW2YQ0gV1rMF7I/02h7yo9zfZKn5OEJETbpAPtpDwSkZo7FujFeoGSNYMFwLY2AkQvfS9.DVQDaq8lmNbjtr0";
 const SCRATCH: &str = "/mnt/hearth-bench";
 
 struct Bench {
@@ -68,10 +68,10 @@ impl Bench {
     fn run(&mut self) -> Result<()> {
         let iso = iso::built(&self.profile).context("building the ISO")?;
         let profile = load_profile(&self.profile)?;
-        let disks = machine_disks(&profile, &self.dir)?;
+        let disks = machine_disks(&profile, &self.dir, "bench")?;
         let (key, public) = ssh::key_pair(&self.dir)?;
         let answer = self.dir.join("answer.toml");
-        std::fs::write(&answer, answer_text(&profile, &public))?;
+        std::fs::write(&answer, answer_text(&profile, "bench", &public, "stay"))?;
         let unattended = self.dir.join("unattended.iso");
         image_builder::inject::inject(&iso, &answer, &unattended)?;
         let accel = accel::choose(&iso::kernel_of(&iso, &self.dir)?);
@@ -260,15 +260,6 @@ fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
-fn load_profile(name: &str) -> Result<Profile> {
-    let path = image_builder::build::default_workspace()
-        .join("profiles")
-        .join(format!("{name}.toml"));
-    let loaded = hearth_schema::load::profile_with(&path, |_| Vec::new())
-        .map_err(|p| anyhow::anyhow!("{p}"))?;
-    Ok(loaded.value)
-}
-
 fn root_pool(profile: &Profile) -> Result<String> {
     let pool = profile
         .storage
@@ -280,70 +271,6 @@ fn root_pool(profile: &Profile) -> Result<String> {
         bail!("bench-install measures unencrypted root pools: the floor's scratch dataset would need the key");
     }
     Ok(pool.name.clone())
-}
-
-/// An answer with the test's key, a password for every user who is asked
-/// for one, and the live system left running after the install.
-fn answer_text(profile: &Profile, public: &str) -> String {
-    let mut text = format!(
-        "profile = \"{}\"\nhostname = \"bench\"\nroot-ssh-keys = [\"{public}\"]\nafter-install = \"stay\"\n",
-        profile.name
-    );
-    for user in &profile.system.users {
-        let _ = write!(
-            text,
-            "\n[users.{}]\npassword = \"{ADMIN_HASH}\"\nssh-keys = [\"{public}\"]\n",
-            user.name
-        );
-    }
-    text
-}
-
-/// Blank disks that the profile's filters choose: as many as each pool
-/// and its special, log, cache and spare vdevs count, of the kind asked.
-fn machine_disks(profile: &Profile, dir: &Path) -> Result<Vec<Disk>> {
-    let mut disks = Vec::new();
-    let mut sata = 0;
-    for pool in &profile.storage.pools {
-        let mut filters = vec![&pool.disks];
-        filters.extend(pool.special.as_ref().map(|v| &v.disks));
-        filters.extend(pool.log.as_ref().map(|v| &v.disks));
-        filters.extend(pool.cache.as_ref());
-        filters.extend(pool.spare.as_ref());
-        for filter in filters {
-            for _ in 0..filter.count {
-                let serial = format!("bench-{}", disks.len() + 1);
-                disks.push(disk_for(filter, dir, &serial, &mut sata)?);
-            }
-        }
-    }
-    Ok(disks)
-}
-
-/// Spinning disks are SATA (virtio says nothing of rotation), and so are
-/// SSDs while AHCI has ports left; past its five, virtio (solid state to
-/// the guest, which "any" and "ssd" both take).
-fn disk_for(filter: &DiskFilter, dir: &Path, serial: &str, sata: &mut usize) -> Result<Disk> {
-    let gib = filter
-        .min_size
-        .map_or(8, |b| b.0.div_ceil(1 << 30).max(8))
-        .min(filter.max_size.map_or(u64::MAX, |b| b.0 >> 30));
-    let disk = Disk::blank(dir, serial, gib)?;
-    Ok(match filter.kind {
-        DiskKind::Nvme => disk.on(Bus::Nvme),
-        DiskKind::Hdd if *sata < 5 => {
-            *sata += 1;
-            disk.on(Bus::Sata).spinning()
-        }
-        DiskKind::Hdd => {
-            bail!("more than five spinning disks: QEMU's AHCI has five ports beside the CD's")
-        }
-        DiskKind::Ssd if *sata < 5 => {
-            *sata += 1;
-            disk.on(Bus::Sata)
-        }
-        _ => disk,
-    })
 }
 
 /// `[n] step: done in 12.3s` lines of the install log, in order.

@@ -8,6 +8,12 @@ pub const SUBSET: &[&str] = &["uefi-single", "bad-answer"];
 /// Scenarios too long to share CI's budget with the others: run by name.
 pub const OUTSIDE_CI: &[&str] = &["total-loss", "day-two", "encrypted", "upgrades"];
 
+/// Whether a scenario is run by name only: the long ones, and one per
+/// profile (`profile-<name>`, made from profiles/).
+pub fn outside_ci(name: &str) -> bool {
+    OUTSIDE_CI.contains(&name) || name.starts_with("profile-")
+}
+
 /// None when the scenario fits (or no deadline is set); otherwise why it is skipped.
 /// Skips are also listed in target/qemu-tests/skipped.txt, which `.ci/run`
 /// prints (cargo test hides a passing test's output).
@@ -36,7 +42,7 @@ fn refusal(name: &str, minutes: u64, deadline: u64, now: u64) -> Option<String> 
     if SUBSET.contains(&name) {
         return None;
     }
-    if OUTSIDE_CI.contains(&name) {
+    if outside_ci(name) {
         return Some(format!(
             "it takes about {minutes} min under TCG, more than CI's budget leaves beside the others; run it by name"
         ));

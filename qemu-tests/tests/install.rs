@@ -15,6 +15,7 @@ mod day_two;
 mod encrypted;
 mod fleet;
 mod homelab;
+mod profiles;
 mod services;
 mod total_loss;
 mod upgrades;
@@ -56,7 +57,7 @@ impl Scenario {
             return None;
         }
         // Never in CI: say so before building an ISO only it would use.
-        if budget::OUTSIDE_CI.contains(&name) {
+        if budget::outside_ci(name) {
             if let Some(why) = budget::refuse(name, minutes) {
                 eprintln!("skipped {name}: {why}");
                 return None;

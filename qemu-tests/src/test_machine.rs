@@ -1,0 +1,167 @@
+//! A profile's test machine, derived from the profile itself: as many
+//! blank disks as its pools (and their special, log, cache and spare vdevs)
+//! ask for, of the kind, size, serial and model their filters take; and an
+//! answer with the test's key and a password for every user asked for one.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use hearth_schema::profile::{DiskFilter, DiskKind, KeySource, Profile, Transport};
+
+use crate::machine::{Bus, Disk};
+
+/// The admin password of every test answer ("hearth-test"), as a crypt hash.
+pub const ADMIN_HASH: &str = "$6$hearthfixture$IxW2YQ0gV1rMF7I/02h7yo9zfZKn5OEJETbpAPtpDwSkZo7FujFeoGSNYMFwLY2AkQvfS9.DVQDaq8lmNbjtr0";
+/// The passphrase test answers give pools with key = "passphrase".
+pub const PASSPHRASE: &str = "hearth-test-passphrase";
+
+/// A shipped profile, by name, loaded and merged.
+pub fn load_profile(name: &str) -> Result<Profile> {
+    let path = image_builder::build::default_workspace()
+        .join("profiles")
+        .join(format!("{name}.toml"));
+    let loaded = hearth_schema::load::profile_with(&path, |_| Vec::new())
+        .map_err(|p| anyhow::anyhow!("{p}"))?;
+    Ok(loaded.value)
+}
+
+/// An answer with the test's key, a password for every user who is asked
+/// for one, a passphrase for every pool that takes one, and `after`
+/// (reboot, poweroff or stay).
+pub fn answer_text(profile: &Profile, hostname: &str, public: &str, after: &str) -> String {
+    let mut text = format!(
+        "profile = \"{}\"\nhostname = \"{hostname}\"\nroot-ssh-keys = [\"{public}\"]\nafter-install = \"{after}\"\n",
+        profile.name
+    );
+    for user in &profile.system.users {
+        let _ = write!(
+            text,
+            "\n[users.{}]\npassword = \"{ADMIN_HASH}\"\nssh-keys = [\"{public}\"]\n",
+            user.name
+        );
+    }
+    for pool in &profile.storage.pools {
+        let asks = pool
+            .encryption
+            .as_ref()
+            .is_some_and(|e| e.key == KeySource::Passphrase);
+        if asks {
+            let _ = write!(
+                text,
+                "\n[pools.{}]\npassphrase = \"{PASSPHRASE}\"\n",
+                pool.name
+            );
+        }
+    }
+    text
+}
+
+/// Blank disks that the profile's filters choose, named `<prefix>-N`.
+pub fn disks(profile: &Profile, dir: &Path, prefix: &str) -> Result<Vec<Disk>> {
+    Ok(disks_by_pool(profile, dir, prefix)?
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect())
+}
+
+/// As `disks`, each with the name of the pool whose filter chose it.
+pub fn disks_by_pool(profile: &Profile, dir: &Path, prefix: &str) -> Result<Vec<(String, Disk)>> {
+    let mut disks: Vec<(String, Disk)> = Vec::new();
+    let mut sata = 0;
+    for pool in &profile.storage.pools {
+        let mut filters = vec![&pool.disks];
+        filters.extend(pool.special.as_ref().map(|v| &v.disks));
+        filters.extend(pool.log.as_ref().map(|v| &v.disks));
+        filters.extend(pool.cache.as_ref());
+        filters.extend(pool.spare.as_ref());
+        for filter in filters {
+            for _ in 0..filter.count {
+                let n = disks.len() + 1;
+                let disk = disk_for(filter, dir, &format!("{prefix}-{n}"), n, &mut sata)?;
+                disks.push((pool.name.clone(), disk));
+            }
+        }
+    }
+    Ok(disks)
+}
+
+/// Spinning disks are SATA (virtio says nothing of rotation), and so are
+/// SSDs while AHCI has ports left; past its five, virtio (solid state to
+/// the guest, which "any" and "ssd" both take). A serial or model glob is
+/// met by a name made from it.
+fn disk_for(
+    filter: &DiskFilter,
+    dir: &Path,
+    name: &str,
+    n: usize,
+    sata: &mut usize,
+) -> Result<Disk> {
+    if !filter.by_id.is_empty() {
+        bail!("a by-id filter cannot be met by a derived test disk: give the profile's test machine by hand");
+    }
+    let gib = filter
+        .min_size
+        .map_or(8, |b| b.0.div_ceil(1 << 30).max(8))
+        .min(filter.max_size.map_or(u64::MAX, |b| b.0 >> 30));
+    let serial = filter
+        .serial
+        .as_deref()
+        .map_or(name.to_string(), |g| from_glob(g, n));
+    let mut disk = Disk::blank(dir, &serial, gib)?;
+    if let Some(model) = &filter.model {
+        disk = disk.model(&from_glob(model, n));
+    }
+    let bus = match (filter.transport, filter.kind) {
+        (Some(Transport::Nvme), _) | (None, DiskKind::Nvme) => Bus::Nvme,
+        (Some(Transport::Virtio), _) => Bus::Virtio,
+        (Some(Transport::Sata), _) | (None, DiskKind::Hdd | DiskKind::Ssd) => Bus::Sata,
+        (None, DiskKind::Any) => Bus::Virtio,
+        (Some(other), _) => bail!("no test disk on transport {other:?}"),
+    };
+    if bus != Bus::Sata {
+        return Ok(disk.on(bus));
+    }
+    if *sata == 5 {
+        bail!("more than five SATA disks: QEMU's AHCI has five ports beside the CD's");
+    }
+    *sata += 1;
+    let disk = disk.on(Bus::Sata);
+    Ok(if filter.kind == DiskKind::Hdd {
+        disk.spinning()
+    } else {
+        disk
+    })
+}
+
+/// A name a glob matches: `*` becomes the disk's number, `?` a letter,
+/// a class `[...]` its first character.
+fn from_glob(glob: &str, n: usize) -> String {
+    let mut out = String::new();
+    let mut chars = glob.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => out.push_str(&n.to_string()),
+            '?' => out.push('x'),
+            '[' => {
+                let class: String = chars.by_ref().take_while(|c| *c != ']').collect();
+                out.extend(class.chars().find(|c| *c != '!' && *c != '^'));
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_become_names_they_match() {
+        assert_eq!(from_glob("WD-*", 3), "WD-3");
+        assert_eq!(from_glob("S?N[ab]*x", 1), "SxNa1x");
+        let made = from_glob("ST4000*", 2);
+        assert!(glob::Pattern::new("ST4000*").expect("glob").matches(&made));
+    }
+}

@@ -1,0 +1,259 @@
+//! Every file in profiles/ is a set of install scenarios
+//! (`profile_<name>_<case>`, made by build.rs): the profile's own ISO boots
+//! on a test machine derived from its pools, installs with an answer
+//! derived from its users and pools, and the installed system is checked
+//! against its own plan: every pool healthy and laid out vdev by vdev as
+//! planned, the system running with no failed unit, every unit of the plan
+//! enabled, the firewall's table loaded when it has one. Cases: `uefi` and
+//! `bios` (a fresh install), `degraded` (the first root disk gone, where
+//! the root pool has redundancy) and `reprovision` (a reinstall that keeps
+//! the data pools and their files, where there are any). They are long:
+//! they run only with HEARTH_PROFILE_SCENARIOS=1, by name or through
+//! `cargo run --release -p qemu-tests --example matrix`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use hearth_schema::profile::{PoolRole, Profile, Topology};
+use qemu_tests::layout;
+use qemu_tests::machine::{Builder, Disk, Firmware, Machine};
+use qemu_tests::ssh;
+use qemu_tests::test_machine::{self, PASSPHRASE};
+
+use super::{install_outcome, Scenario};
+
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/profiles.rs"));
+}
+
+const ROOT_PROMPT: &str = "Encrypted ZFS passphrase for";
+/// Where a case that does not apply to a profile says so (the matrix reads it).
+pub const NOT_APPLICABLE: &str = "not-applicable.txt";
+
+fn scenario(name: &str, case: &str) {
+    let test = format!("profile-{name}-{case}");
+    if std::env::var_os("HEARTH_PROFILE_SCENARIOS").is_none() {
+        eprintln!("skipped {test}: set HEARTH_PROFILE_SCENARIOS=1 (or run the matrix example)");
+        return;
+    }
+    let profile = test_machine::load_profile(name).expect("the profile loads");
+    if let Some(why) = not_applicable(&profile, case) {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/qemu-tests")
+            .join(&test);
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join(NOT_APPLICABLE), format!("{why}\n")).expect("n/a");
+        eprintln!("{test}: does not apply: {why}");
+        return;
+    }
+    let Some(mut scenario) = Scenario::with_iso(&test, 20, name) else {
+        return;
+    };
+    let disks =
+        test_machine::disks_by_pool(&profile, &scenario.dir, "disk").expect("the test machine");
+    let firmware = if case == "bios" {
+        Firmware::Bios
+    } else {
+        Firmware::Uefi
+    };
+    let answer = test_machine::answer_text(&profile, &test, &scenario.public, "poweroff");
+    let all: Vec<&Disk> = disks.iter().map(|(_, d)| d).collect();
+    install(&mut scenario, &answer, firmware, &all);
+    match case {
+        "degraded" => degraded(&mut scenario, &profile, &disks),
+        "reprovision" => reprovision(&mut scenario, &profile, &answer, &disks),
+        _ => {
+            let (mut server, port) = boot(&mut scenario, "first-boot", firmware, &all);
+            check(&scenario, port);
+            server.kill();
+        }
+    }
+    scenario.report();
+}
+
+fn root_pool(profile: &Profile) -> &hearth_schema::profile::Pool {
+    profile
+        .storage
+        .pools
+        .iter()
+        .find(|p| p.role == PoolRole::Root)
+        .expect("a root pool")
+}
+
+fn not_applicable(profile: &Profile, case: &str) -> Option<String> {
+    let root = root_pool(profile);
+    match case {
+        "degraded" if root.topology == Topology::Stripe || root.disks.count < 2 => {
+            Some("the root pool has no redundancy".into())
+        }
+        "reprovision"
+            if !profile
+                .storage
+                .pools
+                .iter()
+                .any(|p| p.role == PoolRole::Data) =>
+        {
+            Some("no data pool to keep".into())
+        }
+        _ => None,
+    }
+}
+
+fn install(scenario: &mut Scenario, answer: &str, firmware: Firmware, disks: &[&Disk]) {
+    let path = scenario.dir.join("answer.toml");
+    std::fs::write(&path, answer).expect("answer");
+    let unattended = scenario.dir.join("unattended.iso");
+    image_builder::inject::inject(&scenario.iso, &path, &unattended).expect("inject the answer");
+    let started = Instant::now();
+    let mut machine = scenario.start_iso(&unattended, firmware, disks);
+    let outcome = install_outcome(&mut machine, &scenario.dir);
+    assert!(
+        outcome.starts_with("HEARTH-INSTALL-DONE"),
+        "{outcome}; see {}",
+        machine.log.display()
+    );
+    machine
+        .wait_for_exit(machine.scaled(60))
+        .expect("powered off after the install");
+    machine.kill();
+    scenario.phase("install", started);
+}
+
+/// Boots from the disks; types the root pool's passphrase when asked.
+fn boot(
+    scenario: &mut Scenario,
+    name: &str,
+    firmware: Firmware,
+    disks: &[&Disk],
+) -> (Machine, u16) {
+    let started = Instant::now();
+    let port = ssh::free_port().expect("port");
+    let mut builder = Builder::new(name, &scenario.dir)
+        .firmware(firmware)
+        .ssh_forward(port);
+    for disk in disks {
+        builder = builder.disk(disk);
+    }
+    let mut server = builder.start(scenario.accel).expect("qemu");
+    let first = server
+        .wait_for_console(&format!("{ROOT_PROMPT}|login:"), server.scaled(90))
+        .expect("the installed system boots");
+    if first.starts_with(ROOT_PROMPT) {
+        server.send(&format!("{PASSPHRASE}\n")).expect("passphrase");
+        server
+            .wait_for_console("login:", server.scaled(90))
+            .expect("a login prompt");
+    }
+    ssh::wait(&scenario.key, port, "root", server.scaled(30)).expect("ssh as root");
+    scenario.phase(name, started);
+    (server, port)
+}
+
+/// The installed system against its own plan.
+fn check(scenario: &Scenario, port: u16) {
+    assert_eq!(
+        scenario.root(port, "zpool status -x").trim(),
+        "all pools are healthy"
+    );
+    let plan = scenario.root(port, "cat /etc/hearth/plan.json");
+    let plan_json: serde_json::Value = serde_json::from_str(&plan).expect("plan.json");
+    for pool in plan_json["pools"].as_array().into_iter().flatten() {
+        let name = pool["name"].as_str().unwrap_or_default();
+        let status = scenario.root(port, &format!("zpool status -j -P {name}"));
+        let want = layout::planned(&plan, name).expect("planned layout");
+        let got = layout::actual(&status, name).expect("actual layout");
+        assert_eq!(
+            got, want,
+            "pool {name}: as ZFS has it (left) and as planned (right)"
+        );
+    }
+    let state = scenario.root(
+        port,
+        "timeout 900 systemctl is-system-running --wait || systemctl --failed --no-legend --plain",
+    );
+    assert_eq!(
+        state.trim(),
+        "running",
+        "the system is running, no unit failed"
+    );
+    let units = plan_json["units"].as_array().into_iter().flatten();
+    for unit in units.filter_map(|u| u.as_str()) {
+        let enabled = scenario.root(port, &format!("systemctl is-enabled {unit} || true"));
+        assert!(
+            ["enabled", "static", "alias", "indirect", "generated"].contains(&enabled.trim()),
+            "{unit} of the plan is {enabled}"
+        );
+    }
+    let files = plan_json["files"].as_array().into_iter().flatten();
+    if files
+        .filter_map(|f| f["path"].as_str())
+        .any(|p| p.contains("nftables"))
+    {
+        scenario.root(port, "nft list tables | grep -q hearth");
+    }
+}
+
+/// The first root disk gone: the rest boot, the root pool says DEGRADED.
+fn degraded(scenario: &mut Scenario, profile: &Profile, disks: &[(String, Disk)]) {
+    let root = &root_pool(profile).name;
+    let first_root = disks
+        .iter()
+        .position(|(p, _)| p == root)
+        .expect("a root disk");
+    let rest: Vec<&Disk> = disks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != first_root)
+        .map(|(_, (_, d))| d)
+        .collect();
+    let (mut server, port) = boot(scenario, "degraded", Firmware::Uefi, &rest);
+    let health = scenario.root(port, &format!("zpool list -H -o health {root}"));
+    assert_eq!(health.trim(), "DEGRADED");
+    assert!(!scenario
+        .root(port, "findmnt -n -o SOURCE /")
+        .trim()
+        .is_empty());
+    server.kill();
+}
+
+/// A file on every data pool; a reinstall that keeps them (root disks
+/// wiped by serial); the files are there and the system passes its checks.
+fn reprovision(scenario: &mut Scenario, profile: &Profile, answer: &str, disks: &[(String, Disk)]) {
+    let all: Vec<&Disk> = disks.iter().map(|(_, d)| d).collect();
+    let data: Vec<&str> = profile
+        .storage
+        .pools
+        .iter()
+        .filter(|p| p.role == PoolRole::Data)
+        .map(|p| p.name.as_str())
+        .collect();
+    let (mut server, port) = boot(scenario, "first-boot", Firmware::Uefi, &all);
+    for pool in &data {
+        scenario.root(port, &format!("echo kept-{pool} > \"$(zfs get -H -o value mountpoint {pool})/hearth-kept\" && zpool sync {pool}"));
+    }
+    scenario.root(port, "sync");
+    server.kill();
+    let root = &root_pool(profile).name;
+    let mut again = answer.to_string();
+    for pool in &data {
+        again.push_str(&format!("\n[pools.{pool}]\nkeep = true\n"));
+    }
+    for (_, disk) in disks.iter().filter(|(p, _)| p == root) {
+        again.push_str(&format!("\n[disks.\"{}\"]\nwipe = true\n", disk.serial));
+    }
+    install(scenario, &again, Firmware::Uefi, &all);
+    let (mut server, port) = boot(scenario, "reprovisioned", Firmware::Uefi, &all);
+    for pool in &data {
+        let kept = scenario.root(
+            port,
+            &format!("cat \"$(zfs get -H -o value mountpoint {pool})/hearth-kept\""),
+        );
+        assert_eq!(
+            kept.trim(),
+            format!("kept-{pool}"),
+            "the file on {pool} came through the reinstall"
+        );
+    }
+    check(scenario, port);
+    server.kill();
+}

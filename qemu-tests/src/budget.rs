@@ -8,10 +8,10 @@ pub const SUBSET: &[&str] = &["uefi-single", "bad-answer"];
 /// Scenarios too long to share CI's budget with the others: run by name.
 pub const OUTSIDE_CI: &[&str] = &["total-loss", "day-two", "encrypted", "upgrades"];
 
-/// Whether a scenario is run by name only: the long ones, and one per
-/// profile (`profile-<name>`, made from profiles/).
+/// Whether a scenario is run by name only: the long ones, those made from
+/// profiles/ (`profile-<name>-<case>`) and from qemu-tests/layouts/.
 pub fn outside_ci(name: &str) -> bool {
-    OUTSIDE_CI.contains(&name) || name.starts_with("profile-")
+    OUTSIDE_CI.contains(&name) || name.starts_with("profile-") || name.starts_with("layout-")
 }
 
 /// None when the scenario fits (or no deadline is set); otherwise why it is skipped.

@@ -112,7 +112,12 @@ fn disk_for(
     if let Some(model) = &filter.model {
         disk = disk.model(&from_glob(model, n));
     }
-    let bus = match (filter.transport, filter.kind) {
+    // Only SATA disks carry a model QEMU can set.
+    let kind = match filter.model {
+        Some(_) if filter.kind == DiskKind::Any => DiskKind::Ssd,
+        _ => filter.kind,
+    };
+    let bus = match (filter.transport, kind) {
         (Some(Transport::Nvme), _) | (None, DiskKind::Nvme) => Bus::Nvme,
         (Some(Transport::Virtio), _) => Bus::Virtio,
         (Some(Transport::Sata), _) | (None, DiskKind::Hdd | DiskKind::Ssd) => Bus::Sata,

@@ -22,6 +22,9 @@ use qemu_tests::test_machine::{self, PASSPHRASE};
 
 use super::{install_outcome, Scenario};
 
+mod layouts;
+use layouts::layout;
+
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/profiles.rs"));
 }

@@ -1,0 +1,84 @@
+//! Layouts no shipped profile has (qemu-tests/layouts/<name>.toml), each a
+//! scenario `layout_<name>` on the minimal ISO: the layout's profile file
+//! goes onto the ISO beside the answer, which names it by path. A
+//! `<name>.test.toml` beside it may say how the test machine differs:
+//! `medium = "usb"` (the ISO as a USB stick), `sector = 4096` (4Kn disks).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use qemu_tests::machine::{Builder, Disk, Firmware, Medium};
+use qemu_tests::test_machine;
+
+use super::{boot, check, install_outcome, Scenario};
+
+pub fn layout(name: &str) {
+    let test = format!("layout-{name}");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("layouts");
+    let path = dir.join(format!("{name}.toml"));
+    let profile = hearth_schema::load::profile_with(&path, |_| Vec::new())
+        .map_err(|p| p.to_string())
+        .expect("the layout loads")
+        .value;
+    let machine: toml::Table = std::fs::read_to_string(dir.join(format!("{name}.test.toml")))
+        .map(|t| toml::from_str(&t).expect("the layout's .test.toml"))
+        .unwrap_or_default();
+    let Some(mut scenario) = Scenario::with_iso(&test, 10, "minimal") else {
+        return;
+    };
+    let sector = machine
+        .get("sector")
+        .and_then(|s| s.as_integer())
+        .unwrap_or(512) as u32;
+    let disks: Vec<Disk> = test_machine::disks(&profile, &scenario.dir, "disk")
+        .expect("the test machine")
+        .into_iter()
+        .map(|d| d.sector(sector))
+        .collect();
+    let medium = match machine.get("medium").and_then(|m| m.as_str()) {
+        Some("usb") => Medium::UsbStick,
+        _ => Medium::Cdrom,
+    };
+    let on_medium = format!("/run/live/medium/hearth/{name}.toml");
+    let answer = test_machine::answer_text(&profile, &test, &scenario.public, "poweroff").replacen(
+        &format!("profile = \"{name}\""),
+        &format!("profile = \"{on_medium}\""),
+        1,
+    );
+    let answer_path = scenario.dir.join("answer.toml");
+    std::fs::write(&answer_path, answer).expect("answer");
+    let unattended = scenario.dir.join("unattended.iso");
+    image_builder::inject::inject_with(&scenario.iso, &answer_path, &[path.as_path()], &unattended)
+        .expect("inject the answer and the layout");
+    let all: Vec<&Disk> = disks.iter().collect();
+    let started = Instant::now();
+    let mut builder = Builder::new("install", &scenario.dir)
+        .firmware(Firmware::Uefi)
+        .memory(3072)
+        .iso(&unattended, medium);
+    for disk in &all {
+        builder = builder.disk(disk);
+    }
+    let mut installer = builder.start(scenario.accel).expect("qemu");
+    let outcome = install_outcome(&mut installer, &scenario.dir);
+    assert!(
+        outcome.starts_with("HEARTH-INSTALL-DONE"),
+        "{outcome}; see {}",
+        installer.log.display()
+    );
+    installer
+        .wait_for_exit(installer.scaled(60))
+        .expect("powered off after the install");
+    installer.kill();
+    scenario.phase("install", started);
+    let started = Instant::now();
+    let (mut server, port) = boot(&mut scenario, "first-boot", Firmware::Uefi, &all);
+    check(&scenario, port);
+    if sector == 4096 {
+        let sizes = scenario.root(port, "lsblk -d -n -o LOG-SEC | sort -u");
+        assert_eq!(sizes.trim(), "4096", "every disk 4Kn");
+    }
+    server.kill();
+    scenario.phase("checks", started);
+    scenario.report();
+}

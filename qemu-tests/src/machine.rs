@@ -572,10 +572,28 @@ impl Machine {
         }
     }
 
-    /// Waits until a systemd unit is active.
+    /// Waits until a systemd unit is active; fails at once, with its status,
+    /// when the unit has failed (as the NixOS driver's wait_for_unit does).
     pub fn wait_for_unit(&mut self, unit: &str, timeout: Duration) -> Result<()> {
-        self.wait_until_succeeds(&format!("systemctl is-active --quiet {unit}"), timeout)
-            .map(drop)
+        let started = Instant::now();
+        loop {
+            let left = timeout.saturating_sub(started.elapsed()).max(Duration::from_secs(5));
+            let (_, state) = self.execute(&format!("systemctl is-active {unit} || true"), left)?;
+            match state.trim() {
+                "active" => return Ok(()),
+                "failed" => {
+                    let (_, status) = self.execute(
+                        &format!("systemctl status --no-pager -n 20 {unit} || true"),
+                        left,
+                    )?;
+                    bail!("{unit} failed:\n{status}");
+                }
+                _ if started.elapsed() >= timeout => {
+                    bail!("{unit} is still {} after {}s", state.trim(), timeout.as_secs())
+                }
+                _ => std::thread::sleep(Duration::from_secs(1)),
+            }
+        }
     }
 
     /// Waits until QEMU exits by itself (power-off), up to `timeout`.

@@ -577,7 +577,9 @@ impl Machine {
     pub fn wait_for_unit(&mut self, unit: &str, timeout: Duration) -> Result<()> {
         let started = Instant::now();
         loop {
-            let left = timeout.saturating_sub(started.elapsed()).max(Duration::from_secs(5));
+            let left = timeout
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_secs(5));
             let (_, state) = self.execute(&format!("systemctl is-active {unit} || true"), left)?;
             match state.trim() {
                 "active" => return Ok(()),
@@ -589,7 +591,11 @@ impl Machine {
                     bail!("{unit} failed:\n{status}");
                 }
                 _ if started.elapsed() >= timeout => {
-                    bail!("{unit} is still {} after {}s", state.trim(), timeout.as_secs())
+                    bail!(
+                        "{unit} is still {} after {}s",
+                        state.trim(),
+                        timeout.as_secs()
+                    )
                 }
                 _ => std::thread::sleep(Duration::from_secs(1)),
             }

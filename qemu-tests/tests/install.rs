@@ -11,6 +11,7 @@ use qemu_tests::machine::{Builder, Disk, Firmware, Machine, Medium};
 use qemu_tests::ssh;
 use qemu_tests::{accel, budget};
 
+mod cut_off;
 mod day_two;
 mod encrypted;
 mod fleet;
@@ -133,19 +134,7 @@ impl Scenario {
         extra: &str,
         expected: &str,
     ) {
-        let public = &self.public;
-        let answer = self.dir.join("answer.toml");
-        let text = format!(
-            "profile = \"{profile}\"\nhostname = \"{}\"\nroot-ssh-keys = [\"{public}\"]\nafter-install = \"poweroff\"\n{}\n[users.admin]\npassword = \"{ADMIN_HASH}\"\nssh-keys = [\"{public}\"]\n{}",
-            self.hostname.as_deref().unwrap_or(&self.name),
-            self.top_extra,
-            self.admin_extra
-        );
-        std::fs::write(&answer, text + extra).expect("answer");
-        let unattended = self.dir.join("unattended.iso");
-        let beside: Vec<&Path> = self.beside.iter().map(PathBuf::as_path).collect();
-        image_builder::inject::inject_with(&self.iso, &answer, &beside, &unattended)
-            .expect("inject the answer");
+        let unattended = self.unattended_iso(profile, extra);
         let started = Instant::now();
         let mut installer = self.start_iso(&unattended, firmware, disks);
         let outcome = install_outcome(&mut installer, &self.dir);
@@ -161,6 +150,25 @@ impl Scenario {
         }
         installer.kill();
         self.phase("install", started);
+    }
+
+    /// The ISO with an answer for `profile` (plus `extra`) that powers off
+    /// when the install is done.
+    fn unattended_iso(&self, profile: &str, extra: &str) -> PathBuf {
+        let public = &self.public;
+        let answer = self.dir.join("answer.toml");
+        let text = format!(
+            "profile = \"{profile}\"\nhostname = \"{}\"\nroot-ssh-keys = [\"{public}\"]\nafter-install = \"poweroff\"\n{}\n[users.admin]\npassword = \"{ADMIN_HASH}\"\nssh-keys = [\"{public}\"]\n{}",
+            self.hostname.as_deref().unwrap_or(&self.name),
+            self.top_extra,
+            self.admin_extra
+        );
+        std::fs::write(&answer, text + extra).expect("answer");
+        let unattended = self.dir.join("unattended.iso");
+        let beside: Vec<&Path> = self.beside.iter().map(PathBuf::as_path).collect();
+        image_builder::inject::inject_with(&self.iso, &answer, &beside, &unattended)
+            .expect("inject the answer");
+        unattended
     }
 
     /// The machine that boots `iso` (as a CD) on `disks` to install.
@@ -592,5 +600,53 @@ fn bad_answer() {
             .expect("qemu-img compare");
         assert!(same.success(), "{} was written to", disk.serial);
     }
+    scenario.report();
+}
+
+/// The answer on a small ext4 disk labelled HEARTH beside a plain ISO: it
+/// is found, copied, the disk itself is left alone, the install completes.
+#[test]
+fn hearth_partition_answer() {
+    let Some(mut scenario) = Scenario::new("hearth-partition", 7) else {
+        return;
+    };
+    let answer_dir = scenario.dir.join("answer-disk");
+    std::fs::create_dir_all(&answer_dir).expect("dir");
+    let public = &scenario.public;
+    let answer = format!(
+        "profile = \"minimal\"\nhostname = \"from-partition\"\nroot-ssh-keys = [\"{public}\"]\nafter-install = \"poweroff\"\n\n[users.admin]\npassword = \"{ADMIN_HASH}\"\n"
+    );
+    std::fs::write(answer_dir.join("answer.toml"), answer).expect("answer");
+    let stick = Disk::raw(&scenario.dir, "answer-stick", 64).expect("raw disk");
+    let made = std::process::Command::new("mke2fs")
+        .args(["-q", "-F", "-t", "ext4", "-L", "HEARTH", "-d"])
+        .arg(&answer_dir)
+        .arg(&stick.path)
+        .output()
+        .expect("mke2fs (e2fsprogs)");
+    assert!(made.status.success(), "mke2fs: {made:?}");
+    let before = sha256(&stick.path);
+    let disk = scenario.disk("hearth-disk-1", 8);
+    let started = Instant::now();
+    let iso = scenario.iso.clone();
+    let mut machine = scenario.start_iso(&iso, Firmware::Uefi, &[&stick, &disk]);
+    machine
+        .wait_for_console("the partition labelled HEARTH", machine.scaled(120))
+        .expect("the answer is found on the HEARTH disk");
+    let outcome = install_outcome(&mut machine, &scenario.dir);
+    assert!(outcome.starts_with("HEARTH-INSTALL-DONE"), "{outcome}");
+    machine
+        .wait_for_exit(machine.scaled(60))
+        .expect("powered off");
+    machine.kill();
+    scenario.phase("install", started);
+    assert_eq!(
+        sha256(&stick.path),
+        before,
+        "the answer's disk is read, never written"
+    );
+    let (mut server, port) = scenario.boot("first-boot", Firmware::Uefi, &[&stick, &disk]);
+    assert_eq!(scenario.root(port, "hostname").trim(), "from-partition");
+    server.kill();
     scenario.report();
 }

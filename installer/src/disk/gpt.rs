@@ -80,6 +80,32 @@ pub fn write(device: &mut Device, partitions: &[PlannedPartition]) -> Result<()>
     device.sync()
 }
 
+/// Renames partition `number` from `from` to `to`; a partition by another
+/// name is left as it is (an install finished twice).
+pub fn rename(device: &mut Device, number: u32, from: &str, to: &str) -> Result<()> {
+    let lb = block_size(device.sector)?;
+    let file = device.file.try_clone()?;
+    let mut disk = gpt::GptConfig::new()
+        .writable(true)
+        .logical_block_size(lb)
+        .open_from_device(file)
+        .map_err(|e| anyhow!("reading the GPT of {}: {e}", device.path.display()))?;
+    let mut partitions = disk.partitions().clone();
+    let Some(part) = partitions.get_mut(&number).filter(|p| p.name == from) else {
+        return Ok(());
+    };
+    part.name = to.to_string();
+    disk.update_partitions(partitions).map_err(|e| {
+        anyhow!(
+            "renaming partition {number} of {}: {e}",
+            device.path.display()
+        )
+    })?;
+    disk.write()
+        .map_err(|e| anyhow!("writing the GPT of {}: {e}", device.path.display()))?;
+    device.sync()
+}
+
 /// The table as it is on the device now.
 pub fn read(device: &Device) -> Result<Vec<TableEntry>> {
     let lb = block_size(device.sector)?;

@@ -15,6 +15,7 @@ use anyhow::{bail, Context, Result};
 use crate::plan::{DiskPlan, PartitionKind, Plan};
 use crate::runner::Runner;
 use hearth_system::device::Device;
+pub use hearth_system::inventory::UNFINISHED;
 pub use hearth_system::{device, esp, inspect};
 
 pub struct Options {
@@ -25,6 +26,51 @@ pub struct Options {
 /// Partitions every disk the plan erases, one after the other.
 pub fn partition(plan: &Plan, runner: &Runner, options: &Options) -> Result<()> {
     partition_disks(&plan.erase, runner, options)
+}
+
+/// As `partition`, for an install: each ZFS partition is named
+/// [`UNFINISHED`] until [`finish`] renames it, so a disk whose install was
+/// cut off is known for Hearth's own by the next one.
+pub fn partition_for_install(plan: &Plan, runner: &Runner, options: &Options) -> Result<()> {
+    let marked: Vec<DiskPlan> = plan.erase.iter().map(marked).collect();
+    partition_disks(&marked, runner, options)
+}
+
+/// The install has finished (pools exported): each erased disk's ZFS
+/// partition gets its planned name back.
+pub fn finish(plan: &Plan, runner: &Runner) -> Result<()> {
+    if runner.is_dry_run() {
+        return Ok(());
+    }
+    for disk in &plan.erase {
+        let path = present_path(disk)?;
+        let mut device = Device::open_write(&path, u64::from(disk.disk.logical_sector))?;
+        for part in disk
+            .partitions
+            .iter()
+            .filter(|p| p.kind == PartitionKind::Zfs)
+        {
+            gpt::rename(&mut device, part.number, UNFINISHED, &part.name)
+                .with_context(|| format!("finishing {}", path.display()))?;
+        }
+        runner.note(&format!(
+            "{}: install finished, marker removed",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+fn marked(disk: &DiskPlan) -> DiskPlan {
+    let mut disk = disk.clone();
+    for part in disk
+        .partitions
+        .iter_mut()
+        .filter(|p| p.kind == PartitionKind::Zfs)
+    {
+        part.name = UNFINISHED.to_string();
+    }
+    disk
 }
 
 /// Partitions planned disks, one after the other.

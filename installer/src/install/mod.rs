@@ -58,8 +58,8 @@ pub fn install(plan: &Plan, medium: &Medium, kit: Option<&FromKit>, runner: &Run
     // The live system is the target's base: what it lacks, the target lacks.
     system::check_locale(plan, Path::new("/"))?;
     let mut step = Steps::new(runner);
-    step.run("partition the disks", || {
-        disk::partition(
+    run_step(&mut step, "partition the disks", || {
+        disk::partition_for_install(
             plan,
             runner,
             &disk::Options {
@@ -70,36 +70,40 @@ pub fn install(plan: &Plan, medium: &Medium, kit: Option<&FromKit>, runner: &Run
     let mut pools = pools::Imported::default();
     pools.kit_keys = kit.map(|k| k.pool_keys(plan)).unwrap_or_default();
     let result = (|| -> Result<()> {
-        step.run("create pools and datasets", || pools.create(plan, runner))?;
-        step.run("unpack the system", || {
+        run_step(&mut step, "create pools and datasets", || {
+            pools.create(plan, runner)
+        })?;
+        run_step(&mut step, "unpack the system", || {
             system::unpack(medium, target, runner)
         })?;
         pools.record_cache(plan, target, runner)?;
         let mut binds = mounts::Binds::new(target, runner)?;
         let configured = (|| -> Result<()> {
-            step.run("configure the system", || {
+            run_step(&mut step, "configure the system", || {
                 system::configure(plan, medium, target, runner)
             })?;
             // After the accounts exist: owners are restored by name.
             match kit {
                 Some(kit) => {
-                    step.run("restore the state from the recovery kit", || {
+                    run_step(&mut step, "restore the state from the recovery kit", || {
                         kit.restore_state(plan, target, runner)
                     })?;
-                    step.run("restore the data from the cloud backup", || {
+                    run_step(&mut step, "restore the data from the cloud backup", || {
                         kit.restore_data(target, runner)
                     })?;
                 }
                 None if plan.state.restore.is_some() => {
-                    step.run("restore the kept state", || {
+                    run_step(&mut step, "restore the kept state", || {
                         crate::kept::restore::install_step(plan, target, runner)
                     })?;
                 }
                 None => {}
             }
-            step.run("install the bootloader on every root disk", || {
-                boot::install(plan, target, runner)
-            })
+            run_step(
+                &mut step,
+                "install the bootloader on every root disk",
+                || boot::install(plan, target, runner),
+            )
         })();
         binds.close()?;
         configured?;
@@ -113,11 +117,19 @@ pub fn install(plan: &Plan, medium: &Medium, kit: Option<&FromKit>, runner: &Run
     let closed = pools.close(runner);
     result?;
     closed?;
+    disk::finish(plan, runner)?;
     runner.note(&format!(
         "install finished in {:.0}s",
         step.total().as_secs_f64()
     ));
     Ok(())
+}
+
+/// One step of the install, announced on the consoles first (a person
+/// watching, and a test that cuts the install off at a step, see it).
+fn run_step<T>(step: &mut Steps, name: &str, work: impl FnOnce() -> Result<T>) -> Result<T> {
+    crate::console::mark(&format!("HEARTH-STEP {name}"));
+    step.run(name, work)
 }
 
 /// An unattended install from an answer file: the profile it names (or the

@@ -135,7 +135,7 @@ pub fn select<'a>(
                     role,
                     chosen_because: because.clone(),
                     holds: state.holds(disk),
-                    wipe: state.wipe_allowed(disk),
+                    wipe: state.may_erase(disk),
                     partitions,
                 });
             }
@@ -314,6 +314,12 @@ impl<'a> State<'a> {
         kept
     }
 
+    /// The answer says wipe, or the disk holds only Hearth's own unfinished
+    /// install (its marker, never a guess).
+    fn may_erase(&self, disk: &Disk) -> bool {
+        self.wipe_allowed(disk) || disk.unfinished_install()
+    }
+
     fn wipe_allowed(&self, disk: &Disk) -> bool {
         self.answer
             .disks
@@ -324,6 +330,9 @@ impl<'a> State<'a> {
     fn holds(&self, disk: &Disk) -> String {
         match disk.contents() {
             None => "blank".into(),
+            Some(what) if disk.unfinished_install() => {
+                format!("{what}: Hearth's own install, cut off (its marker); erased again")
+            }
             Some(what) => format!("{what}; erased because the answer says wipe = true"),
         }
     }
@@ -354,7 +363,7 @@ impl<'a> State<'a> {
                 continue;
             }
             match disk.contents() {
-                Some(what) if !self.wipe_allowed(disk) => refused.push(format!(
+                Some(what) if !self.may_erase(disk) => refused.push(format!(
                     "{} holds {what} (to use it, the answer must say [disks.\"{}\"] wipe = true)",
                     disk.describe(),
                     disk.stable_path().display()
@@ -427,7 +436,7 @@ impl<'a> State<'a> {
                 );
                 continue;
             }
-            if let Some(what) = disk.contents().filter(|_| !self.wipe_allowed(disk)) {
+            if let Some(what) = disk.contents().filter(|_| !self.may_erase(disk)) {
                 self.problem(
                     Doc::Answer,
                     key.index(i),

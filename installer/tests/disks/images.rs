@@ -393,3 +393,62 @@ fn installer_partition_from_a_saved_plan_logs_each_disk() {
     let (ok, out) = tool("sgdisk", &["-v", &image.display().to_string()]);
     assert!(ok && out.contains("No problems found"), "{out}");
 }
+
+/// The inventory an install cut off after partitioning leaves: the table
+/// as sfdisk reads it, with GPT names as lsblk's PARTLABEL.
+fn as_inventoried(image: &Path, size: u64) -> hearth_installer::inventory::Disk {
+    let mut found = disk(image, size, 512);
+    let table = sfdisk(image);
+    found.partition_table = Some("gpt".into());
+    for part in table["partitiontable"]["partitions"]
+        .as_array()
+        .expect("partitions")
+    {
+        found
+            .partitions
+            .push(hearth_installer::inventory::Partition {
+                path: part["node"].as_str().unwrap_or_default().into(),
+                size: hearth_installer::size::Bytes(part["size"].as_u64().unwrap_or(0) * 512),
+                filesystem: None,
+                label: None,
+                partlabel: part["name"].as_str().map(String::from),
+                mountpoints: Vec::new(),
+            });
+    }
+    found
+}
+
+#[test]
+fn an_install_cut_off_is_erased_again_without_wipe_and_a_finished_one_is_not() {
+    let scratch = Scratch::new("unfinished");
+    let image = scratch.image("d0.img", 8 * GIB);
+    let first = plan(&scratch, MINIMAL, "", vec![disk(&image, 8 * GIB, 512)]).expect("plan");
+    let runner = Runner::new(None, false).expect("runner");
+    disk::partition_for_install(&first, &runner, &Options { wait: None }).expect("partition");
+    let names: Vec<String> = as_inventoried(&image, 8 * GIB)
+        .partitions
+        .iter()
+        .filter_map(|p| p.partlabel.clone())
+        .collect();
+    assert_eq!(names, ["bios-boot", "esp", disk::UNFINISHED]);
+
+    // Cut off here: the next install erases the disk without wipe = true.
+    let again =
+        plan(&scratch, MINIMAL, "", vec![as_inventoried(&image, 8 * GIB)]).expect("planned again");
+    assert!(
+        again.erase[0].wipe && again.erase[0].holds.contains("cut off"),
+        "{:?}",
+        again.erase[0].holds
+    );
+    disk::partition_for_install(&again, &runner, &Options { wait: None })
+        .expect("partitioned again");
+    disk::finish(&again, &runner).expect("finished");
+    let (ok, out) = tool("sgdisk", &["-v", &image.display().to_string()]);
+    assert!(ok && out.contains("No problems found"), "sgdisk -v: {out}");
+    check_table(&image, &again);
+
+    // A finished install is someone's server: refused without wipe.
+    let err =
+        plan(&scratch, MINIMAL, "", vec![as_inventoried(&image, 8 * GIB)]).expect_err("refused");
+    assert!(err.contains("wipe = true"), "{err}");
+}

@@ -125,7 +125,31 @@ pub struct PoolLabel {
     pub state: Option<String>,
 }
 
+/// The GPT name Hearth gives a disk's ZFS partition while an install is
+/// under way, and renames when it has finished: a disk whose every
+/// partition is Hearth's and one of them bears this holds only Hearth's own
+/// unfinished install, which a new install may erase without `wipe`.
+pub const UNFINISHED: &str = "hearth-unfinished";
+/// The GPT names of the partitions Hearth makes.
+pub const HEARTH_PARTITIONS: [&str; 3] = ["bios-boot", "esp", "zfs"];
+
 impl Disk {
+    /// Whether the disk holds only an install of Hearth's that was cut off
+    /// (its marker), and nothing else.
+    pub fn unfinished_install(&self) -> bool {
+        let names: Vec<Option<&str>> = self
+            .partitions
+            .iter()
+            .map(|p| p.partlabel.as_deref())
+            .collect();
+        self.partition_table.as_deref() == Some("gpt")
+            && names.contains(&Some(UNFINISHED))
+            && names
+                .iter()
+                .all(|n| n.is_some_and(|n| n == UNFINISHED || HEARTH_PARTITIONS.contains(&n)))
+            && self.filesystem.is_none()
+    }
+
     /// A blank disk record for an image file or a device known only by path
     /// and size (planning for images, tests, benchmarks).
     pub fn blank(path: &std::path::Path, size: Bytes, logical_sector: u32) -> Disk {
@@ -247,5 +271,41 @@ pub fn kind_name(kind: DiskKind) -> &'static str {
         DiskKind::Ssd => "ssd",
         DiskKind::Hdd => "hdd",
         DiskKind::Nvme => "nvme",
+    }
+}
+
+#[cfg(test)]
+mod unfinished_tests {
+    use super::*;
+
+    fn with_labels(labels: &[&str]) -> Disk {
+        let mut disk = Disk::blank(std::path::Path::new("/dev/vda"), Bytes(8 << 30), 512);
+        disk.partition_table = Some("gpt".into());
+        for (i, label) in labels.iter().enumerate() {
+            disk.partitions.push(Partition {
+                path: format!("/dev/vda{}", i + 1).into(),
+                size: Bytes(1 << 20),
+                filesystem: None,
+                label: None,
+                partlabel: Some(label.to_string()),
+                mountpoints: Vec::new(),
+            });
+        }
+        disk
+    }
+
+    #[test]
+    fn only_hearths_partitions_with_its_marker_are_an_unfinished_install() {
+        assert!(with_labels(&["bios-boot", "esp", UNFINISHED]).unfinished_install());
+        assert!(with_labels(&[UNFINISHED]).unfinished_install());
+        assert!(
+            !with_labels(&["bios-boot", "esp", "zfs"]).unfinished_install(),
+            "a finished install"
+        );
+        assert!(
+            !with_labels(&["esp", UNFINISHED, "home"]).unfinished_install(),
+            "someone's partition beside it"
+        );
+        assert!(!with_labels(&[]).unfinished_install());
     }
 }

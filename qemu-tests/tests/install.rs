@@ -311,6 +311,20 @@ fn sha256(path: &Path) -> String {
 /// TCG); prints its final state, and the provision log's end if it failed.
 const FIRSTBOOT_DONE: &str = "timeout 900 sh -c 'while [ \"$(systemctl is-active hearth-firstboot.service)\" = activating ]; do sleep 3; done'; systemctl is-active hearth-firstboot.service || tail -n 40 /var/log/hearth/provision.log";
 
+/// Waits for the install to succeed and the machine to power off.
+fn install_done(mut machine: Machine, dir: &Path) {
+    let outcome = install_outcome(&mut machine, dir);
+    assert!(
+        outcome.starts_with("HEARTH-INSTALL-DONE"),
+        "{outcome}; see {}",
+        machine.log.display()
+    );
+    machine
+        .wait_for_exit(machine.scaled(90))
+        .expect("powered off after the install");
+    machine.kill();
+}
+
 /// The live system's verdict on the install: DONE, or FAILED with the
 /// error, in which case the live system's install log is kept in `dir`.
 fn install_outcome(machine: &mut Machine, dir: &Path) -> String {

@@ -11,7 +11,7 @@ use qemu_tests::answer_server::AnswerServer;
 use qemu_tests::machine::{Builder, Disk, Firmware, Machine, Medium};
 use qemu_tests::ssh;
 
-use super::{install_outcome, sha256, Scenario, ADMIN_HASH};
+use super::{install_done, install_outcome, sha256, Scenario, ADMIN_HASH};
 
 const MAC_A: &str = "52:54:00:fa:00:01";
 const MAC_B: &str = "52:54:00:fb:00:02";
@@ -277,16 +277,7 @@ fn netboot() {
             machine.scaled(120),
         )
         .expect("the initramfs fetched and checked the medium");
-    let outcome = install_outcome(&mut machine, &scenario.dir);
-    assert!(
-        outcome.starts_with("HEARTH-INSTALL-DONE"),
-        "{outcome}; see {}",
-        machine.log.display()
-    );
-    machine
-        .wait_for_exit(machine.scaled(90))
-        .expect("powered off after the install");
-    machine.kill();
+    install_done(machine, &scenario.dir);
     scenario.phase("netboot install", started);
     let (mut installed, port) =
         boot_installed(&scenario, "netboot-installed", Firmware::Bios, MAC_A, &disk);

@@ -74,6 +74,9 @@ pub fn build(options: &Options) -> Result<Built> {
     if let Some(answer) = &options.answer {
         hearth_schema::load::answer(answer, &profile).map_err(|p| anyhow!("{p}"))?;
     }
+    if let Some(url) = &options.netboot {
+        crate::netboot::check_url(url)?;
+    }
     let ctx = Build {
         options,
         tools: tool_versions(&runner),

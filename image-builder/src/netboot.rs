@@ -74,6 +74,23 @@ pub fn ipxe_script(profile: &str, url: &str, sums_sha256: &str) -> String {
     )
 }
 
+/// The folder's URL goes into the iPXE script's `set` line and the kernel
+/// command line: an http(s) URL of a folder (ending in `/`), one word of
+/// printable characters without quotes or backslashes; `${setting}` of
+/// iPXE's own may be in it.
+pub fn check_url(url: &str) -> Result<()> {
+    let scheme = url.starts_with("http://") || url.starts_with("https://");
+    let word = url
+        .chars()
+        .all(|c| c.is_ascii_graphic() && !"\"'\\`;".contains(c));
+    if !scheme || !url.ends_with('/') || !word {
+        anyhow::bail!(
+            "--netboot-url {url:?}: allowed: an http:// or https:// URL of a folder, ending in /, without spaces, quotes, backslashes or ;"
+        );
+    }
+    Ok(())
+}
+
 /// The folder's default URL when the build names none: the TFTP/DHCP
 /// server's own web server.
 pub fn default_url(profile: &str) -> String {
@@ -102,6 +119,16 @@ mod tests {
         assert!(script.contains(" fetch=${hearth-url} hearth.fetch-sha256=aaaa"));
         assert!(script.contains("hearth.profile=homelab"));
         assert!(script.contains("initrd ${hearth-url}live/initrd.img\nboot\n"));
+    }
+
+    #[test]
+    fn the_folder_url_is_one_word_of_a_url() {
+        assert!(check_url(&default_url("homelab")).is_ok());
+        assert!(check_url("http://10.0.2.2:8080/hearth/").is_ok());
+        assert!(check_url("http://x/ y/").is_err());
+        assert!(check_url("http://x/\nshell\n/").is_err());
+        assert!(check_url("http://x/hearth").is_err());
+        assert!(check_url("ftp://x/").is_err());
     }
 
     #[test]

@@ -62,7 +62,7 @@ fn start(name: &str) -> Server {
         .by_ref()
         .map_while(Result::ok)
         .find_map(|l| {
-            l.strip_prefix("certificate SHA-256 fingerprint: ")
+            l.strip_prefix(hearth_installer::fleet::server::FINGERPRINT_LINE)
                 .map(String::from)
         })
         .expect("the server prints its fingerprint");

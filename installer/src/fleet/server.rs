@@ -21,6 +21,10 @@ use super::facts::Facts;
 use super::rules::Config;
 use super::tls;
 
+/// How the server's first lines name its certificate's fingerprint (what
+/// a script or a test reads).
+pub const FINGERPRINT_LINE: &str = "certificate SHA-256 fingerprint: ";
+
 pub struct Options {
     pub dir: PathBuf,
     pub listen: SocketAddr,
@@ -45,7 +49,7 @@ pub fn run(options: &Options) -> Result<()> {
         "answer server: https://{}/answer (reports: /report)",
         options.listen
     );
-    println!("certificate SHA-256 fingerprint: {fingerprint}");
+    println!("{FINGERPRINT_LINE}{fingerprint}");
     println!(
         "kernel command line: hearth.answer=https://{}/answer hearth.answer-fingerprint={fingerprint}",
         options.listen

@@ -64,7 +64,10 @@ pub fn preferences(repo: &ProxmoxRepo) -> String {
         .unwrap_or_default();
     format!(
         "# Packages from the Proxmox VE repository win over Debian's.\n\
-         Package: *\nPin: origin \"{host}\"\nPin-Priority: 700\n"
+         Package: *\nPin: origin \"{host}\"\nPin-Priority: 700\n\n\
+         # Proxmox's procedure removes os-prober: update-grub would add other\n\
+         # disks' systems (a guest's, say) to the menu. Never installed here.\n\
+         Package: os-prober\nPin: version *\nPin-Priority: -1\n"
     )
 }
 
@@ -151,6 +154,7 @@ mod tests {
     fn the_preference_pins_the_repository_host() {
         let text = preferences(&repo());
         assert!(text.contains("Pin: origin \"download.proxmox.com\"\nPin-Priority: 700\n"));
+        assert!(text.contains("Package: os-prober\nPin: version *\nPin-Priority: -1\n"));
     }
 
     #[test]

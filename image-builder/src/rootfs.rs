@@ -147,9 +147,14 @@ pub fn build(
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     bootstrap_beside_module(request, &args, apt_cache, modules, out, runner)?;
     let mut facts = facts(&root, runner)?;
-    facts.zfs_module = match modules.build_or_load(&root, &facts.kernel, runner)? {
-        Outcome::Built => "built".into(),
-        Outcome::Loaded => "loaded from cache".into(),
+    facts.zfs_module = if request.proxmox.is_some() {
+        // Proxmox's kernel package carries ZFS: nothing for DKMS to build.
+        "in the kernel package".into()
+    } else {
+        match modules.build_or_load(&root, &facts.kernel, runner)? {
+            Outcome::Built => "built".into(),
+            Outcome::Loaded => "loaded from cache".into(),
+        }
     };
     // An image never ships without a loadable zfs module.
     runner
@@ -248,9 +253,11 @@ pub fn read_facts(layer: &Path) -> Result<Facts> {
 fn facts(root: &Path, runner: &Runner) -> Result<Facts> {
     let kernel = zfs_module::one_kernel(root)?;
     let packages = facts_packages(root, runner)?;
-    let zfs = packages
+    // Debian's module source, or (on a Proxmox base) the tools that match
+    // the module in its kernel.
+    let zfs = ["zfs-dkms", "zfsutils-linux"]
         .iter()
-        .find(|(p, _)| p == "zfs-dkms")
+        .find_map(|name| packages.iter().find(|(p, _)| p == name))
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
     Ok(Facts {

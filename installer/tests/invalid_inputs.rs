@@ -108,6 +108,7 @@ cases! { profile_case:
     proxmox_on_debian = "proxmox-on-debian" => "proxmox needs base = \"proxmox\"";
     proxmox_without_key = "proxmox-without-key" => "needs a [proxmox] section with key-sha256";
     proxmox_bad_key = "proxmox-bad-key" => "proxmox.key-sha256: must be 64 hexadecimal digits";
+    proxmox_without_lan = "proxmox-without-lan" => "services.firewall.lan: base = \"proxmox\" opens the web UI (8006)";
     dataset_unknown_pool = "dataset-unknown-pool" => "no pool `data` in storage.pools; allowed: rpool, tank";
     unknown_share_user = "unknown-share-user" => "no user `bob` in system.users; allowed: admin";
     bad_wireguard_key = "bad-wireguard-key" => "not a WireGuard key";

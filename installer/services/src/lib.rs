@@ -159,11 +159,32 @@ pub fn load_profile(path: &std::path::Path) -> Result<load::Loaded<Profile>, sou
     load::profile_with(path, check::findings)
 }
 
+/// Debian's kernel and the ZFS module DKMS builds for it: a Proxmox base
+/// has its own kernel, which carries ZFS. chrony replaces timesyncd there,
+/// as Proxmox's install-on-Debian procedure has it.
+const DEBIAN_ONLY: &[&str] = &[
+    "linux-image-amd64",
+    "linux-headers-amd64",
+    "zfs-dkms",
+    "systemd-timesyncd",
+];
+
+/// What Proxmox's install-on-Debian procedure installs.
+const PROXMOX_PACKAGES: &[&str] = &[
+    "proxmox-archive-keyring",
+    "proxmox-default-kernel",
+    "proxmox-ve",
+    "postfix",
+    "open-iscsi",
+    "chrony",
+];
+
 /// Every package the profile's system needs, sorted.
 pub fn packages(profile: &Profile) -> Vec<String> {
     let mut set: BTreeSet<&str> = BASE_PACKAGES.iter().copied().collect();
     if profile.base == Base::Proxmox {
-        set.insert("proxmox-archive-keyring");
+        set.retain(|p| !DEBIAN_ONLY.contains(p));
+        set.extend(PROXMOX_PACKAGES);
     }
     for service in REGISTRY {
         set.extend(service.packages(profile));

@@ -147,8 +147,12 @@ fn updates(profile: &Profile) -> String {
 }
 
 fn time(profile: &Profile) -> String {
+    let daemon = match profile.base {
+        hearth_schema::profile::Base::Debian => "systemd-timesyncd",
+        hearth_schema::profile::Base::Proxmox => "chrony",
+    };
     match profile.system.ntp.as_slice() {
-        [] => "systemd-timesyncd with Debian's NTP pool".into(),
-        servers => format!("systemd-timesyncd with {}", servers.join(", ")),
+        [] => format!("{daemon} with Debian's NTP pool"),
+        servers => format!("{daemon} with {}", servers.join(", ")),
     }
 }

@@ -8,6 +8,7 @@ pub mod provision;
 use crate::profile::{Guest, Hypervisor};
 
 use crate::keypath::KeyPath;
+use crate::ports::Port;
 use crate::profile::{Base, HypervisorKind, Profile};
 use crate::{guests, Context, FirstBootStep, Service, Task};
 use hearth_schema::validate::Findings;
@@ -117,19 +118,30 @@ fn proxmox(profile: &Profile) -> Option<&Hypervisor> {
     (hypervisor.kind == HypervisorKind::Proxmox).then_some(hypervisor)
 }
 
+/// The web UI (pveproxy), the SPICE proxy and corosync's cluster links:
+/// what a Proxmox node serves its LAN.
+pub const WEB_UI: u16 = 8006;
+const SPICE_PROXY: u16 = 3128;
+const COROSYNC: std::ops::RangeInclusive<u16> = 5405..=5412;
+
 impl Service for ProxmoxHost {
-    fn packages(&self, profile: &Profile) -> Vec<&'static str> {
-        match proxmox(profile) {
-            Some(_) => vec!["proxmox-ve", "postfix", "open-iscsi", "chrony"],
-            None => Vec::new(),
+    fn units(&self, profile: &Profile) -> Vec<String> {
+        match profile.base {
+            Base::Proxmox => vec!["pve-cluster.service".into(), "pveproxy.service".into()],
+            Base::Debian => Vec::new(),
         }
     }
 
-    fn units(&self, profile: &Profile) -> Vec<String> {
-        match proxmox(profile) {
-            Some(_) => vec!["pve-cluster.service".into()],
-            None => Vec::new(),
+    fn ports(&self, profile: &Profile) -> Vec<Port> {
+        if profile.base != Base::Proxmox {
+            return Vec::new();
         }
+        let mut ports = vec![
+            Port::tcp(WEB_UI, "proxmox web UI", "base"),
+            Port::tcp(SPICE_PROXY, "proxmox spice proxy", "base"),
+        ];
+        ports.extend(COROSYNC.map(|n| Port::udp(n, "proxmox corosync", "base")));
+        ports
     }
 
     fn first_boot(&self, profile: &Profile) -> Vec<FirstBootStep> {
@@ -140,6 +152,13 @@ impl Service for ProxmoxHost {
     }
 
     fn check(&self, profile: &Profile, ctx: &Context, out: &mut Findings) {
+        let firewall = &profile.services.firewall;
+        if profile.base == Base::Proxmox && firewall.enabled && firewall.lan.is_empty() {
+            out.push(
+                KeyPath::root().key("services").key("firewall").key("lan"),
+                "base = \"proxmox\" opens the web UI (8006) and the cluster ports to the LAN only: name the LAN's networks, e.g. lan = [\"192.168.1.0/24\"]",
+            );
+        }
         let Some(hypervisor) = proxmox(profile) else {
             return;
         };

@@ -59,12 +59,13 @@ impl Service for DockerEngine {
         let Some(docker) = &profile.services.docker else {
             return Vec::new();
         };
-        let mut files = vec![File::public(DAEMON, DAEMON_JSON)];
-        if !docker.apps.is_empty() {
-            files.push(File::public(guests::COMPOSE_UNIT, guests::compose_unit()));
-            let drop_ins = docker.apps.iter().filter_map(guests::compose_drop_in);
-            files.extend(drop_ins.map(|(path, text)| File::public(path, text)));
-        }
+        // The unit template even without apps: it is how the admin adds one.
+        let mut files = vec![
+            File::public(DAEMON, DAEMON_JSON),
+            File::public(guests::COMPOSE_UNIT, guests::compose_unit()),
+        ];
+        let drop_ins = docker.apps.iter().filter_map(guests::compose_drop_in);
+        files.extend(drop_ins.map(|(path, text)| File::public(path, text)));
         files
     }
 

@@ -11,6 +11,7 @@ pub mod iso;
 pub mod layout;
 pub mod machine;
 pub mod probe;
+pub mod pve_standin;
 pub mod sinks;
 pub mod ssh;
 pub mod test_machine;

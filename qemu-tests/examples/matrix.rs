@@ -56,17 +56,8 @@ fn main() -> Result<()> {
 }
 
 fn shipped(workspace: &std::path::Path) -> Result<Vec<String>> {
-    let mut names: Vec<String> = std::fs::read_dir(workspace.join("profiles"))
-        .context("profiles/")?
-        .flatten()
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()?
-                .strip_suffix(".toml")
-                .map(String::from)
-        })
-        .collect();
-    names.sort();
+    let names = qemu_tests::budget::file_names(&workspace.join("profiles"));
+    anyhow::ensure!(!names.is_empty(), "no profiles in profiles/");
     Ok(names)
 }
 

@@ -1,17 +1,94 @@
 //! A time budget for the QEMU scenarios. `.ci/run` sets HEARTH_CI_DEADLINE
 //! (seconds since the epoch); a scenario that would not finish before it is
 //! skipped with the figures that say why. The CI subset (uefi-single and
-//! bad-answer) always runs.
+//! bad-answer) always runs. Of the scenarios made from profiles/ and
+//! layouts, CI runs those the last commit touched and one more that
+//! rotates by the day, while they fit.
 
 /// Scenarios that run whatever the budget says.
 pub const SUBSET: &[&str] = &["uefi-single", "bad-answer"];
 /// Scenarios too long to share CI's budget with the others: run by name.
-pub const OUTSIDE_CI: &[&str] = &["total-loss", "day-two", "encrypted", "upgrades"];
+pub const OUTSIDE_CI: &[&str] = &[
+    "total-loss",
+    "day-two",
+    "encrypted",
+    "upgrades",
+    "proxmox-standin",
+];
 
 /// Whether a scenario is run by name only: the long ones, those made from
-/// profiles/ (`profile-<name>-<case>`) and from qemu-tests/layouts/.
+/// profiles/ (`profile-<name>-<case>`) and from qemu-tests/layouts/ except
+/// the ones CI picks today (`picked`).
 pub fn outside_ci(name: &str) -> bool {
-    OUTSIDE_CI.contains(&name) || name.starts_with("profile-") || name.starts_with("layout-")
+    if OUTSIDE_CI.contains(&name) {
+        return true;
+    }
+    let made = name.starts_with("profile-") || name.starts_with("layout-");
+    made && !picked(name)
+}
+
+/// Whether CI runs this scenario made from a file: the last commit touched
+/// its file, or it is today's in the rotation over every fresh install
+/// (`profile-<name>-uefi`, `-bios`, `layout-<name>`).
+pub fn picked(name: &str) -> bool {
+    let cells = rotation();
+    let day = hearth_system::runner::epoch_seconds() / 86_400;
+    let today = cells.get(day as usize % cells.len().max(1));
+    today.is_some_and(|c| c == name) || touched().iter().any(|t| name.starts_with(t.as_str()))
+}
+
+/// Every fresh install made from a file, in a fixed order.
+pub fn rotation() -> Vec<String> {
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut cells = Vec::new();
+    for name in file_names(&workspace.join("profiles")) {
+        cells.push(format!("profile-{name}-uefi"));
+        cells.push(format!("profile-{name}-bios"));
+    }
+    for name in file_names(&workspace.join("qemu-tests/layouts")) {
+        cells.push(format!("layout-{name}"));
+    }
+    cells
+}
+
+/// Scenario name prefixes of the profile and layout files the last commit
+/// changed (none without git): `profile-<name>-`, `layout-<name>`.
+fn touched() -> Vec<String> {
+    let out = std::process::Command::new("git")
+        .args(["diff", "--name-only", "HEAD~1", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output();
+    let Ok(out) = out else { return Vec::new() };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|path| {
+            let (dir, file) = path.rsplit_once('/')?;
+            let name = file.strip_suffix(".toml")?;
+            match dir {
+                "profiles" => Some(format!("profile-{name}-")),
+                "qemu-tests/layouts" if !name.ends_with(".test") => Some(format!("layout-{name}")),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The `.toml` files in `dir` by name (not the `.test.toml` beside them), sorted.
+pub fn file_names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".toml")
+                .map(String::from)
+        })
+        .filter(|name| !name.ends_with(".test"))
+        .collect();
+    names.sort();
+    names
 }
 
 /// None when the scenario fits (or no deadline is set); otherwise why it is skipped.
@@ -74,5 +151,18 @@ mod tests {
         );
         let long = refusal("total-loss", 50, deadline, deadline - 80 * 60).expect("skipped");
         assert!(long.contains("run it by name"), "{long}");
+    }
+
+    #[test]
+    fn the_rotation_covers_every_profile_and_layout_and_picks_one_a_day() {
+        let cells = rotation();
+        assert!(cells.contains(&"profile-nas-uefi".to_string()), "{cells:?}");
+        assert!(
+            cells.contains(&"profile-minimal-bios".to_string()),
+            "{cells:?}"
+        );
+        assert!(cells.iter().any(|c| c.starts_with("layout-")), "{cells:?}");
+        let today = cells.iter().filter(|c| picked(c)).count();
+        assert!(today >= 1, "at least today's cell is picked");
     }
 }

@@ -167,6 +167,8 @@ pub struct Builder {
     /// Boot from the NIC first: QEMU's TFTP folder and the boot file its
     /// DHCP names (iPXE, in the NIC's option ROM, runs a script itself).
     netboot: Option<(PathBuf, String)>,
+    /// The user network's IPv4 network (QEMU's `net=`); default 10.0.2.0/24.
+    network: Option<String>,
 }
 
 impl Builder {
@@ -184,7 +186,15 @@ impl Builder {
             mac: None,
             serial: None,
             netboot: None,
+            network: None,
         }
+    }
+
+    /// The user network on `cidr` (e.g. 192.168.0.0/24): the guest gets
+    /// .15 by DHCP and the host's connections come from .2.
+    pub fn network(mut self, cidr: &str) -> Self {
+        self.network = Some(cidr.into());
+        self
     }
 
     pub fn mac(mut self, mac: &str) -> Self {
@@ -392,9 +402,14 @@ impl Builder {
             .as_ref()
             .map(|m| format!(",mac={m}"))
             .unwrap_or_default();
+        let net = self
+            .network
+            .as_ref()
+            .map(|n| format!(",net={n}"))
+            .unwrap_or_default();
         vec![
             "-netdev".into(),
-            format!("user,id=net0{forwards}{tftp}"),
+            format!("user,id=net0{net}{forwards}{tftp}"),
             "-device".into(),
             format!("virtio-net-pci,netdev=net0{mac}{boot}"),
         ]

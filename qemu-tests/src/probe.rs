@@ -6,6 +6,28 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+/// The first line a service behind host `port` sends unasked; empty when
+/// nothing comes within `timeout` (a closed port, through QEMU's forward).
+pub fn first_line(port: u16, timeout: Duration) -> String {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = stream.set_read_timeout(Some(timeout));
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+        if got.contains(&b'\n') {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&got);
+    text.lines().next().unwrap_or_default().to_string()
+}
+
 /// Sends a line to an echo service behind host `port`; true when it comes back.
 pub fn echoes(port: u16, timeout: Duration) -> bool {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {

@@ -30,14 +30,26 @@ pub fn load_profile(name: &str) -> Result<Profile> {
 /// for one, a passphrase for every pool that takes one, and `after`
 /// (reboot, poweroff or stay).
 pub fn answer_text(profile: &Profile, hostname: &str, public: &str, after: &str) -> String {
+    answer_with(profile, hostname, public, after, ("", ""))
+}
+
+/// As `answer_text`, with `extra`: (top-level lines, lines for every user).
+pub fn answer_with(
+    profile: &Profile,
+    hostname: &str,
+    public: &str,
+    after: &str,
+    extra: (&str, &str),
+) -> String {
+    let (top, each_user) = extra;
     let mut text = format!(
-        "profile = \"{}\"\nhostname = \"{hostname}\"\nroot-ssh-keys = [\"{public}\"]\nafter-install = \"{after}\"\n",
+        "profile = \"{}\"\nhostname = \"{hostname}\"\nroot-ssh-keys = [\"{public}\"]\nafter-install = \"{after}\"\n{top}",
         profile.name
     );
     for user in &profile.system.users {
         let _ = write!(
             text,
-            "\n[users.{}]\npassword = \"{ADMIN_HASH}\"\nssh-keys = [\"{public}\"]\n",
+            "\n[users.{}]\npassword = \"{ADMIN_HASH}\"\nssh-keys = [\"{public}\"]\n{each_user}",
             user.name
         );
     }
@@ -55,6 +67,54 @@ pub fn answer_text(profile: &Profile, hostname: &str, public: &str, after: &str)
         }
     }
     text
+}
+
+/// The test machine's network: QEMU's default (10.0.2.0/24) when it lies
+/// in the profile's LAN and every NFS export's clients, else the first /24
+/// of their networks that does; None keeps the default.
+pub fn network(profile: &Profile) -> Option<String> {
+    let services = &profile.services;
+    let lan: &[String] = if services.firewall.enabled {
+        &services.firewall.lan
+    } else {
+        &[]
+    };
+    let exports = services.nfs.iter().flat_map(|n| &n.exports);
+    let fits = |net: (u32, u8)| {
+        (lan.is_empty() || lan.iter().any(|l| within(net, l)))
+            && exports
+                .clone()
+                .all(|e| e.clients.iter().any(|c| c == "*" || within(net, c)))
+    };
+    let default = (u32::from(std::net::Ipv4Addr::new(10, 0, 2, 0)), 24);
+    if fits(default) {
+        return None;
+    }
+    let candidates = lan
+        .iter()
+        .chain(exports.clone().flat_map(|e| &e.clients))
+        .filter_map(|c| cidr(c))
+        .filter(|(_, prefix)| *prefix <= 24)
+        .map(|(addr, _)| (addr & 0xFFFF_FF00, 24));
+    let chosen = candidates.into_iter().find(|n| fits(*n))?;
+    Some(format!("{}/24", std::net::Ipv4Addr::from(chosen.0)))
+}
+
+/// An IPv4 network "a.b.c.d/n" (a bare address is /32).
+fn cidr(text: &str) -> Option<(u32, u8)> {
+    let (addr, prefix) = text.split_once('/').unwrap_or((text, "32"));
+    let addr: std::net::Ipv4Addr = addr.parse().ok()?;
+    let prefix: u8 = prefix.parse().ok().filter(|p| *p <= 32)?;
+    Some((u32::from(addr), prefix))
+}
+
+/// Whether network `net` lies inside the network `outer` names.
+fn within(net: (u32, u8), outer: &str) -> bool {
+    let Some((addr, prefix)) = cidr(outer) else {
+        return false;
+    };
+    let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+    prefix <= net.1 && net.0 & mask == addr & mask
 }
 
 /// Blank disks that the profile's filters choose, named `<prefix>-N`.
@@ -161,6 +221,23 @@ fn from_glob(glob: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_test_network_lies_in_the_profiles_lan() {
+        let nas = load_profile("nas").expect("nas");
+        assert_eq!(network(&nas).as_deref(), Some("192.168.0.0/24"));
+        let homelab = load_profile("homelab").expect("homelab");
+        assert_eq!(network(&homelab), None, "10.0.2.0/24 is in its LAN");
+        assert!(within(
+            (u32::from(std::net::Ipv4Addr::new(172, 20, 1, 0)), 24),
+            "172.16.0.0/12"
+        ));
+        assert!(!within(
+            (u32::from(std::net::Ipv4Addr::new(172, 32, 1, 0)), 24),
+            "172.16.0.0/12"
+        ));
+        assert!(!within((0, 8), "10.0.0.0/16"));
+    }
 
     #[test]
     fn globs_become_names_they_match() {

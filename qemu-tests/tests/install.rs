@@ -18,6 +18,7 @@ mod encrypted;
 mod fleet;
 mod homelab;
 mod profiles;
+mod proxmox;
 mod services;
 mod total_loss;
 mod upgrades;

@@ -7,6 +7,7 @@ use std::time::Instant;
 pub mod identity;
 
 use qemu_tests::machine::{Bus, Firmware};
+use qemu_tests::test_machine;
 
 use super::{services, sha256, Scenario, FIRSTBOOT_DONE};
 
@@ -52,50 +53,6 @@ pub fn storage_checks(scenario: &mut Scenario, port: u16) {
     let again = scenario.root(port, "hearth provision");
     assert!(again.contains("nothing changed"), "{again}");
     scenario.phase("storage checks", started);
-}
-
-/// Each service from outside, with real clients, through the forwarded ports.
-pub fn service_checks(scenario: &mut Scenario, port: u16, forwarded: [u16; 5]) {
-    let [smb, probe, wireguard, rest, app] = forwarded;
-    let started = Instant::now();
-    services::smbd_listening(scenario, port);
-    services::samba_from_outside(&scenario.dir, smb);
-    services::firewall_from_outside(scenario, port, probe);
-    services::rest_server_from_outside(scenario, port, rest);
-    services::cloud_backup(scenario, port);
-    services::zfs_receive_through_the_host(scenario, port);
-    services::syncthing_from_outside(scenario, port);
-    services::nfs_clients(scenario, port);
-    let driver = scenario.root(port, "docker info --format '{{.Driver}}'");
-    assert_eq!(driver.trim(), "zfs", "Docker keeps its layers as datasets");
-    services::guests::compose_app_from_outside(scenario, port, app);
-    let container = services::guests::incus_guests(scenario, port);
-    services::wireguard_from_outside(scenario, port, wireguard, &container);
-    services::guests::replication(scenario, port);
-    let pool = scenario.root(port, "incus storage show default");
-    assert!(
-        pool.contains("driver: zfs") && pool.contains("source: tank/incus"),
-        "{pool}"
-    );
-    let nic = scenario.root(port, "incus profile device get default eth0 parent");
-    assert_eq!(nic.trim(), "br0", "guests join the host's bridge");
-    // sanoid takes the profile's snapshots (the timer would, within 15 minutes).
-    let snapshots = scenario.root(
-        port,
-        "sanoid --cron && zfs list -H -t snapshot -o name -r tank/shares rpool/home",
-    );
-    for wanted in [
-        "tank/shares/family@autosnap_",
-        "_hourly",
-        "rpool/home@autosnap_",
-        "_daily",
-    ] {
-        assert!(snapshots.contains(wanted), "{wanted}: {snapshots}");
-    }
-    services::previous_versions(scenario, port, smb);
-    services::time_machine_share(&scenario.dir, smb);
-    services::shares_listed_and_recycled(scenario, port, smb);
-    scenario.phase("service checks", started);
 }
 
 /// After the reinstall that kept tank: the data, the guests and SMB are back.
@@ -157,42 +114,31 @@ fn homelab() {
         hdd(&scenario, "hdd-3"),
     ];
     let all = [&root[0], &root[1], &data[0], &data[1], &data[2]];
-    scenario.admin_extra = format!(
-        "samba-nt-hash = \"{}\"\n",
-        hearth_schema::password::nt_hash(services::SMB_PASSWORD)
-    );
+    let profile = test_machine::load_profile("homelab").expect("homelab loads");
     // The cloud backup goes to this server's own rest-server, as the
     // profile's client "laptop": a LAN backup target, on one machine.
     // The test's key is also a machine that sends snapshots here.
-    scenario.top_extra = format!(
-        "cloud-backup-repository = \"rest:http://127.0.0.1:8000/laptop/hearth\"\nzfs-receive-ssh-keys = [\"{}\"]\n",
-        scenario.public
-    );
+    (scenario.top_extra, scenario.admin_extra) = services::answer_lines(&profile, &scenario.public);
     scenario.install("homelab", Firmware::Uefi, &all, "", "HEARTH-INSTALL-DONE");
-    let (mut server, port, forwarded) = scenario.boot_forwarding(
-        "first-boot",
-        Firmware::Uefi,
-        &all,
-        &[
-            ("tcp", 445),
-            ("tcp", services::PROBE_PORT),
-            ("udp", 51820),
-            ("tcp", 8000),
-            ("tcp", 8081),
-        ],
+    let wanted = services::wanted(&profile);
+    let (mut server, port, hosts) =
+        scenario.boot_forwarding("first-boot", Firmware::Uefi, &all, &wanted);
+    let forwards = services::Forwards(
+        wanted
+            .iter()
+            .zip(hosts)
+            .map(|((p, g), h)| (*p, *g, h))
+            .collect(),
     );
-    let [smb, probe, wireguard, rest, app] = forwarded[..] else {
-        panic!("five forwards")
-    };
     storage_checks(&mut scenario, port);
 
-    service_checks(&mut scenario, port, [smb, probe, wireguard, rest, app]);
+    services::check_all(&mut scenario, port, &profile, &forwards);
 
     let written = scenario.root(
         port,
         "head -c 1048576 /dev/urandom > /tank/shares/family/precious && sync && sha256sum /tank/shares/family/precious",
     );
-    let identity = identity::record(&scenario, port, rest);
+    let identity = identity::record(&scenario, port, forwards.tcp(8000));
     // The boot disks die without a clean shutdown: tank is never exported.
     server.kill();
 

@@ -10,10 +10,13 @@ use std::time::Instant;
 use qemu_tests::machine::{Builder, Disk, Firmware, Medium};
 use qemu_tests::test_machine;
 
-use super::{boot, check, install_done, Scenario};
+use super::{boot, check, install_done, wanted, Scenario};
 
 pub fn layout(name: &str) {
     let test = format!("layout-{name}");
+    if !wanted(&test) {
+        return;
+    }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("layouts");
     let path = dir.join(format!("{name}.toml"));
     let profile = hearth_schema::load::profile_with(&path, |_| Vec::new())
@@ -63,7 +66,12 @@ pub fn layout(name: &str) {
     install_done(installer, &scenario.dir);
     scenario.phase("install", started);
     let started = Instant::now();
-    let (mut server, port) = boot(&mut scenario, "first-boot", Firmware::Uefi, &all);
+    let (mut server, port, _) = boot(
+        &mut scenario,
+        "first-boot",
+        (Firmware::Uefi, &profile),
+        &all,
+    );
     check(&scenario, port);
     if sector == 4096 {
         let sizes = scenario.root(port, "lsblk -d -n -o LOG-SEC | sort -u");

@@ -4,7 +4,8 @@
 //! derived from its users and pools, and the installed system is checked
 //! against its own plan: every pool healthy and laid out vdev by vdev as
 //! planned, the system running with no failed unit, every unit of the plan
-//! enabled, the firewall's table loaded when it has one. Cases: `uefi` and
+//! enabled, the firewall's table loaded when it has one; then every service
+//! the profile enables from outside (`services::check_all`). Cases: `uefi` and
 //! `bios` (a fresh install), `degraded` (the first root disk gone, where
 //! the root pool has redundancy) and `reprovision` (a reinstall that keeps
 //! the data pools and their files, where there are any). They are long:
@@ -15,11 +16,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use hearth_schema::profile::{PoolRole, Profile, Topology};
-use qemu_tests::layout;
 use qemu_tests::machine::{Builder, Disk, Firmware, Machine};
 use qemu_tests::ssh;
 use qemu_tests::test_machine::{self, PASSPHRASE};
+use qemu_tests::{budget, layout};
 
+use super::services::{self, Forwards};
 use super::{install_done, Scenario};
 
 mod layouts;
@@ -35,8 +37,7 @@ pub const NOT_APPLICABLE: &str = "not-applicable.txt";
 
 fn scenario(name: &str, case: &str) {
     let test = format!("profile-{name}-{case}");
-    if std::env::var_os("HEARTH_PROFILE_SCENARIOS").is_none() {
-        eprintln!("skipped {test}: set HEARTH_PROFILE_SCENARIOS=1 (or run the matrix example)");
+    if !wanted(&test) {
         return;
     }
     let profile = test_machine::load_profile(name).expect("the profile loads");
@@ -49,7 +50,7 @@ fn scenario(name: &str, case: &str) {
         eprintln!("{test}: does not apply: {why}");
         return;
     }
-    let Some(mut scenario) = Scenario::with_iso(&test, 20, name) else {
+    let Some(mut scenario) = Scenario::with_iso(&test, minutes(&profile, case), name) else {
         return;
     };
     let disks =
@@ -59,19 +60,62 @@ fn scenario(name: &str, case: &str) {
     } else {
         Firmware::Uefi
     };
-    let answer = test_machine::answer_text(&profile, &test, &scenario.public, "poweroff");
+    let (top, user) = services::answer_lines(&profile, &scenario.public);
+    let answer =
+        test_machine::answer_with(&profile, &test, &scenario.public, "poweroff", (&top, &user));
     let all: Vec<&Disk> = disks.iter().map(|(_, d)| d).collect();
     install(&mut scenario, &answer, firmware, &all);
     match case {
         "degraded" => degraded(&mut scenario, &profile, &disks),
         "reprovision" => reprovision(&mut scenario, &profile, &answer, &disks),
         _ => {
-            let (mut server, port) = boot(&mut scenario, "first-boot", firmware, &all);
+            let (mut server, port, forwards) =
+                boot(&mut scenario, "first-boot", (firmware, &profile), &all);
             check(&scenario, port);
+            services::check_all(&mut scenario, port, &profile, &forwards);
             server.kill();
         }
     }
     scenario.report();
+}
+
+/// Whether to run a scenario made from a file: asked for with
+/// HEARTH_PROFILE_SCENARIOS=1 (by name or by the matrix), or CI's pick
+/// (`budget::picked`: touched by the last commit, or today's rotation).
+pub fn wanted(test: &str) -> bool {
+    let asked = std::env::var_os("HEARTH_PROFILE_SCENARIOS").is_some();
+    let in_ci = std::env::var_os("HEARTH_CI_DEADLINE").is_some();
+    if asked || (in_ci && budget::picked(test)) {
+        return true;
+    }
+    eprintln!("skipped {test}: set HEARTH_PROFILE_SCENARIOS=1 (or run the matrix example)");
+    false
+}
+
+/// About how long a case takes under TCG here, for CI's budget: an
+/// install and a boot, a few minutes per service checked, twice over for a
+/// reinstall.
+fn minutes(profile: &Profile, case: &str) -> u64 {
+    let s = &profile.services;
+    let sections = [
+        s.samba.is_some(),
+        s.nfs.is_some(),
+        s.docker.is_some(),
+        s.hypervisor.is_some(),
+        s.wireguard.is_some(),
+        s.syncthing.is_some(),
+        s.snapshots.is_some(),
+        !s.replication.is_empty(),
+        s.cloud_backup.is_some(),
+        s.backup_target.is_some(),
+        s.firewall.enabled,
+    ];
+    let once = 12 + 3 * sections.iter().filter(|on| **on).count() as u64;
+    if case == "reprovision" {
+        2 * once
+    } else {
+        once
+    }
 }
 
 fn root_pool(profile: &Profile) -> &hearth_schema::profile::Pool {
@@ -102,7 +146,7 @@ fn not_applicable(profile: &Profile, case: &str) -> Option<String> {
     }
 }
 
-fn install(scenario: &mut Scenario, answer: &str, firmware: Firmware, disks: &[&Disk]) {
+pub fn install(scenario: &mut Scenario, answer: &str, firmware: Firmware, disks: &[&Disk]) {
     let path = scenario.dir.join("answer.toml");
     std::fs::write(&path, answer).expect("answer");
     let unattended = scenario.dir.join("unattended.iso");
@@ -113,18 +157,34 @@ fn install(scenario: &mut Scenario, answer: &str, firmware: Firmware, disks: &[&
     scenario.phase("install", started);
 }
 
-/// Boots from the disks; types the root pool's passphrase when asked.
-fn boot(
+/// Boots from the disks on the profile's test network, with the ports its
+/// services' checks reach forwarded; types the root pool's passphrase when
+/// asked.
+pub fn boot(
     scenario: &mut Scenario,
     name: &str,
-    firmware: Firmware,
+    (firmware, profile): (Firmware, &Profile),
     disks: &[&Disk],
-) -> (Machine, u16) {
+) -> (Machine, u16, Forwards) {
     let started = Instant::now();
     let port = ssh::free_port().expect("port");
+    // Room for a guest VM beside the services, as a hypervisor has.
     let mut builder = Builder::new(name, &scenario.dir)
         .firmware(firmware)
+        .memory(3072)
         .ssh_forward(port);
+    if let Some(network) = test_machine::network(profile) {
+        builder = builder.network(&network);
+    }
+    let mut forwards = Vec::new();
+    for (proto, guest) in services::wanted(profile) {
+        let host = ssh::free_port().expect("port");
+        builder = match proto {
+            "udp" => builder.forward_udp(host, guest),
+            _ => builder.forward(host, guest),
+        };
+        forwards.push((proto, guest, host));
+    }
     for disk in disks {
         builder = builder.disk(disk);
     }
@@ -140,11 +200,11 @@ fn boot(
     }
     ssh::wait(&scenario.key, port, "root", server.scaled(30)).expect("ssh as root");
     scenario.phase(name, started);
-    (server, port)
+    (server, port, Forwards(forwards))
 }
 
 /// The installed system against its own plan.
-fn check(scenario: &Scenario, port: u16) {
+pub fn check(scenario: &Scenario, port: u16) {
     assert_eq!(
         scenario.root(port, "zpool status -x").trim(),
         "all pools are healthy"
@@ -200,7 +260,7 @@ fn degraded(scenario: &mut Scenario, profile: &Profile, disks: &[(String, Disk)]
         .filter(|(i, _)| *i != first_root)
         .map(|(_, (_, d))| d)
         .collect();
-    let (mut server, port) = boot(scenario, "degraded", Firmware::Uefi, &rest);
+    let (mut server, port, _) = boot(scenario, "degraded", (Firmware::Uefi, profile), &rest);
     let health = scenario.root(port, &format!("zpool list -H -o health {root}"));
     assert_eq!(health.trim(), "DEGRADED");
     assert!(!scenario
@@ -221,7 +281,7 @@ fn reprovision(scenario: &mut Scenario, profile: &Profile, answer: &str, disks: 
         .filter(|p| p.role == PoolRole::Data)
         .map(|p| p.name.as_str())
         .collect();
-    let (mut server, port) = boot(scenario, "first-boot", Firmware::Uefi, &all);
+    let (mut server, port, _) = boot(scenario, "first-boot", (Firmware::Uefi, profile), &all);
     for pool in &data {
         scenario.root(port, &format!("echo kept-{pool} > \"$(zfs get -H -o value mountpoint {pool})/hearth-kept\" && zpool sync {pool}"));
     }
@@ -236,7 +296,7 @@ fn reprovision(scenario: &mut Scenario, profile: &Profile, answer: &str, disks: 
         again.push_str(&format!("\n[disks.\"{}\"]\nwipe = true\n", disk.serial));
     }
     install(scenario, &again, Firmware::Uefi, &all);
-    let (mut server, port) = boot(scenario, "reprovisioned", Firmware::Uefi, &all);
+    let (mut server, port, _) = boot(scenario, "reprovisioned", (Firmware::Uefi, profile), &all);
     for pool in &data {
         let kept = scenario.root(
             port,

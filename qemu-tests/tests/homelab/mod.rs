@@ -132,7 +132,7 @@ fn homelab() {
     );
     storage_checks(&mut scenario, port);
 
-    services::check_all(&mut scenario, port, &profile, &forwards);
+    services::check_all(&mut scenario, port, &profile, (&forwards, false));
 
     let written = scenario.root(
         port,

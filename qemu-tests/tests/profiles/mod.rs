@@ -72,7 +72,7 @@ fn scenario(name: &str, case: &str) {
             let (mut server, port, forwards) =
                 boot(&mut scenario, "first-boot", (firmware, &profile), &all);
             check(&scenario, port);
-            services::check_all(&mut scenario, port, &profile, &forwards);
+            services::check_all(&mut scenario, port, &profile, (&forwards, true));
             server.kill();
         }
     }

@@ -98,7 +98,7 @@ fn proxmox_standin() {
         std::time::Duration::from_secs(10)
     )
     .contains(WEB_UI_LINE));
-    services::check_all(&mut scenario, port, &profile, &forwards);
+    services::check_all(&mut scenario, port, &profile, (&forwards, false));
     machine.kill();
     scenario.report();
 }

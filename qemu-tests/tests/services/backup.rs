@@ -8,6 +8,7 @@ use hearth_schema::profile::Profile;
 use qemu_tests::{probe, ssh};
 
 use super::super::Scenario;
+use super::sender::Sender;
 use super::Forwards;
 
 /// A dataset's mountpoint on the server.
@@ -149,10 +150,11 @@ pub fn rest_client(profile: &Profile) -> Option<String> {
     )
 }
 
-/// `zfs send | ssh <user>@server zfs receive`, the stream passing through
-/// the host: the profile's receive user lands it in its own dataset and
-/// nowhere else, and gets no shell.
-pub fn zfs_receive_through_the_host(scenario: &Scenario, port: u16, profile: &Profile) {
+/// `zfs send | ssh <user>@server zfs receive`: from a second machine on
+/// the network (`sender`), or with the stream passing through the host.
+/// The profile's receive user lands it in its own dataset and nowhere
+/// else, and gets no shell.
+pub fn zfs_receive(scenario: &mut Scenario, port: u16, profile: &Profile, second: bool) {
     let Some(receive) = profile
         .services
         .backup_target
@@ -161,50 +163,19 @@ pub fn zfs_receive_through_the_host(scenario: &Scenario, port: u16, profile: &Pr
     else {
         return;
     };
-    let pool = receive.dataset.split('/').next().unwrap_or_default();
-    let source = format!("{pool}/hearth-outgoing");
-    scenario.root(
-        port,
-        &format!("zfs create -p {source} && echo sent > \"$(zfs get -H -o value mountpoint {source})/sent.txt\" && zfs snapshot {source}@to-send"),
-    );
-    let send_to = |target: &str| {
-        let mut send = ssh::command(
-            &scenario.key,
-            port,
-            "root",
-            &format!("zfs send {source}@to-send"),
-        )
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("ssh zfs send");
-        let stream = send.stdout.take().expect("stream");
-        // -u: a delegated user may receive but not mount.
-        let received = ssh::command(
-            &scenario.key,
-            port,
-            &receive.user,
-            &format!("zfs receive -u {target}"),
-        )
-        .stdin(stream)
-        .output()
-        .expect("ssh zfs receive");
-        let _ = send.wait();
-        received
-    };
     let target = format!("{}/outgoing", receive.dataset);
-    let landed = send_to(&target);
-    assert!(
-        landed.status.success(),
-        "zfs receive as {}: {}",
-        receive.user,
-        String::from_utf8_lossy(&landed.stderr)
-    );
+    if second {
+        from_another_machine(scenario, port, (&receive.user, &target));
+    } else {
+        through_the_host(scenario, port, (&receive.user, &target));
+    }
     let names = scenario.root(
         port,
         &format!("zfs list -H -t snapshot -o name -r {}", receive.dataset),
     );
     assert!(names.contains(&format!("{target}@to-send")), "{names}");
-    let elsewhere = send_to(&format!("{pool}/not-yours"));
+    let pool = receive.dataset.split('/').next().unwrap_or_default();
+    let elsewhere = send_from_server(scenario, port, &receive.user, &format!("{pool}/not-yours"));
     assert!(
         !elsewhere.status.success(),
         "{} received outside its dataset",
@@ -220,7 +191,65 @@ pub fn zfs_receive_through_the_host(scenario: &Scenario, port: u16, profile: &Pr
         "{} ran a command of its own: {said}",
         receive.user
     );
-    scenario.root(port, &format!("zfs destroy -r {source}"));
+}
+
+/// The minimal profile on a machine of its own snapshots a dataset and
+/// sends it to the server over ssh, as a LAN machine backing up does.
+fn from_another_machine(scenario: &mut Scenario, port: u16, (user, target): (&str, &str)) {
+    let sender = Sender::start(scenario);
+    sender.take_key(scenario);
+    sender.root(
+        scenario,
+        "zfs create -o mountpoint=/srv/outgoing rpool/outgoing && echo sent > /srv/outgoing/sent.txt && zfs snapshot rpool/outgoing@to-send",
+    );
+    sender.root(
+        scenario,
+        &format!("zfs send rpool/outgoing@to-send | ssh -o StrictHostKeyChecking=no -o BatchMode=yes -p {port} {user}@10.0.2.2 zfs receive -u {target}"),
+    );
+    sender.stop();
+}
+
+/// A snapshot made on the server streamed through the host back to it.
+fn through_the_host(scenario: &Scenario, port: u16, (user, target): (&str, &str)) {
+    let landed = send_from_server(scenario, port, user, target);
+    assert!(
+        landed.status.success(),
+        "zfs receive as {user}: {}",
+        String::from_utf8_lossy(&landed.stderr)
+    );
+}
+
+/// `zfs send` of a snapshot made on the server, piped through the host
+/// into `ssh <user>@server zfs receive -u <target>`.
+fn send_from_server(scenario: &Scenario, port: u16, user: &str, target: &str) -> Output {
+    let pool = target.split('/').next().unwrap_or_default();
+    let source = format!("{pool}/hearth-outgoing");
+    scenario.root(
+        port,
+        &format!("zfs list {source}@to-send >/dev/null 2>&1 || {{ zfs create -p {source} && zfs snapshot {source}@to-send; }}"),
+    );
+    let mut send = ssh::command(
+        &scenario.key,
+        port,
+        "root",
+        &format!("zfs send {source}@to-send"),
+    )
+    .stdout(Stdio::piped())
+    .spawn()
+    .expect("ssh zfs send");
+    let stream = send.stdout.take().expect("stream");
+    // -u: a delegated user may receive but not mount.
+    let received = ssh::command(
+        &scenario.key,
+        port,
+        user,
+        &format!("zfs receive -u {target}"),
+    )
+    .stdin(stream)
+    .output()
+    .expect("ssh zfs receive");
+    let _ = send.wait();
+    received
 }
 
 /// Each local replication job's unit copies its source to its target;

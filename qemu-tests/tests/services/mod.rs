@@ -13,6 +13,7 @@ pub mod backup;
 pub mod guests;
 pub mod net;
 pub mod samba;
+pub mod sender;
 
 pub use samba::{smbclient, smbd_listening};
 
@@ -108,8 +109,15 @@ pub fn answer_lines(profile: &Profile, public: &str) -> (String, String) {
     (top, user)
 }
 
-/// Each enabled service from outside.
-pub fn check_all(scenario: &mut Scenario, port: u16, profile: &Profile, forwards: &Forwards) {
+/// Each enabled service from outside; with `second`, zfs streams come
+/// from a second machine installed for it (minutes more), else through
+/// the host.
+pub fn check_all(
+    scenario: &mut Scenario,
+    port: u16,
+    profile: &Profile,
+    (forwards, second): (&Forwards, bool),
+) {
     let started = Instant::now();
     backup::snapshots(scenario, port, profile);
     samba::shares(scenario, port, profile, forwards);
@@ -121,7 +129,7 @@ pub fn check_all(scenario: &mut Scenario, port: u16, profile: &Profile, forwards
     }
     backup::rest_server_from_outside(scenario, port, profile, forwards);
     backup::cloud_backup(scenario, port, profile);
-    backup::zfs_receive_through_the_host(scenario, port, profile);
+    backup::zfs_receive(scenario, port, profile, second);
     backup::replication(scenario, port, profile);
     net::syncthing_from_outside(scenario, port, profile);
     net::nfs_clients(scenario, port, profile);

@@ -102,7 +102,15 @@ pub fn wireguard_from_outside(
     through.extend(lan_host);
     let udp = forwards.udp(wireguard.listen_port);
     let host_peer = wg_peer::Peer::up(&conf, udp, &through, &scenario.dir).expect("a host peer");
-    assert!(host_peer.ping(server), "ping {server} through the tunnel");
+    // WireGuard retries a lost handshake every 5 s; under TCG the first
+    // may take a few rounds.
+    let started = Instant::now();
+    while !host_peer.ping(server) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "ping {server} through the tunnel"
+        );
+    }
     // Forwarded and masqueraded onto the LAN: a host there answers the peer.
     if let Some(lan_host) = lan_host {
         assert!(

@@ -69,6 +69,88 @@ pub fn answer_with(
     text
 }
 
+/// The service checks by name (qemu-tests/tests/services), for a
+/// sidecar's `[skip]`.
+pub const CHECKS: &[&str] = &[
+    "snapshots",
+    "samba",
+    "firewall",
+    "web-ui",
+    "rest-server",
+    "cloud-backup",
+    "zfs-receive",
+    "replication",
+    "syncthing",
+    "nfs",
+    "docker",
+    "incus",
+    "wireguard",
+];
+
+/// What a `<name>.test.toml` beside a profile or layout says of its test
+/// machine and checks: `medium = "cd" | "usb"`, `sector = 512 | 4096` and
+/// `[skip]`, a service check left out with the reason (`nfs = "exports to
+/// a network QEMU cannot give the host"`).
+#[derive(Debug, Default)]
+pub struct Sidecar {
+    pub usb: bool,
+    pub sector: u32,
+    pub skip: std::collections::BTreeMap<String, String>,
+}
+
+/// The sidecar of `profile_path` (foo.toml: foo.test.toml), or the defaults.
+pub fn sidecar(profile_path: &Path, checks: &[&str]) -> Result<Sidecar> {
+    let path = profile_path.with_extension("test.toml");
+    let mut sidecar = Sidecar {
+        sector: 512,
+        ..Sidecar::default()
+    };
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(sidecar);
+    };
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    for (key, value) in &table {
+        let bad = || anyhow::anyhow!("{}: {key}: unexpected value {value}", path.display());
+        match key.as_str() {
+            "medium" => {
+                sidecar.usb = ["usb", "cd"]
+                    .iter()
+                    .position(|m| value.as_str() == Some(m))
+                    .ok_or_else(bad)?
+                    == 0
+            }
+            "sector" => {
+                sidecar.sector = value
+                    .as_integer()
+                    .filter(|s| [512, 4096].contains(s))
+                    .ok_or_else(bad)? as u32
+            }
+            "skip" => {
+                for (check, why) in value.as_table().ok_or_else(bad)? {
+                    if !checks.contains(&check.as_str()) {
+                        bail!(
+                            "{}: skip.{check}: no such check; allowed: {}",
+                            path.display(),
+                            checks.join(", ")
+                        );
+                    }
+                    let why = why
+                        .as_str()
+                        .filter(|w| !w.trim().is_empty())
+                        .ok_or_else(bad)?;
+                    sidecar.skip.insert(check.clone(), why.to_string());
+                }
+            }
+            _ => bail!(
+                "{}: {key}: unknown key; allowed: medium, sector, skip",
+                path.display()
+            ),
+        }
+    }
+    Ok(sidecar)
+}
+
 /// The test machine's network: QEMU's default (10.0.2.0/24) when it lies
 /// in the profile's LAN and every NFS export's clients, else the first /24
 /// of their networks that does; None keeps the default.
@@ -221,6 +303,44 @@ fn from_glob(glob: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sidecars_say_medium_sector_and_skipped_checks_and_nothing_else() {
+        let dir = std::env::temp_dir().join(format!("hearth-sidecar-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let profile = dir.join("p.toml");
+        let write = |text: &str| std::fs::write(dir.join("p.test.toml"), text).expect("write");
+        write("medium = \"usb\"\nsector = 4096\n[skip]\nnfs = \"not here\"\n");
+        let read = sidecar(&profile, &["nfs", "samba"]).expect("reads");
+        assert!(read.usb && read.sector == 4096);
+        assert_eq!(read.skip.get("nfs").map(String::as_str), Some("not here"));
+        write("[skip]\nnsf = \"typo\"\n");
+        let err = sidecar(&profile, &["nfs"])
+            .expect_err("unknown check")
+            .to_string();
+        assert!(
+            err.contains("skip.nsf: no such check; allowed: nfs"),
+            "{err}"
+        );
+        write("sector = 1024\n");
+        assert!(sidecar(&profile, &[]).is_err(), "sector 1024");
+        write("disks = 3\n");
+        assert!(sidecar(&profile, &[]).is_err(), "unknown key");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+        let none = sidecar(std::path::Path::new("/nonexistent/x.toml"), &[]).expect("defaults");
+        assert!(!none.usb && none.sector == 512 && none.skip.is_empty());
+    }
+
+    #[test]
+    fn every_shipped_sidecar_reads() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for dir in [root.join("profiles"), root.join("qemu-tests/layouts")] {
+            for name in crate::budget::file_names(&dir) {
+                let path = dir.join(format!("{name}.toml"));
+                sidecar(&path, CHECKS).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+    }
 
     #[test]
     fn the_test_network_lies_in_the_profiles_lan() {

@@ -132,7 +132,12 @@ fn homelab() {
     );
     storage_checks(&mut scenario, port);
 
-    services::check_all(&mut scenario, port, &profile, (&forwards, false));
+    let run = services::Run {
+        forwards: &forwards,
+        second_machine: false,
+        skip: &Default::default(),
+    };
+    services::check_all(&mut scenario, port, &profile, &run);
 
     let written = scenario.root(
         port,

@@ -2,7 +2,8 @@
 //! scenario `layout_<name>` on the minimal ISO: the layout's profile file
 //! goes onto the ISO beside the answer, which names it by path. A
 //! `<name>.test.toml` beside it may say how the test machine differs:
-//! `medium = "usb"` (the ISO as a USB stick), `sector = 4096` (4Kn disks).
+//! `medium = "usb"` (the ISO as a USB stick), `sector = 4096` (4Kn disks)
+//! and `[skip]` (`test_machine::sidecar`).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -10,6 +11,7 @@ use std::time::Instant;
 use qemu_tests::machine::{Builder, Disk, Firmware, Medium};
 use qemu_tests::test_machine;
 
+use super::super::services;
 use super::{boot, check, install_done, wanted, Scenario};
 
 pub fn layout(name: &str) {
@@ -23,24 +25,19 @@ pub fn layout(name: &str) {
         .map_err(|p| p.to_string())
         .expect("the layout loads")
         .value;
-    let machine: toml::Table = std::fs::read_to_string(dir.join(format!("{name}.test.toml")))
-        .map(|t| toml::from_str(&t).expect("the layout's .test.toml"))
-        .unwrap_or_default();
+    let machine = test_machine::sidecar(&path, services::CHECKS).expect("the layout's .test.toml");
     let Some(mut scenario) = Scenario::with_iso(&test, 10, "minimal") else {
         return;
     };
-    let sector = machine
-        .get("sector")
-        .and_then(|s| s.as_integer())
-        .unwrap_or(512) as u32;
     let disks: Vec<Disk> = test_machine::disks(&profile, &scenario.dir, "disk")
         .expect("the test machine")
         .into_iter()
-        .map(|d| d.sector(sector))
+        .map(|d| d.sector(machine.sector))
         .collect();
-    let medium = match machine.get("medium").and_then(|m| m.as_str()) {
-        Some("usb") => Medium::UsbStick,
-        _ => Medium::Cdrom,
+    let medium = if machine.usb {
+        Medium::UsbStick
+    } else {
+        Medium::Cdrom
     };
     let on_medium = format!("/run/live/medium/hearth/{name}.toml");
     let answer = test_machine::answer_text(&profile, &test, &scenario.public, "poweroff").replacen(
@@ -73,7 +70,7 @@ pub fn layout(name: &str) {
         &all,
     );
     check(&scenario, port);
-    if sector == 4096 {
+    if machine.sector == 4096 {
         let sizes = scenario.root(port, "lsblk -d -n -o LOG-SEC | sort -u");
         assert_eq!(sizes.trim(), "4096", "every disk 4Kn");
     }

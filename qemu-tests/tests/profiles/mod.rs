@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use hearth_schema::profile::{PoolRole, Profile, Topology};
-use qemu_tests::machine::{Builder, Disk, Firmware, Machine};
+use qemu_tests::machine::{Builder, Disk, Firmware, Machine, Medium};
 use qemu_tests::ssh;
 use qemu_tests::test_machine::{self, PASSPHRASE};
 use qemu_tests::{budget, layout};
@@ -53,8 +53,15 @@ fn scenario(name: &str, case: &str) {
     let Some(mut scenario) = Scenario::with_iso(&test, minutes(&profile, case), name) else {
         return;
     };
-    let disks =
-        test_machine::disks_by_pool(&profile, &scenario.dir, "disk").expect("the test machine");
+    let path = image_builder::build::default_workspace()
+        .join("profiles")
+        .join(format!("{name}.toml"));
+    let machine = test_machine::sidecar(&path, services::CHECKS).expect("the profile's .test.toml");
+    let disks: Vec<(String, Disk)> = test_machine::disks_by_pool(&profile, &scenario.dir, "disk")
+        .expect("the test machine")
+        .into_iter()
+        .map(|(pool, disk)| (pool, disk.sector(machine.sector)))
+        .collect();
     let firmware = if case == "bios" {
         Firmware::Bios
     } else {
@@ -64,7 +71,12 @@ fn scenario(name: &str, case: &str) {
     let answer =
         test_machine::answer_with(&profile, &test, &scenario.public, "poweroff", (&top, &user));
     let all: Vec<&Disk> = disks.iter().map(|(_, d)| d).collect();
-    install(&mut scenario, &answer, firmware, &all);
+    let medium = if machine.usb {
+        Medium::UsbStick
+    } else {
+        Medium::Cdrom
+    };
+    install(&mut scenario, &answer, (firmware, medium), &all);
     match case {
         "degraded" => degraded(&mut scenario, &profile, &disks),
         "reprovision" => reprovision(&mut scenario, &profile, &answer, &disks),
@@ -72,7 +84,12 @@ fn scenario(name: &str, case: &str) {
             let (mut server, port, forwards) =
                 boot(&mut scenario, "first-boot", (firmware, &profile), &all);
             check(&scenario, port);
-            services::check_all(&mut scenario, port, &profile, (&forwards, true));
+            let run = services::Run {
+                forwards: &forwards,
+                second_machine: true,
+                skip: &machine.skip,
+            };
+            services::check_all(&mut scenario, port, &profile, &run);
             server.kill();
         }
     }
@@ -146,14 +163,26 @@ fn not_applicable(profile: &Profile, case: &str) -> Option<String> {
     }
 }
 
-pub fn install(scenario: &mut Scenario, answer: &str, firmware: Firmware, disks: &[&Disk]) {
+/// The ISO with `answer` injected installs on `disks`, booted from `medium`.
+pub fn install(
+    scenario: &mut Scenario,
+    answer: &str,
+    (firmware, medium): (Firmware, Medium),
+    disks: &[&Disk],
+) {
     let path = scenario.dir.join("answer.toml");
     std::fs::write(&path, answer).expect("answer");
     let unattended = scenario.dir.join("unattended.iso");
     image_builder::inject::inject(&scenario.iso, &path, &unattended).expect("inject the answer");
     let started = Instant::now();
-    let machine = scenario.start_iso(&unattended, firmware, disks);
-    install_done(machine, &scenario.dir);
+    let mut builder = Builder::new("install", &scenario.dir)
+        .firmware(firmware)
+        .memory(3072)
+        .iso(&unattended, medium);
+    for disk in disks {
+        builder = builder.disk(disk);
+    }
+    install_done(builder.start(scenario.accel).expect("qemu"), &scenario.dir);
     scenario.phase("install", started);
 }
 
@@ -295,7 +324,7 @@ fn reprovision(scenario: &mut Scenario, profile: &Profile, answer: &str, disks: 
     for (_, disk) in disks.iter().filter(|(p, _)| p == root) {
         again.push_str(&format!("\n[disks.\"{}\"]\nwipe = true\n", disk.serial));
     }
-    install(scenario, &again, Firmware::Uefi, &all);
+    install(scenario, &again, (Firmware::Uefi, Medium::Cdrom), &all);
     let (mut server, port, _) = boot(scenario, "reprovisioned", (Firmware::Uefi, profile), &all);
     for pool in &data {
         let kept = scenario.root(

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use image_builder::cache::Cache;
-use qemu_tests::machine::{Disk, Firmware};
+use qemu_tests::machine::{Disk, Firmware, Medium};
 use qemu_tests::pve_standin::{self, StandIn, WEB_UI_LINE};
 use qemu_tests::sinks::Sink;
 use qemu_tests::{iso, probe, test_machine};
@@ -74,7 +74,12 @@ fn proxmox_standin() {
     scenario.iso = built;
     let disk = Disk::blank(&scenario.dir, "pve-disk", 8).expect("disk");
     let answer = test_machine::answer_text(&profile, "pve", &scenario.public, "poweroff");
-    profiles::install(&mut scenario, &answer, Firmware::Uefi, &[&disk]);
+    profiles::install(
+        &mut scenario,
+        &answer,
+        (Firmware::Uefi, Medium::Cdrom),
+        &[&disk],
+    );
     let (mut machine, port, forwards) = profiles::boot(
         &mut scenario,
         "first-boot",
@@ -98,7 +103,12 @@ fn proxmox_standin() {
         std::time::Duration::from_secs(10)
     )
     .contains(WEB_UI_LINE));
-    services::check_all(&mut scenario, port, &profile, (&forwards, false));
+    let run = services::Run {
+        forwards: &forwards,
+        second_machine: false,
+        skip: &Default::default(),
+    };
+    services::check_all(&mut scenario, port, &profile, &run);
     machine.kill();
     scenario.report();
 }

@@ -46,7 +46,7 @@ pub fn docker_tag(suite: &str) -> String {
     format!("{DOCKER_TAG_PREFIX}:{}", release(suite))
 }
 
-/// Whether the ISO must carry the image: containers of it, or compose apps.
+/// Whether the ISO must carry the image: containers of it, or Docker.
 pub fn image_needed(profile: &Profile) -> bool {
     let s = &profile.services;
     let local = incus_alias(&profile.suite);
@@ -54,8 +54,7 @@ pub fn image_needed(profile: &Profile) -> bool {
         .hypervisor
         .as_ref()
         .is_some_and(|h| h.containers.iter().any(|g| g.image == local));
-    let apps = s.docker.as_ref().is_some_and(|d| !d.apps.is_empty());
-    containers || apps
+    containers || s.docker.is_some()
 }
 
 pub fn image_file(name: &str) -> PathBuf {

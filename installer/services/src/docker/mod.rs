@@ -83,12 +83,9 @@ impl Service for DockerEngine {
     }
 
     fn first_boot(&self, profile: &Profile) -> Vec<FirstBootStep> {
-        let Some(docker) = profile
-            .services
-            .docker
-            .as_ref()
-            .filter(|d| !d.apps.is_empty())
-        else {
+        // The ISO's Debian image even without apps: the admin's own apps
+        // start from it on a server that may have no registry to pull from.
+        let Some(docker) = &profile.services.docker else {
             return Vec::new();
         };
         let tag = guests::docker_tag(&profile.suite);

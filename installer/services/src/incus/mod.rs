@@ -44,7 +44,14 @@ fn incus(profile: &Profile) -> Option<&Hypervisor> {
 impl Service for IncusHost {
     fn packages(&self, profile: &Profile) -> Vec<&'static str> {
         match incus(profile) {
-            Some(_) => vec!["incus", "qemu-system-x86", "ovmf"],
+            // Incus starts every VM with -spice, which Debian's QEMU has
+            // only with its spice module: without it no VM starts.
+            Some(_) => vec![
+                "incus",
+                "qemu-system-x86",
+                "qemu-system-modules-spice",
+                "ovmf",
+            ],
             None => Vec::new(),
         }
     }

@@ -141,7 +141,7 @@ fn backup_with_old_client_password(scenario: &Scenario, rest: u16, password: &st
     restic(
         scenario,
         &repo,
-        "the laptop's own repository key",
+        super::super::services::backup::CLIENT_REPOSITORY_KEY,
         &["backup", &path],
     );
 }

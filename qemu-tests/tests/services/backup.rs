@@ -11,6 +11,10 @@ use super::super::Scenario;
 use super::sender::Sender;
 use super::Forwards;
 
+/// The key of a client's own restic repository on the rest-server (what
+/// the client keeps; the server never sees it).
+pub const CLIENT_REPOSITORY_KEY: &str = "the client's own repository key";
+
 /// A dataset's mountpoint on the server.
 pub fn mountpoint(scenario: &Scenario, port: u16, dataset: &str) -> String {
     let at = scenario.root(port, &format!("zfs get -H -o value mountpoint '{dataset}'"));
@@ -52,7 +56,7 @@ pub fn rest_server_from_outside(
                 &format!("rest:http://{client}:{password}@127.0.0.1:{http}/{client}/"),
             ])
             .args(args)
-            .env("RESTIC_PASSWORD", "the client's own repository key")
+            .env("RESTIC_PASSWORD", CLIENT_REPOSITORY_KEY)
             .env("RESTIC_CACHE_DIR", scenario.dir.join("restic-cache"))
             .output()
             .expect("restic (apt install restic)")

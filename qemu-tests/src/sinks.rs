@@ -94,6 +94,30 @@ impl Sink {
     }
 }
 
+/// A request path with its %XX escapes decoded (apt asks for
+/// `linux-image-6.12.1%2bdeb13_...`); one that does not decode stays as it is.
+fn percent_decoded(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| path.to_string())
+}
+
 fn serve(stream: TcpStream, root: Option<&Path>, log: &Log) -> Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut head = String::new();
@@ -111,7 +135,7 @@ fn serve(stream: TcpStream, root: Option<&Path>, log: &Log) -> Result<()> {
     let mut body = vec![0u8; length];
     reader.read_exact(&mut body)?;
     let mut stream = stream;
-    let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let path = percent_decoded(head.split_whitespace().nth(1).unwrap_or("/"));
     if head.starts_with("GET ") || head.starts_with("HEAD ") {
         let file = root.map(|r| r.join(path.trim_start_matches('/')));
         return match file.filter(|f| f.is_file() && !path.contains("..")) {
@@ -243,4 +267,16 @@ fn sntp_reply(request: &[u8]) -> [u8; 48] {
     reply[32..40].copy_from_slice(&stamp); // receive
     reply[40..48].copy_from_slice(&stamp); // transmit
     reply
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn request_paths_are_percent_decoded() {
+        assert_eq!(
+            super::percent_decoded("/pool/k-6.12%2bdeb13.deb"),
+            "/pool/k-6.12+deb13.deb"
+        );
+        assert_eq!(super::percent_decoded("/a%zz%2"), "/a%zz%2");
+    }
 }

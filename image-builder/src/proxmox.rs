@@ -67,7 +67,9 @@ pub fn preferences(repo: &ProxmoxRepo) -> String {
          Package: *\nPin: origin \"{host}\"\nPin-Priority: 700\n\n\
          # Proxmox's procedure removes os-prober: update-grub would add other\n\
          # disks' systems (a guest's, say) to the menu. Never installed here.\n\
-         Package: os-prober\nPin: version *\nPin-Priority: -1\n"
+         Package: os-prober\nPin: version *\nPin-Priority: -1\n\n\
+         # ZFS is in Proxmox's kernel: DKMS must never build it beside.\n\
+         Package: zfs-dkms\nPin: version *\nPin-Priority: -1\n"
     )
 }
 
@@ -155,6 +157,7 @@ mod tests {
         let text = preferences(&repo());
         assert!(text.contains("Pin: origin \"download.proxmox.com\"\nPin-Priority: 700\n"));
         assert!(text.contains("Package: os-prober\nPin: version *\nPin-Priority: -1\n"));
+        assert!(text.contains("Package: zfs-dkms\nPin: version *\nPin-Priority: -1\n"));
     }
 
     #[test]

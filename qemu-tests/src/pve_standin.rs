@@ -112,7 +112,8 @@ fn manager_files() -> Vec<(&'static str, String, u32)> {
 }
 
 /// Debian's kernel package renamed `proxmox-kernel-<kernel>-standin`,
-/// providing `proxmox-kernel-<series>`, with the zfs and spl modules in
+/// providing `proxmox-kernel-<series>` and `zfs-modules` (Debian's name
+/// for a package that carries the module), with the zfs and spl modules in
 /// /lib/modules/<kernel>/zfs as Proxmox ships them. Its own maintainer
 /// scripts (depmod, the initramfs, GRUB) run as they do for Debian's.
 fn kernel_deb(work: &Path, cache: &Path, kernel: &str, series: &str) -> Result<PathBuf> {
@@ -143,7 +144,7 @@ fn kernel_deb(work: &Path, cache: &Path, kernel: &str, series: &str) -> Result<P
         .collect();
     fs::write(
         tree.join("DEBIAN/control"),
-        format!("Package: proxmox-kernel-{kernel}-standin\nProvides: proxmox-kernel-{series}\n{control}"),
+        format!("Package: proxmox-kernel-{kernel}-standin\nProvides: proxmox-kernel-{series}, zfs-modules\n{control}"),
     )?;
     let modules = tree.join(format!("usr/lib/modules/{kernel}/zfs"));
     fs::create_dir_all(&modules)?;

@@ -102,7 +102,7 @@ fn manager_files() -> Vec<(&'static str, String, u32)> {
                 echo \"$(basename \"$0\") $*\" >> /var/log/pve-standin.log\n\
                 case \"$1\" in status) grep -q \"^$(basename \"$0\") \\(create\\|add [a-z]*\\) $2 \" /var/log/pve-standin.log ;; esac\n";
     let status = "#!/bin/sh\necho \"pvesm $*\" >> /var/log/pve-standin.log\n\
-                  [ \"$1\" = status ] && grep -q \"^pvesm add [a-z]* $3 \" /var/log/pve-standin.log\nexit $?\n";
+                  case \"$1\" in status) grep -q \"^pvesm add [a-z]* $3 \" /var/log/pve-standin.log ;; esac\n";
     vec![
         ("/usr/lib/systemd/system/pveproxy.service", proxy, 0o644),
         ("/usr/sbin/pct", tool.into(), 0o755),

@@ -103,16 +103,36 @@ pub fn refuse(name: &str, minutes: u64) -> Option<String> {
         hearth_system::runner::epoch_seconds(),
     )?;
     let list = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/qemu-tests");
-    let _ = std::fs::create_dir_all(&list);
+    append(&list, "skipped.txt", &format!("{name}: {why}"));
+    Some(why)
+}
+
+/// Records a guest that froze while it booted and was started again, in
+/// stalls.txt beside the scenario folders (target/qemu-tests for every
+/// scenario); `.ci/run` prints that list, so a freeze is never silent.
+pub fn note_stall(log: &std::path::Path, silent: std::time::Duration) {
+    let line = format!(
+        "{}: the console was silent for {} s; booted again (kept as .frozen.log)",
+        log.display(),
+        silent.as_secs()
+    );
+    eprintln!("{line}");
+    if let Some(folder) = log.parent().and_then(|scenario| scenario.parent()) {
+        append(folder, "stalls.txt", &line);
+    }
+}
+
+/// Appends a line to the list `name` in `dir`.
+fn append(dir: &std::path::Path, list: &str, line: &str) {
+    let _ = std::fs::create_dir_all(dir);
     if let Ok(mut file) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(list.join("skipped.txt"))
+        .open(dir.join(list))
     {
         use std::io::Write;
-        let _ = writeln!(file, "{name}: {why}");
+        let _ = writeln!(file, "{line}");
     }
-    Some(why)
 }
 
 fn refusal(name: &str, minutes: u64, deadline: u64, now: u64) -> Option<String> {

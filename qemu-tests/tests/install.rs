@@ -217,7 +217,7 @@ impl Scenario {
         }
         let mut server = builder.start(self.accel).expect("qemu");
         server
-            .wait_for_console("login:", server.scaled(60))
+            .wait_for_boot("login:", server.scaled(60))
             .expect("the installed system boots to a login prompt");
         ssh::wait(&self.key, port, "root", server.scaled(20))
             .expect("ssh as root with the answer's key");
@@ -330,6 +330,9 @@ fn install_done(mut machine: Machine, dir: &Path) {
 /// error, in which case the live system's install log is kept in `dir`.
 fn install_outcome(machine: &mut Machine, dir: &Path) -> String {
     let timeout = machine.scaled(150);
+    machine
+        .wait_for_boot("HEARTH-LIVE", machine.scaled(60))
+        .expect("the live system starts the installer");
     let outcome = machine
         .wait_for_console(r"HEARTH-INSTALL-(DONE|FAILED[^\n]*)", timeout)
         .expect("the install ends");

@@ -111,7 +111,7 @@ fn boot_installed(
         .start(scenario.accel)
         .expect("qemu");
     machine
-        .wait_for_console("login:", machine.scaled(60))
+        .wait_for_boot("login:", machine.scaled(60))
         .expect("the installed system boots to a login prompt");
     ssh::wait(&scenario.key, port, "root", machine.scaled(20)).expect("ssh as root");
     (machine, port)

@@ -219,7 +219,7 @@ pub fn boot(
     }
     let mut server = builder.start(scenario.accel).expect("qemu");
     let first = server
-        .wait_for_console(&format!("{ROOT_PROMPT}|login:"), server.scaled(90))
+        .wait_for_boot(&format!("{ROOT_PROMPT}|login:"), server.scaled(90))
         .expect("the installed system boots");
     if first.starts_with(ROOT_PROMPT) {
         server.send(&format!("{PASSPHRASE}\n")).expect("passphrase");

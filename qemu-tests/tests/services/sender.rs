@@ -47,7 +47,7 @@ impl Sender {
             .start(scenario.accel)
             .expect("qemu");
         machine
-            .wait_for_console("login:", machine.scaled(90))
+            .wait_for_boot("login:", machine.scaled(90))
             .expect("the sender boots");
         ssh::wait(&scenario.key, port, "root", machine.scaled(30)).expect("ssh into the sender");
         scenario.phase("second machine", started);

@@ -465,3 +465,36 @@ fn boot_environment_units_pass_systemd_analyze_verify() {
         );
     }
 }
+
+/// The unit that lets guests' traffic pass Docker's firewall passes
+/// `systemd-analyze verify` for every shipped profile that writes it
+/// (/bin/true stands in for iptables, which the host may lack).
+#[test]
+fn docker_guest_bridge_unit_passes_systemd_analyze_verify() {
+    if !tool("systemd-analyze", "systemd") {
+        return;
+    }
+    use hearth_installer::services::docker::bridge;
+    let mut checked = 0;
+    for (name, profile) in shipped() {
+        let Some(unit) = bridge::unit(&profile) else {
+            continue;
+        };
+        let dir = scratch("docker-units").join(name.replace('/', "_"));
+        std::fs::create_dir_all(&dir).expect("unit dir");
+        let path = dir.join(bridge::UNIT);
+        std::fs::write(&path, unit.replace("/usr/sbin/iptables", "/bin/true")).expect("unit");
+        let out = Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(&path)
+            .output()
+            .expect("systemd-analyze");
+        let errors = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{name}: {errors}");
+        checked += 1;
+    }
+    assert!(
+        checked >= 2,
+        "homelab and hypervisor write it; checked {checked}"
+    );
+}

@@ -3,6 +3,7 @@
 //! secrets made at first boot. The compose unit and the ISO's Debian image
 //! are in `guests`, which Incus and Proxmox share.
 
+pub mod bridge;
 pub mod provision;
 
 use crate::guests;
@@ -50,7 +51,9 @@ impl Service for DockerEngine {
             .apps
             .iter()
             .map(|app| format!("hearth-compose@{}.service", app.name));
+        let guest_rules = bridge::unit(profile).map(|_| bridge::UNIT.to_string());
         std::iter::once("docker.service".to_string())
+            .chain(guest_rules)
             .chain(apps)
             .collect()
     }
@@ -64,6 +67,10 @@ impl Service for DockerEngine {
             File::public(DAEMON, DAEMON_JSON),
             File::public(guests::COMPOSE_UNIT, guests::compose_unit()),
         ];
+        if let Some(unit) = bridge::unit(profile) {
+            let path = format!("/etc/systemd/system/{}", bridge::UNIT);
+            files.push(File::public(path, unit));
+        }
         let drop_ins = docker.apps.iter().filter_map(guests::compose_drop_in);
         files.extend(drop_ins.map(|(path, text)| File::public(path, text)));
         files

@@ -8,11 +8,11 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use qemu_tests::machine::{Builder, Disk, Firmware, Medium};
+use qemu_tests::machine::{Disk, Firmware, Medium};
 use qemu_tests::test_machine;
 
 use super::super::services;
-use super::{boot, check, install_done, wanted, Scenario};
+use super::{boot, check, install, wanted, Scenario, Unattended};
 
 pub fn layout(name: &str) {
     let test = format!("layout-{name}");
@@ -45,23 +45,12 @@ pub fn layout(name: &str) {
         &format!("profile = \"{on_medium}\""),
         1,
     );
-    let answer_path = scenario.dir.join("answer.toml");
-    std::fs::write(&answer_path, answer).expect("answer");
-    let unattended = scenario.dir.join("unattended.iso");
-    image_builder::inject::inject_with(&scenario.iso, &answer_path, &[path.as_path()], &unattended)
-        .expect("inject the answer and the layout");
     let all: Vec<&Disk> = disks.iter().collect();
-    let started = Instant::now();
-    let mut builder = Builder::new("install", &scenario.dir)
-        .firmware(Firmware::Uefi)
-        .memory(3072)
-        .iso(&unattended, medium);
-    for disk in &all {
-        builder = builder.disk(disk);
-    }
-    let installer = builder.start(scenario.accel).expect("qemu");
-    install_done(installer, &scenario.dir);
-    scenario.phase("install", started);
+    let how = Unattended {
+        beside: &[path.as_path()],
+        ..Unattended::new(&answer, (Firmware::Uefi, medium))
+    };
+    install(&mut scenario, &how, &all);
     let started = Instant::now();
     let (mut server, port, _) = boot(
         &mut scenario,

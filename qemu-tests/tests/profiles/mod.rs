@@ -12,7 +12,7 @@
 //! they run only with HEARTH_PROFILE_SCENARIOS=1, by name or through
 //! `cargo run --release -p qemu-tests --example matrix`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use hearth_schema::profile::{PoolRole, Profile, Topology};
@@ -76,7 +76,11 @@ fn scenario(name: &str, case: &str) {
     } else {
         Medium::Cdrom
     };
-    install(&mut scenario, &answer, (firmware, medium), &all);
+    install(
+        &mut scenario,
+        &Unattended::new(&answer, (firmware, medium)),
+        &all,
+    );
     match case {
         "degraded" => degraded(&mut scenario, &profile, &disks),
         "reprovision" => reprovision(&mut scenario, &profile, &answer, &disks),
@@ -163,27 +167,47 @@ fn not_applicable(profile: &Profile, case: &str) -> Option<String> {
     }
 }
 
-/// The ISO with `answer` injected installs on `disks`, booted from `medium`.
-pub fn install(
-    scenario: &mut Scenario,
-    answer: &str,
-    (firmware, medium): (Firmware, Medium),
-    disks: &[&Disk],
-) {
-    let path = scenario.dir.join("answer.toml");
-    std::fs::write(&path, answer).expect("answer");
-    let unattended = scenario.dir.join("unattended.iso");
-    image_builder::inject::inject(&scenario.iso, &path, &unattended).expect("inject the answer");
+/// An unattended install: the scenario's ISO with an answer on it.
+pub struct Unattended<'a> {
+    /// Names the installing machine, its files and its phase.
+    pub name: &'a str,
+    pub answer: &'a str,
+    /// Files laid on the medium beside the answer (a layout's profile).
+    pub beside: &'a [&'a Path],
+    pub firmware: Firmware,
+    pub medium: Medium,
+}
+
+impl<'a> Unattended<'a> {
+    pub fn new(answer: &'a str, (firmware, medium): (Firmware, Medium)) -> Self {
+        Unattended {
+            name: "install",
+            answer,
+            beside: &[],
+            firmware,
+            medium,
+        }
+    }
+}
+
+/// The ISO with the answer injected installs on `disks`.
+pub fn install(scenario: &mut Scenario, how: &Unattended, disks: &[&Disk]) {
+    let name = how.name;
+    let path = scenario.dir.join(format!("{name}.answer.toml"));
+    std::fs::write(&path, how.answer).expect("answer");
+    let unattended = scenario.dir.join(format!("{name}.iso"));
+    image_builder::inject::inject_with(&scenario.iso, &path, how.beside, &unattended)
+        .expect("inject the answer");
     let started = Instant::now();
-    let mut builder = Builder::new("install", &scenario.dir)
-        .firmware(firmware)
+    let mut builder = Builder::new(name, &scenario.dir)
+        .firmware(how.firmware)
         .memory(3072)
-        .iso(&unattended, medium);
+        .iso(&unattended, how.medium);
     for disk in disks {
         builder = builder.disk(disk);
     }
     install_done(builder.start(scenario.accel).expect("qemu"), &scenario.dir);
-    scenario.phase("install", started);
+    scenario.phase(name, started);
 }
 
 /// Boots from the disks on the profile's test network, with the ports its
@@ -324,7 +348,8 @@ fn reprovision(scenario: &mut Scenario, profile: &Profile, answer: &str, disks: 
     for (_, disk) in disks.iter().filter(|(p, _)| p == root) {
         again.push_str(&format!("\n[disks.\"{}\"]\nwipe = true\n", disk.serial));
     }
-    install(scenario, &again, (Firmware::Uefi, Medium::Cdrom), &all);
+    let how = Unattended::new(&again, (Firmware::Uefi, Medium::Cdrom));
+    install(scenario, &how, &all);
     let (mut server, port, _) = boot(scenario, "reprovisioned", (Firmware::Uefi, profile), &all);
     for pool in &data {
         let kept = scenario.root(

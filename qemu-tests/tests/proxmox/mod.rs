@@ -74,12 +74,8 @@ fn proxmox_standin() {
     scenario.iso = built;
     let disk = Disk::blank(&scenario.dir, "pve-disk", 8).expect("disk");
     let answer = test_machine::answer_text(&profile, "pve", &scenario.public, "poweroff");
-    profiles::install(
-        &mut scenario,
-        &answer,
-        (Firmware::Uefi, Medium::Cdrom),
-        &[&disk],
-    );
+    let how = profiles::Unattended::new(&answer, (Firmware::Uefi, Medium::Cdrom));
+    profiles::install(&mut scenario, &how, &[&disk]);
     let (mut machine, port, forwards) = profiles::boot(
         &mut scenario,
         "first-boot",

@@ -12,7 +12,8 @@ use std::time::Instant;
 use qemu_tests::machine::{Builder, Disk, Firmware, Machine, Medium};
 use qemu_tests::{ssh, test_machine};
 
-use super::super::{install_done, Scenario};
+use super::super::profiles::{install, Unattended};
+use super::super::Scenario;
 
 pub struct Sender {
     machine: Machine,
@@ -26,19 +27,12 @@ impl Sender {
         let started = Instant::now();
         let profile = test_machine::load_profile("minimal").expect("minimal loads");
         let answer = test_machine::answer_text(&profile, "sender", &scenario.public, "poweroff");
-        let path = scenario.dir.join("sender-answer.toml");
-        std::fs::write(&path, answer).expect("answer");
-        let iso = scenario.dir.join("sender.iso");
-        image_builder::inject::inject(&scenario.iso, &path, &iso).expect("inject the answer");
         let disk = Disk::blank(&scenario.dir, "sender-disk", 8).expect("disk");
-        let installer = Builder::new("sender-install", &scenario.dir)
-            .firmware(Firmware::Uefi)
-            .memory(3072)
-            .iso(&iso, Medium::Cdrom)
-            .disk(&disk)
-            .start(scenario.accel)
-            .expect("qemu");
-        install_done(installer, &scenario.dir);
+        let how = Unattended {
+            name: "sender-install",
+            ..Unattended::new(&answer, (Firmware::Uefi, Medium::Cdrom))
+        };
+        install(scenario, &how, &[&disk]);
         let port = ssh::free_port().expect("port");
         let mut machine = Builder::new("sender", &scenario.dir)
             .firmware(Firmware::Uefi)

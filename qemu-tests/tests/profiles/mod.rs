@@ -8,7 +8,8 @@
 //! the profile enables from outside (`services::check_all`). Cases: `uefi` and
 //! `bios` (a fresh install), `degraded` (the first root disk gone, where
 //! the root pool has redundancy) and `reprovision` (a reinstall that keeps
-//! the data pools and their files, where there are any). They are long:
+//! the data pools and their files, where there are any); the services are
+//! checked in every case. They are long:
 //! they run only with HEARTH_PROFILE_SCENARIOS=1, by name or through
 //! `cargo run --release -p qemu-tests --example matrix`.
 
@@ -30,6 +31,9 @@ use layouts::layout;
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/profiles.rs"));
 }
+
+/// Service checks a profile's `.test.toml` leaves out, with the reason.
+type Skip = std::collections::BTreeMap<String, String>;
 
 const ROOT_PROMPT: &str = "Encrypted ZFS passphrase for";
 /// Where a case that does not apply to a profile says so (the matrix reads it).
@@ -81,9 +85,10 @@ fn scenario(name: &str, case: &str) {
         &Unattended::new(&answer, (firmware, medium)),
         &all,
     );
+    let skip = &machine.skip;
     match case {
-        "degraded" => degraded(&mut scenario, &profile, &disks),
-        "reprovision" => reprovision(&mut scenario, &profile, &answer, &disks),
+        "degraded" => degraded(&mut scenario, &profile, &disks, skip),
+        "reprovision" => reprovision(&mut scenario, (&profile, &answer), &disks, skip),
         _ => {
             let (mut server, port, forwards) =
                 boot(&mut scenario, "first-boot", (firmware, &profile), &all);
@@ -91,7 +96,7 @@ fn scenario(name: &str, case: &str) {
             let run = services::Run {
                 forwards: &forwards,
                 second_machine: true,
-                skip: &machine.skip,
+                skip,
             };
             services::check_all(&mut scenario, port, &profile, &run);
             server.kill();
@@ -301,7 +306,8 @@ pub fn check(scenario: &Scenario, port: u16) {
 }
 
 /// The first root disk gone: the rest boot, the root pool says DEGRADED.
-fn degraded(scenario: &mut Scenario, profile: &Profile, disks: &[(String, Disk)]) {
+/// The services still serve: a NAS with a dead disk stays a NAS.
+fn degraded(scenario: &mut Scenario, profile: &Profile, disks: &[(String, Disk)], skip: &Skip) {
     let root = &root_pool(profile).name;
     let first_root = disks
         .iter()
@@ -313,19 +319,31 @@ fn degraded(scenario: &mut Scenario, profile: &Profile, disks: &[(String, Disk)]
         .filter(|(i, _)| *i != first_root)
         .map(|(_, (_, d))| d)
         .collect();
-    let (mut server, port, _) = boot(scenario, "degraded", (Firmware::Uefi, profile), &rest);
+    let (mut server, port, forwards) = boot(scenario, "degraded", (Firmware::Uefi, profile), &rest);
     let health = scenario.root(port, &format!("zpool list -H -o health {root}"));
     assert_eq!(health.trim(), "DEGRADED");
     assert!(!scenario
         .root(port, "findmnt -n -o SOURCE /")
         .trim()
         .is_empty());
+    let run = services::Run {
+        forwards: &forwards,
+        second_machine: false,
+        skip,
+    };
+    services::check_all(scenario, port, profile, &run);
     server.kill();
 }
 
 /// A file on every data pool; a reinstall that keeps them (root disks
-/// wiped by serial); the files are there and the system passes its checks.
-fn reprovision(scenario: &mut Scenario, profile: &Profile, answer: &str, disks: &[(String, Disk)]) {
+/// wiped by serial); the files are there, the system passes its checks and
+/// its services serve again.
+fn reprovision(
+    scenario: &mut Scenario,
+    (profile, answer): (&Profile, &str),
+    disks: &[(String, Disk)],
+    skip: &Skip,
+) {
     let all: Vec<&Disk> = disks.iter().map(|(_, d)| d).collect();
     let data: Vec<&str> = profile
         .storage
@@ -350,7 +368,8 @@ fn reprovision(scenario: &mut Scenario, profile: &Profile, answer: &str, disks: 
     }
     let how = Unattended::new(&again, (Firmware::Uefi, Medium::Cdrom));
     install(scenario, &how, &all);
-    let (mut server, port, _) = boot(scenario, "reprovisioned", (Firmware::Uefi, profile), &all);
+    let (mut server, port, forwards) =
+        boot(scenario, "reprovisioned", (Firmware::Uefi, profile), &all);
     for pool in &data {
         let kept = scenario.root(
             port,
@@ -363,5 +382,11 @@ fn reprovision(scenario: &mut Scenario, profile: &Profile, answer: &str, disks: 
         );
     }
     check(scenario, port);
+    let run = services::Run {
+        forwards: &forwards,
+        second_machine: false,
+        skip,
+    };
+    services::check_all(scenario, port, profile, &run);
     server.kill();
 }

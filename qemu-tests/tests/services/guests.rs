@@ -71,7 +71,8 @@ fn vm_runs(scenario: &Scenario, port: u16, name: &str, mib: u64) {
              && incus config set {name} raw.qemu=\"-kernel $kernel -append 'console=ttyS0 panic=-1'\" \
              && incus start {name} \
              && timeout 300 sh -c 'until incus console {name} --show-log 2>/dev/null | grep -q \"Linux version\"; do sleep 10; done'; \
-             incus console {name} --show-log 2>&1 | head -n 5; incus stop --force {name}; \
+             incus console {name} --show-log 2>&1 | grep -a -m1 'Linux version' \
+             || incus console {name} --show-log 2>&1 | tail -n 20; incus stop --force {name}; \
              incus config unset {name} raw.qemu; incus config unset {name} security.secureboot"
         ),
     );

@@ -1,9 +1,10 @@
-//! GRUB's configuration for the ISO, and its EFI boot image.
+//! GRUB's configuration for the ISO, and its EFI boot files and image.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use hearth_system::secure_boot::BUILD_CERT;
 
 /// The file whose presence marks a Hearth ISO; GRUB finds its root by it.
 pub const MARKER: &str = "/.hearth/live";
@@ -62,12 +63,46 @@ menuentry "Hearth live system, root shell on the serial console (rescue)" --hotk
     )
 }
 
-/// The FAT image UEFI firmware boots from: EFI/BOOT/BOOTX64.EFI.
-pub fn efi_image(grub_efi: &Path, work: &Path, out: &Path) -> Result<()> {
+/// Beside Debian's signed GRUB (whose own early config looks for
+/// /.disk/info, then for grub.cfg beside itself): the way to the menu.
+pub fn signed_grub_cfg() -> String {
+    format!("{}configfile $prefix/grub.cfg\n", early_config())
+}
+
+/// What /.disk/info says: Debian's signed GRUB finds the medium by it.
+pub fn disk_info(label: &str) -> String {
+    format!("Hearth {label}\n")
+}
+
+/// The EFI boot files, in both the EFI image and the ISO's own tree:
+/// shim as the removable path's loader, MokManager beside it, Debian's
+/// signed GRUB for CDs and the way to the menu. No fallback loader: it
+/// would write boot entries for a medium that is only passing through.
+pub fn efi_files(signed: &Path, grub_cfg: &Path) -> [(&'static str, PathBuf); 4] {
+    [
+        ("EFI/BOOT/BOOTX64.EFI", signed.join("shimx64.efi")),
+        ("EFI/BOOT/grubx64.efi", signed.join("grubx64.efi")),
+        ("EFI/BOOT/mmx64.efi", signed.join("mmx64.efi")),
+        ("EFI/BOOT/grub.cfg", grub_cfg.to_path_buf()),
+    ]
+}
+
+/// The FAT image UEFI firmware boots from (a CD's El Torito image, a USB
+/// stick's appended partition), with the build's certificate at its root
+/// for MokManager's "Enroll key from disk".
+pub fn efi_image(signed: &Path, work: &Path, out: &Path) -> Result<()> {
     let tree = work.join("efi-tree");
     let _ = fs::remove_dir_all(&tree);
     fs::create_dir_all(tree.join("EFI/BOOT"))?;
-    fs::copy(grub_efi, tree.join("EFI/BOOT/BOOTX64.EFI"))?;
+    let stub = work.join("signed-grub.cfg");
+    fs::write(&stub, signed_grub_cfg())?;
+    for (to, from) in efi_files(signed, &stub) {
+        fs::copy(&from, tree.join(to)).with_context(|| format!("{}", from.display()))?;
+    }
+    let cert = signed.join(BUILD_CERT);
+    if cert.is_file() {
+        fs::copy(&cert, tree.join(BUILD_CERT))?;
+    }
     hearth_system::esp::make_image(out, &tree, 0x4845_4152)?;
     fs::remove_dir_all(&tree)?;
     Ok(())

@@ -17,6 +17,7 @@ use crate::guest_image;
 use crate::iso::Graft;
 use crate::live::merged_profile;
 use crate::manifest::{write_sums, Manifest};
+use crate::signing::BuildKey;
 use crate::zfs_module::ModuleCache;
 use crate::{boot, host, iso, live, proxmox, rootfs};
 
@@ -145,6 +146,12 @@ fn base_layer(ctx: &Build, steps: &mut Steps) -> Result<Layer> {
         )?),
         _ => None,
     };
+    let (cache, runner) = (&ctx.cache, &ctx.runner);
+    // Proxmox's kernel carries ZFS, signed by Proxmox: nothing to sign here.
+    let key = match proxmox {
+        None => Some(BuildKey::ensure(&cache.signing_dir(), runner)?),
+        Some(_) => None,
+    };
     let request = rootfs::Request {
         suite: &profile.suite,
         mirror: &ctx.options.mirror,
@@ -152,9 +159,9 @@ fn base_layer(ctx: &Build, steps: &mut Steps) -> Result<Layer> {
         packages,
         locale: &profile.system.locale,
         proxmox,
+        signing: key.as_ref().map(BuildKey::fingerprint).transpose()?,
     };
     let inputs = request.inputs(&mmdebstrap_version(ctx));
-    let (cache, runner) = (&ctx.cache, &ctx.runner);
     steps.run_cached(
         "base: mmdebstrap, packages, zfs (DKMS), GRUB, squashfs",
         || {
@@ -163,7 +170,10 @@ fn base_layer(ctx: &Build, steps: &mut Steps) -> Result<Layer> {
                 runner.note(&format!("base layer: {}", cache.why_miss("base", &inputs)));
             }
             let layer = cache.layer("base", &inputs, |dir| {
-                let modules = ModuleCache::new(cache.modules_dir());
+                let modules = match &key {
+                    Some(key) => ModuleCache::signed(cache.modules_dir(), key.clone())?,
+                    None => ModuleCache::new(cache.modules_dir()),
+                };
                 rootfs::build(&request, &cache.apt_dir(), &modules, dir, runner).map(|_| ())
             })?;
             Ok((layer, hit))
@@ -209,11 +219,17 @@ fn guest_layer(ctx: &Build, steps: &mut Steps) -> Result<Option<Layer>> {
 }
 
 fn efi_layer(ctx: &Build, steps: &mut Steps, base: &Layer) -> Result<Layer> {
-    let grub = base.path.join("grub/BOOTX64.EFI");
-    let inputs = json!({ "grub": hash_file(&grub)?, "recipe": 1 });
+    let signed = base.path.join(rootfs::SIGNED_DIR);
+    let mut hashes = BTreeMap::new();
+    for entry in fs::read_dir(&signed).context("the base layer's signed boot files")? {
+        let path = entry?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string());
+        hashes.insert(name.unwrap_or_default(), hash_file(&path)?);
+    }
+    let inputs = json!({ "signed": hashes, "stub": boot::signed_grub_cfg(), "recipe": 2 });
     steps.run_cached("EFI boot image (fatfs)", || {
         let layer = ctx.cache.layer("efi", &inputs, |dir| {
-            boot::efi_image(&grub, dir, &dir.join("efi.img"))
+            boot::efi_image(&signed, dir, &dir.join("efi.img"))
         })?;
         let hit = layer.hit;
         Ok((layer, hit))
@@ -240,14 +256,18 @@ fn grafts(ctx: &Build, layers: &Layers, work: &Path) -> Vec<Graft> {
             "boot/grub/i386-pc/eltorito.img",
             base.join("grub/eltorito.img"),
         ),
-        Graft::new("EFI/BOOT/BOOTX64.EFI", base.join("grub/BOOTX64.EFI")),
         Graft::new("efi.img", layers.efi.path.join("efi.img")),
+        Graft::new(".disk/info", work.join("disk-info")),
         Graft::new(medium::KERNEL, base.join("vmlinuz")),
         Graft::new(medium::INITRD, work.join("initrd.img")),
         Graft::new(medium::BASE_SQUASHFS, base.join("base.squashfs")),
         Graft::new(medium::HEARTH_SQUASHFS, hearth.join("hearth.squashfs")),
         Graft::new(medium::PROFILE, work.join("profile.toml")),
     ];
+    let signed = base.join(rootfs::SIGNED_DIR);
+    for (to, from) in boot::efi_files(&signed, &work.join("signed-grub.cfg")) {
+        grafts.push(Graft::new(to, from));
+    }
     if let Some(answer) = &ctx.options.answer {
         grafts.push(Graft::new(medium::ANSWER, answer.clone()));
     }
@@ -282,6 +302,8 @@ fn medium_files(ctx: &Build, layers: &Layers, merged: &str, work: &Path) -> Resu
     fs::write(work.join("profile.toml"), merged)?;
     let marker = format!("hearth {} {name}\n", env!("CARGO_PKG_VERSION"));
     fs::write(work.join("marker"), marker)?;
+    fs::write(work.join("disk-info"), boot::disk_info(name))?;
+    fs::write(work.join("signed-grub.cfg"), boot::signed_grub_cfg())?;
     crate::netboot::live_initrd(
         &layers.base.path.join("initrd.img"),
         &work.join("initrd.img"),

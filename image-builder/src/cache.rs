@@ -62,6 +62,11 @@ impl Cache {
         self.root.join("zfs-modules")
     }
 
+    /// The build's module-signing key and certificate (see signing).
+    pub fn signing_dir(&self) -> PathBuf {
+        self.root.join("signing")
+    }
+
     pub fn downloads_dir(&self) -> PathBuf {
         self.root.join("downloads")
     }

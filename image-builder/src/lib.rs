@@ -15,4 +15,5 @@ pub mod manifest;
 pub mod netboot;
 pub mod proxmox;
 pub mod rootfs;
+pub mod signing;
 pub mod zfs_module;

@@ -15,7 +15,7 @@ use crate::proxmox::{self, Repository};
 use crate::zfs_module::{self, ModuleCache, Outcome};
 
 /// Bump when the recipe below changes what a layer holds.
-const RECIPE: u32 = 5;
+const RECIPE: u32 = 6;
 
 /// What every live image needs besides the profile's own packages.
 pub const LIVE_PACKAGES: &[&str] = &[
@@ -41,6 +41,8 @@ pub struct Request<'a> {
     pub locale: &'a str,
     /// The Proxmox VE repository, when base = "proxmox".
     pub proxmox: Option<Repository>,
+    /// The fingerprint of the key the zfs module is signed with.
+    pub signing: Option<String>,
 }
 
 /// Facts about a built base layer, kept in the layer.
@@ -95,6 +97,7 @@ impl Request<'_> {
             "locale": self.locale,
             "mmdebstrap": mmdebstrap_version,
             "proxmox": self.proxmox.as_ref().map(|r| [&r.sources, &r.preferences]),
+            "signing": self.signing,
         })
     }
 }
@@ -156,6 +159,13 @@ pub fn build(
             Outcome::Loaded => "loaded from cache".into(),
         }
     };
+    if let Some(key) = modules.key() {
+        // Public: the installer lays it on every ESP, `hearth status` names it.
+        use hearth_system::secure_boot::{BUILD_CERT, DIR};
+        let share = root.join(DIR.trim_start_matches('/'));
+        fs::create_dir_all(&share)?;
+        fs::copy(key.cert(), share.join(BUILD_CERT))?;
+    }
     // An image never ships without a loadable zfs module.
     runner
         .run(
@@ -174,6 +184,7 @@ pub fn build(
     without_live_boot(&root, runner)?;
     facts.packages = facts_packages(&root, runner)?;
     grub_images(&root, out, runner)?;
+    signed_boot_files(&root, out)?;
     squash(&root, &out.join("base.squashfs"), runner)?;
     fs::remove_dir_all(&root).with_context(|| format!("removing {}", root.display()))?;
     fs::write(
@@ -302,8 +313,8 @@ fn copy_boot_files(root: &Path, kernel: &str, out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// GRUB images made by the image's own GRUB, so the ISO boots with the
-/// same version the installed system will use. An embedded early config
+/// GRUB's BIOS image made by the image's own GRUB, so the ISO boots with
+/// the same version the installed system will use. An embedded early config
 /// finds the ISO (by its marker file) wherever the image was loaded from.
 fn grub_images(root: &Path, out: &Path, runner: &Runner) -> Result<()> {
     let grub = out.join("grub");
@@ -313,28 +324,23 @@ fn grub_images(root: &Path, out: &Path, runner: &Runner) -> Result<()> {
     fs::write(work.join("early.cfg"), crate::boot::early_config())?;
     let rootdir = root.display().to_string();
     let modules: Vec<&str> = GRUB_MODULES.split_whitespace().collect();
-    for (format, file, extra) in [
-        ("i386-pc-eltorito", "eltorito.img", vec!["biosdisk"]),
-        ("x86_64-efi", "BOOTX64.EFI", vec!["efi_gop", "efi_uga"]),
-    ] {
-        let mut args = vec![
-            rootdir.as_str(),
-            "grub-mkimage",
-            "-O",
-            format,
-            "-p",
-            "/boot/grub",
-            "-c",
-            "/tmp/hearth-grub/early.cfg",
-            "-o",
-        ];
-        let target = format!("/tmp/hearth-grub/{file}");
-        args.push(&target);
-        args.extend(&modules);
-        args.extend(&extra);
-        runner.run("chroot", &args)?;
-        fs::copy(work.join(file), grub.join(file))?;
-    }
+    // UEFI boots Debian's signed GRUB (see signed_boot_files).
+    let mut args = vec![
+        rootdir.as_str(),
+        "grub-mkimage",
+        "-O",
+        "i386-pc-eltorito",
+        "-p",
+        "/boot/grub",
+        "-c",
+        "/tmp/hearth-grub/early.cfg",
+        "-o",
+        "/tmp/hearth-grub/eltorito.img",
+    ];
+    args.extend(&modules);
+    args.push("biosdisk");
+    runner.run("chroot", &args)?;
+    fs::copy(work.join("eltorito.img"), grub.join("eltorito.img"))?;
     for platform in ["i386-pc", "x86_64-efi"] {
         copy_dir(
             &root.join("usr/lib/grub").join(platform),
@@ -348,6 +354,38 @@ fn grub_images(root: &Path, out: &Path, runner: &Runner) -> Result<()> {
     fs::remove_dir_all(&work)?;
     Ok(())
 }
+
+/// Where the base layer keeps the boot chain Debian signed, for the ISO.
+pub const SIGNED_DIR: &str = "signed";
+
+/// The boot chain Debian signed, from the image's own packages: shim,
+/// MokManager, the fallback loader and GRUB for CDs; and the build's
+/// certificate. The ISO and its EFI image are made from these.
+fn signed_boot_files(root: &Path, out: &Path) -> Result<()> {
+    let signed = out.join(SIGNED_DIR);
+    fs::create_dir_all(&signed)?;
+    for (from, to) in SIGNED_FILES {
+        fs::copy(root.join(from), signed.join(to))
+            .with_context(|| format!("copying /{from} (Secure Boot's boot chain)"))?;
+    }
+    use hearth_system::secure_boot::{BUILD_CERT, DIR};
+    let cert = root.join(DIR.trim_start_matches('/')).join(BUILD_CERT);
+    if cert.is_file() {
+        fs::copy(&cert, signed.join(BUILD_CERT))?;
+    }
+    Ok(())
+}
+
+/// (in the image, in the layer's signed folder).
+const SIGNED_FILES: [(&str, &str); 4] = [
+    ("usr/lib/shim/shimx64.efi.signed", "shimx64.efi"),
+    ("usr/lib/shim/mmx64.efi.signed", "mmx64.efi"),
+    ("usr/lib/shim/fbx64.efi.signed", "fbx64.efi"),
+    (
+        "usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed",
+        "grubx64.efi",
+    ),
+];
 
 pub fn squash(tree: &Path, out: &Path, runner: &Runner) -> Result<()> {
     let cpus = std::thread::available_parallelism()

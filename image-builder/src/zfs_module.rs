@@ -13,6 +13,8 @@ use anyhow::{bail, Context, Result};
 use hearth_system::mounts::{chroot, Binds};
 use hearth_system::runner::Runner;
 
+use crate::signing::BuildKey;
+
 /// The file whose presence stops DKMS building during the bootstrap.
 pub const HOLD: &str = "etc/dkms/no-autoinstall";
 
@@ -23,6 +25,10 @@ pub fn hold_hook() -> String {
 
 pub struct ModuleCache {
     dir: PathBuf,
+    /// The key DKMS signs with; modules signed by another key are cached
+    /// apart, so a module is never loaded with a signature the image's
+    /// certificate does not match.
+    key: Option<BuildKey>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +39,22 @@ pub enum Outcome {
 
 impl ModuleCache {
     pub fn new(dir: PathBuf) -> ModuleCache {
-        ModuleCache { dir }
+        ModuleCache { dir, key: None }
+    }
+
+    /// Modules signed with `key`, in a folder of the cache named by its
+    /// certificate's fingerprint.
+    pub fn signed(dir: PathBuf, key: BuildKey) -> Result<ModuleCache> {
+        let fingerprint = key.fingerprint()?;
+        Ok(ModuleCache {
+            dir: dir.join(&fingerprint[..16]),
+            key: Some(key),
+        })
+    }
+
+    /// The key the modules are signed with, if any.
+    pub fn key(&self) -> Option<&BuildKey> {
+        self.key.as_ref()
     }
 
     /// Where the tarball for this kernel and zfs version lives.
@@ -62,13 +83,44 @@ impl ModuleCache {
             Outcome::Built
         };
         fs::remove_file(root.join(HOLD)).context("releasing DKMS")?;
+        self.lend_key(root)?;
         let mut binds = Binds::new(root, runner)?;
         let result = self.postinst(root, kernel, &version, outcome, runner);
         binds.close()?;
         let _ = fs::remove_file(&handed);
         hearth_system::dkms::forget_signing_key(root);
         result?;
+        self.check_signer(root, kernel, runner)?;
         Ok(outcome)
+    }
+
+    fn lend_key(&self, root: &Path) -> Result<()> {
+        match &self.key {
+            Some(key) => key.lend_to_dkms(root),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses an image whose zfs module the build key did not sign.
+    fn check_signer(&self, root: &Path, kernel: &str, runner: &Runner) -> Result<()> {
+        let Some(key) = &self.key else {
+            return Ok(());
+        };
+        let want = key.signer(runner)?;
+        for module in ["zfs", "spl"] {
+            let got = chroot(
+                runner,
+                root,
+                &["modinfo", "-k", kernel, "-F", "signer", module],
+            )?;
+            if got.trim() != want {
+                bail!(
+                    "the {module} module is signed by {:?}, not the build key ({want})",
+                    got.trim()
+                );
+            }
+        }
+        Ok(())
     }
 
     fn postinst(
@@ -161,6 +213,7 @@ impl ModuleCache {
         if self.tarball(&kernel, &version).is_file() {
             return Ok(());
         }
+        self.lend_key(root)?;
         let mut binds = Binds::new(root, runner)?;
         let built = self.build_tarball(root, &kernel, &version, runner);
         binds.close()?;

@@ -17,6 +17,7 @@ use crate::install::source::{cmdline_value, Found};
 use crate::interactive::Confirmed;
 use crate::medium::Share;
 use crate::runner::Runner;
+use hearth_system::secure_boot;
 
 pub fn run(tty: Option<&Path>) -> Result<()> {
     let cmdline = fs::read_to_string("/proc/cmdline").unwrap_or_default();
@@ -28,6 +29,7 @@ pub fn run(tty: Option<&Path>) -> Result<()> {
         })
         .unwrap_or_else(|| "unknown".into());
     let runner = Runner::new(None, false)?;
+    let secure_boot = secure_boot::state();
     let zfs = match runner.run("modprobe", &["zfs"]) {
         Ok(_) => fs::read_to_string("/sys/module/zfs/version")
             .map(|v| v.trim().to_string())
@@ -40,13 +42,19 @@ pub fn run(tty: Option<&Path>) -> Result<()> {
     let version = env!("CARGO_PKG_VERSION");
     println!("Hearth installer {version}: live system for profile {profile}");
     println!("zfs module: {zfs}");
+    println!("Secure Boot: {}", secure_boot.word());
+    if zfs == "missing" && secure_boot == secure_boot::State::Enabled {
+        print!("{}", enrolment_help());
+        mark("HEARTH-SECUREBOOT-KEY-NOT-ENROLLED");
+    }
     // The kernel's log reaches the serial console even while a getty or the
     // installer owns it: the line the QEMU tests wait for.
     if let Ok(mut kmsg) = OpenOptions::new().write(true).open("/dev/kmsg") {
         let tty = tty.map(|t| t.display().to_string()).unwrap_or_default();
         // One write is one kernel log record.
         let line = format!(
-            "<2>HEARTH-LIVE installer={version} zfs={zfs} profile={profile} console={tty}\n"
+            "<2>HEARTH-LIVE installer={version} zfs={zfs} profile={profile} console={tty} secureboot={}\n",
+            secure_boot.word()
         );
         let _ = kmsg.write_all(line.as_bytes());
     }
@@ -55,6 +63,23 @@ pub fn run(tty: Option<&Path>) -> Result<()> {
     }
     let err = Command::new("/bin/bash").arg("--login").exec();
     Err(anyhow::anyhow!("starting a shell: {err}"))
+}
+
+/// What to do when Secure Boot refuses the zfs module: enroll the build's
+/// certificate as a Machine Owner Key, once per machine.
+fn enrolment_help() -> String {
+    let cert = format!("{}/{}", secure_boot::DIR, secure_boot::BUILD_CERT);
+    format!(
+        "\nSecure Boot is on, and this machine does not yet trust the key that\n\
+         signed Hearth's zfs module. Enroll Hearth's certificate once:\n\
+         \n  1. On this console: mokutil --import {cert}\n\
+         \x20    and choose a one-time password.\n\
+         \x20 2. Reboot from this medium. In the blue MokManager screen choose\n\
+         \x20    \"Enroll MOK\", \"Continue\", \"Yes\", type that password, then \"Reboot\".\n\
+         \nOr, in MokManager: \"Enroll key from disk\", the medium's EFI partition,\n\
+         {}. Or turn Secure Boot off in the firmware's setup.\n\n",
+        secure_boot::BUILD_CERT
+    )
 }
 
 /// With an answer file, installs unattended (one console does it, the other

@@ -90,6 +90,31 @@ pub fn kernel_of(iso: &Path, scratch: &Path) -> Result<PathBuf> {
     Ok(kernel)
 }
 
+/// The build's certificate from the ISO's EFI image, as PEM (what
+/// virt-fw-vars enrolls); it is at the image's root, where MokManager's
+/// "Enroll key from disk" shows it.
+pub fn build_certificate(iso: &Path, scratch: &Path) -> Result<PathBuf> {
+    let runner = hearth_system::runner::Runner::new(None, false)?;
+    let efi = scratch.join("efi.img");
+    let der = scratch.join(hearth_system::secure_boot::BUILD_CERT);
+    let pem = scratch.join("hearth-build.pem");
+    let (iso, efi_path) = (iso.display().to_string(), efi.display().to_string());
+    runner.run(
+        "xorriso",
+        &[
+            "-osirrox", "on", "-indev", &iso, "-extract", "/efi.img", &efi_path,
+        ],
+    )?;
+    let from = format!("::{}", hearth_system::secure_boot::BUILD_CERT);
+    runner.run(
+        "mcopy",
+        &["-o", "-i", &efi_path, &from, &der.display().to_string()],
+    )?;
+    crate::machine::secure_boot::pem_of(&der, &pem)?;
+    std::fs::remove_file(&efi)?;
+    Ok(pem)
+}
+
 /// Machines run one at a time: two cores cannot carry two TCG guests well.
 pub fn exclusive() -> MutexGuard<'static, ()> {
     MACHINES.lock().unwrap_or_else(|e| e.into_inner())

@@ -148,10 +148,7 @@ fn kernel_deb(work: &Path, cache: &Path, kernel: &str, series: &str) -> Result<P
     )?;
     let modules = tree.join(format!("usr/lib/modules/{kernel}/zfs"));
     fs::create_dir_all(&modules)?;
-    let tarball = fs::read_dir(cache.join("zfs-modules").join(kernel))?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|x| x == "gz"))
+    let tarball = module_tarball(&cache.join("zfs-modules"), kernel)
         .context("no zfs module in the module cache for this kernel")?;
     let unpacked = work.join("zfs-modules");
     let _ = fs::remove_dir_all(&unpacked);
@@ -285,4 +282,18 @@ fn run(command: &mut Command) -> Result<()> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A DKMS tarball for `kernel` in the module cache, whichever key signed
+/// it (the cache keeps modules by signing key, then by kernel).
+fn module_tarball(modules: &Path, kernel: &str) -> Option<PathBuf> {
+    let by_key = fs::read_dir(modules)
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join(kernel));
+    std::iter::once(modules.join(kernel))
+        .chain(by_key)
+        .filter_map(|dir| fs::read_dir(dir).ok())
+        .flat_map(|entries| entries.flatten().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "gz"))
 }

@@ -19,6 +19,7 @@ mod fleet;
 mod homelab;
 mod profiles;
 mod proxmox;
+mod secure_boot;
 mod services;
 mod total_loss;
 mod upgrades;
@@ -43,6 +44,8 @@ struct Scenario {
     hostname: Option<String>,
     /// Files laid beside the answer on the ISO (a recovery kit).
     beside: Vec<PathBuf>,
+    /// UEFI machines boot with Secure Boot on, these MOKs (PEM) enrolled.
+    secure_boot: Option<Vec<PathBuf>>,
     _guard: MutexGuard<'static, ()>,
 }
 
@@ -91,6 +94,7 @@ impl Scenario {
             admin_extra: String::new(),
             hostname: None,
             beside: Vec::new(),
+            secure_boot: None,
             _guard: guard,
         })
     }
@@ -181,7 +185,15 @@ impl Scenario {
         for disk in disks {
             builder = builder.disk(disk);
         }
-        builder.start(self.accel).expect("qemu")
+        self.secure(builder).start(self.accel).expect("qemu")
+    }
+
+    /// Secure Boot on, when the scenario asks for it.
+    fn secure(&self, builder: Builder) -> Builder {
+        match &self.secure_boot {
+            Some(moks) => builder.secure_boot(moks),
+            None => builder,
+        }
     }
 
     /// Boots the installed system from `disks`, waits for ssh; returns the machine and its port.
@@ -215,7 +227,7 @@ impl Scenario {
         for disk in disks {
             builder = builder.disk(disk);
         }
-        let mut server = builder.start(self.accel).expect("qemu");
+        let mut server = self.secure(builder).start(self.accel).expect("qemu");
         server
             .wait_for_boot("login:", server.scaled(60))
             .expect("the installed system boots to a login prompt");

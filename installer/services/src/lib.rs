@@ -128,6 +128,12 @@ const BASE_PACKAGES: &[&str] = &[
     "grub-pc-bin",
     "grub-efi-amd64-bin",
     "efibootmgr",
+    // Secure Boot: shim and MokManager, GRUB signed by Debian, mokutil to
+    // enroll the machine's module-signing key.
+    "shim-signed",
+    "shim-helpers-amd64-signed",
+    "grub-efi-amd64-signed",
+    "mokutil",
     "dosfstools",
     "gdisk",
     "sudo",

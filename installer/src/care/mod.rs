@@ -4,6 +4,7 @@
 
 pub mod events;
 pub mod probe;
+pub mod secure_boot;
 pub mod send;
 pub mod status;
 
@@ -141,6 +142,8 @@ pub fn status(json: bool, alert: bool) -> Result<bool> {
     let profile = status::installed_profile();
     let mut found = status::collect(&probe::System, profile.as_ref(), now);
     status::add_boot(&mut found, crate::be::status());
+    let state = hearth_system::secure_boot::state();
+    status::add_secure_boot(&mut found, secure_boot::collect(&probe::System, state));
     if json {
         println!("{}", serde_json::to_string_pretty(&found)?);
     } else {

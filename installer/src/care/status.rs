@@ -24,6 +24,9 @@ pub struct Status {
     /// Boot environments: running, next boot, a failed trial.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub boot: Option<crate::be::BootStatus>,
+    /// The firmware's Secure Boot state and the module-signing keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secure_boot: Option<super::secure_boot::SecureBootStatus>,
     /// What needs a person, one line each; empty: all is well.
     pub attention: Vec<Attention>,
 }
@@ -71,6 +74,14 @@ fn attention(status: &Status, profile: Option<&Profile>, now: u64) -> Vec<Attent
     }
     jobs(status, now, &mut add);
     out
+}
+
+/// Secure Boot's lines, and a key it does not trust as attention.
+pub fn add_secure_boot(status: &mut Status, found: super::secure_boot::SecureBootStatus) {
+    for (key, what) in super::secure_boot::attention(&found) {
+        status.attention.push(Attention { key, what });
+    }
+    status.secure_boot = Some(found);
 }
 
 /// The boot environments' line, and a trial that failed as attention.
@@ -226,20 +237,7 @@ pub fn table(status: &Status, now: u64) -> String {
         });
         out.push_str(&format!("{:<35} {last:<18} {}\n", r.unit, r.result));
     }
-    if let Some(boot) = &status.boot {
-        out.push_str(&format!(
-            "\nboot environment: running {}, next boot {}{}; ESPs present {} of {}\n",
-            boot.running,
-            boot.default,
-            if boot.trial.is_empty() {
-                ""
-            } else {
-                " (a trial)"
-            },
-            boot.esps_present,
-            boot.esps_listed
-        ));
-    }
+    out.push_str(&boot_lines(status));
     out.push_str(&format!(
         "\nfailed units: {}\npending security updates: {}\n",
         list_or_none(&status.failed_units),
@@ -306,4 +304,27 @@ pub fn write_reported(keys: &[String]) -> Result<()> {
     }
     std::fs::write(REPORTED, serde_json::to_string(keys)?)?;
     Ok(())
+}
+
+/// Boot environments and Secure Boot.
+fn boot_lines(status: &Status) -> String {
+    let mut out = String::new();
+    if let Some(boot) = &status.boot {
+        out.push_str(&format!(
+            "\nboot environment: running {}, next boot {}{}; ESPs present {} of {}\n",
+            boot.running,
+            boot.default,
+            if boot.trial.is_empty() {
+                ""
+            } else {
+                " (a trial)"
+            },
+            boot.esps_present,
+            boot.esps_listed
+        ));
+    }
+    if let Some(secure_boot) = &status.secure_boot {
+        out.push_str(&super::secure_boot::table(secure_boot));
+    }
+    out
 }

@@ -126,9 +126,27 @@ fn install_disk_at(
                 "--no-nvram",
             ],
         )?;
+        certificates_onto(target, &esp_dir)?;
         fill(&esp_dir, &uuid)
     })();
     runner.run("umount", &[&esp_dir.display().to_string()])?;
     result.with_context(|| format!("bootloader on {}", disk.disk.display()))?;
     Ok(uuid)
+}
+
+/// The system's Secure Boot certificates (the build's, the machine's) at
+/// the ESP's root, where MokManager's "Enroll key from disk" finds them.
+fn certificates_onto(target: &Path, esp: &Path) -> Result<()> {
+    let dir = target.join(hearth_system::secure_boot::DIR.trim_start_matches('/'));
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "der") {
+            fs::copy(&path, esp.join(entry.file_name()))
+                .with_context(|| format!("copying {} onto the ESP", path.display()))?;
+        }
+    }
+    Ok(())
 }

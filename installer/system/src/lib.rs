@@ -17,6 +17,7 @@ pub mod locale;
 pub mod medium;
 pub mod mounts;
 pub mod runner;
+pub mod secure_boot;
 pub mod steps;
 
 /// The schema's modules the system layer's types are made of.

@@ -28,6 +28,9 @@ pub struct Builder {
     netboot: Option<(PathBuf, String)>,
     /// The user network's IPv4 network (QEMU's `net=`); default 10.0.2.0/24.
     network: Option<String>,
+    /// UEFI with Secure Boot on (Microsoft's keys, as PCs ship) and these
+    /// PEM certificates enrolled as Machine Owner Keys.
+    secure_boot: Option<Vec<PathBuf>>,
 }
 
 impl Builder {
@@ -46,6 +49,7 @@ impl Builder {
             serial: None,
             netboot: None,
             network: None,
+            secure_boot: None,
         }
     }
 
@@ -105,6 +109,13 @@ impl Builder {
         self
     }
 
+    /// UEFI with Secure Boot on, `moks` (PEM) enrolled as MOKs.
+    pub fn secure_boot(mut self, moks: &[PathBuf]) -> Self {
+        self.firmware = Firmware::Uefi;
+        self.secure_boot = Some(moks.to_vec());
+        self
+    }
+
     pub fn memory(mut self, mib: u32) -> Self {
         self.memory_mib = mib;
         self
@@ -121,7 +132,12 @@ impl Builder {
             "-name".into(),
             self.name.clone(),
             "-machine".into(),
-            "q35".into(),
+            // Secure Boot's variable store lives in SMM.
+            if self.secure_boot.is_some() {
+                "q35,smm=on".into()
+            } else {
+                "q35".into()
+            },
         ];
         args.extend(accel.args());
         args.extend(
@@ -160,21 +176,31 @@ impl Builder {
     }
 
     fn firmware_args(&self) -> Result<Vec<String>> {
-        let mut args: Vec<String> = Vec::new();
-        if self.firmware == Firmware::Uefi {
-            let vars = self.dir.join("OVMF_VARS.fd");
-            fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars)
-                .context("OVMF (apt install ovmf)")?;
-            args.push("-drive".into());
-            args.push(
-                "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
-                    .into(),
+        if self.firmware != Firmware::Uefi {
+            return Ok(Vec::new());
+        }
+        let vars = self.dir.join("OVMF_VARS.fd");
+        let code = match &self.secure_boot {
+            None => {
+                fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars)
+                    .context("OVMF (apt install ovmf)")?;
+                "OVMF_CODE_4M.fd"
+            }
+            Some(moks) => {
+                super::secure_boot::vars_with(moks, &vars)?;
+                "OVMF_CODE_4M.secboot.fd"
+            }
+        };
+        let mut args: Vec<String> = vec![
+            "-drive".into(),
+            format!("if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/{code}"),
+            "-drive".into(),
+            format!("if=pflash,format=raw,unit=1,file={}", vars.display()),
+        ];
+        if self.secure_boot.is_some() {
+            args.extend(
+                ["-global", "driver=cfi.pflash01,property=secure,value=on"].map(String::from),
             );
-            args.push("-drive".into());
-            args.push(format!(
-                "if=pflash,format=raw,unit=1,file={}",
-                vars.display()
-            ));
         }
         Ok(args)
     }

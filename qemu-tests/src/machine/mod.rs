@@ -3,6 +3,7 @@
 
 mod builder;
 mod disk;
+pub mod secure_boot;
 
 use std::fs::{self, File};
 use std::io::{Read, Write};

@@ -154,6 +154,7 @@ cases! { profile_case:
 cases! { answer_case:
     unknown_user = "unknown-user" => "no user `bob` in profile `homelab`; allowed: admin";
     plaintext_password = "plaintext-password" => "root-password: must be a crypt hash";
+    mok_password_yescrypt = "mok-password-yescrypt" => "mok-password-hash: must be a SHA-512 crypt hash ($6$...)";
     samba_plaintext = "samba-plaintext" => "32 hex digits";
     zfs_receive_bad_key = "zfs-receive-bad-key" => "zfs-receive-ssh-keys[0]";
     passphrase_short = "passphrase-short" => "a ZFS passphrase is 8 to 512 bytes; this one is 5";

@@ -46,6 +46,8 @@ struct Scenario {
     beside: Vec<PathBuf>,
     /// UEFI machines boot with Secure Boot on, these MOKs (PEM) enrolled.
     secure_boot: Option<Vec<PathBuf>>,
+    /// Boot on the UEFI variables the last machine left (NVRAM kept).
+    keep_vars: bool,
     _guard: MutexGuard<'static, ()>,
 }
 
@@ -95,6 +97,7 @@ impl Scenario {
             hostname: None,
             beside: Vec::new(),
             secure_boot: None,
+            keep_vars: false,
             _guard: guard,
         })
     }
@@ -191,6 +194,7 @@ impl Scenario {
     /// Secure Boot on, when the scenario asks for it.
     fn secure(&self, builder: Builder) -> Builder {
         match &self.secure_boot {
+            Some(moks) if self.keep_vars => builder.secure_boot(moks).keep_vars(),
             Some(moks) => builder.secure_boot(moks),
             None => builder,
         }

@@ -73,6 +73,12 @@ pub struct Answer {
     /// root-only on the server, never logged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_token: Option<String>,
+    /// The one-time password that enrolls this machine's module-signing
+    /// key (DKMS's) in shim's MokManager at the first boot, as a SHA-512
+    /// crypt hash (`mokutil --generate-hash` or `mkpasswd -m sha-512`).
+    /// Without it the key is made but not enrolled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mok_password_hash: Option<String>,
     /// Replaces the profile's [updates] whole: this site's mirrors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updates: Option<Updates>,

@@ -26,6 +26,7 @@ pub mod rest_server;
 pub mod restic;
 pub mod samba;
 pub mod sanoid;
+pub mod secure_boot;
 pub mod smart;
 pub mod ssh;
 pub mod syncoid;
@@ -112,6 +113,7 @@ pub static REGISTRY: &[&dyn Service] = &[
     &alerts::AlertSender,
     &encryption::PoolEncryption,
     &boot_env::BootEnvironments,
+    &secure_boot::MachineKey,
 ];
 
 /// Packages every Hearth system has.

@@ -77,11 +77,12 @@ fn after_equals(line: &str) -> String {
         .unwrap_or_default()
 }
 
-/// What `mokutil --test-key` said.
+/// What `mokutil --test-key` said; a key whose enrolment waits for
+/// MokManager is not enrolled yet.
 fn enrolled(said: &str) -> Option<bool> {
     if said.contains("is already enrolled") {
         Some(true)
-    } else if said.contains("is not enrolled") {
+    } else if said.contains("is not enrolled") || said.contains("enrollment request") {
         Some(false)
     } else {
         None

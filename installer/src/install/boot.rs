@@ -66,7 +66,8 @@ pub fn install(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
     {
         crate::be::set_esp_uuids(&pool.name, &uuids, runner)?;
     }
-    Ok(())
+    // After the kept state is back: a kept key may be enrolled already.
+    super::machine_key::enroll(plan, target, runner)
 }
 
 /// GRUB for BIOS and UEFI on one disk, then `fill` with its ESP mounted;
@@ -147,6 +148,10 @@ fn certificates_onto(target: &Path, esp: &Path) -> Result<()> {
             fs::copy(&path, esp.join(entry.file_name()))
                 .with_context(|| format!("copying {} onto the ESP", path.display()))?;
         }
+    }
+    let machine = target.join(hearth_system::secure_boot::MACHINE_CERT.trim_start_matches('/'));
+    if machine.is_file() {
+        fs::copy(&machine, esp.join("hearth-machine.der"))?;
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ pub mod boot;
 pub mod fetch;
 pub mod from_kit;
 mod keys;
+mod machine_key;
 pub mod network;
 mod pools;
 pub mod source;

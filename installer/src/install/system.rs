@@ -60,7 +60,7 @@ pub fn configure(plan: &Plan, medium: &Medium, target: &Path, runner: &Runner) -
     }
     chroot(runner, target, &["ssh-keygen", "-A"])?;
     initramfs_host_keys(plan, target, runner)?;
-    hearth_system::dkms::forget_signing_key(target);
+    super::machine_key::make(&plan.hostname, target, runner)?;
     for account in &plan.accounts {
         account_setup(account, target, runner)?;
     }

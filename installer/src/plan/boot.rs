@@ -26,5 +26,7 @@ pub fn boot(profile: &Profile, selection: &Selection) -> BootPlan {
         disks,
         kernel_cmdline: crate::services::boot_env::cmdline(root, BOOT_ENV, &args),
         environments: profile.boot_environments.clone(),
+        // Whether to enroll it is the answer's (see plan::plan).
+        machine_key: Default::default(),
     }
 }

@@ -190,6 +190,19 @@ pub struct BootPlan {
     /// What upgrades keep to roll back to.
     #[serde(default)]
     pub environments: crate::profile::BootEnvironments,
+    /// The machine's own module-signing key, made here for DKMS.
+    #[serde(default)]
+    pub machine_key: MachineKey,
+}
+
+/// DKMS signs the modules it rebuilds after a kernel update with a key
+/// made on this machine; Secure Boot loads them once shim trusts it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct MachineKey {
+    /// Enroll it with `mokutil --import` (on UEFI), the one-time password
+    /// being the answer's `mok-password-hash` (a secret of the plan).
+    pub enroll: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -273,7 +286,10 @@ impl Plan {
     }
 }
 
-/// The answer's secrets that planned files name.
+/// The secret that holds the MOK enrolment's one-time password hash.
+pub const MOK_PASSWORD: &str = "mok-password-hash";
+
+/// The answer's secrets that planned files name, and the MOK password.
 fn secrets(profile: &Profile, answer: &Answer) -> BTreeMap<String, String> {
     use services::alerts::{SMTP_PASSWORD, WEBHOOK_TOKEN};
     let alerts = &profile.alerts;
@@ -284,6 +300,12 @@ fn secrets(profile: &Profile, answer: &Answer) -> BTreeMap<String, String> {
     .into_iter()
     .filter_map(|(name, value)| Some((name.to_string(), value.clone()?)))
     .chain(keys::secrets(answer))
+    .chain(
+        answer
+            .mok_password_hash
+            .clone()
+            .map(|hash| (MOK_PASSWORD.to_string(), hash)),
+    )
     .collect()
 }
 
@@ -305,7 +327,8 @@ pub fn build(
     }
     let pools = zfs::pools(&profile, &selection);
     let datasets = zfs::datasets(&profile, &selection);
-    let boot = boot::boot(&profile, &selection);
+    let mut boot = boot::boot(&profile, &selection);
+    boot.machine_key.enroll = answer.mok_password_hash.is_some();
     let (accounts, prompts) = system::accounts(&profile);
     let mut prompts = prompts;
     prompts.extend(

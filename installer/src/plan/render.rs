@@ -168,6 +168,15 @@ fn boot(w: &mut String, plan: &Plan) {
             be.keep, be.snapshots, be.fallback_minutes
         ),
     );
+    let enrolment = if plan.boot.machine_key.enroll {
+        "enrolled with mokutil --import: confirm it in MokManager at the first boot with the answer's password"
+    } else {
+        "not enrolled (no mok-password-hash in the answer): mokutil --import /var/lib/dkms/mok.pub enrolls it"
+    };
+    line(
+        w,
+        format!("  Secure Boot: signed shim and GRUB; the machine's own module-signing key for DKMS made here, {enrolment}"),
+    );
     for disk in &plan.boot.disks {
         line(
             w,

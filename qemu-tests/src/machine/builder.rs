@@ -31,6 +31,8 @@ pub struct Builder {
     /// UEFI with Secure Boot on (Microsoft's keys, as PCs ship) and these
     /// PEM certificates enrolled as Machine Owner Keys.
     secure_boot: Option<Vec<PathBuf>>,
+    /// Boot on the variables the last machine in this folder left.
+    keep_vars: bool,
 }
 
 impl Builder {
@@ -50,6 +52,7 @@ impl Builder {
             netboot: None,
             network: None,
             secure_boot: None,
+            keep_vars: false,
         }
     }
 
@@ -106,6 +109,13 @@ impl Builder {
 
     pub fn firmware(mut self, firmware: Firmware) -> Self {
         self.firmware = firmware;
+        self
+    }
+
+    /// Secure Boot's variables as the last machine in this folder left
+    /// them, rather than made afresh.
+    pub fn keep_vars(mut self) -> Self {
+        self.keep_vars = true;
         self
     }
 
@@ -187,7 +197,11 @@ impl Builder {
                 "OVMF_CODE_4M.fd"
             }
             Some(moks) => {
-                super::secure_boot::vars_with(moks, &vars)?;
+                // What the last machine wrote there (an enrolment request)
+                // stays, as a PC's NVRAM keeps it.
+                if !(self.keep_vars && vars.is_file()) {
+                    super::secure_boot::vars_with(moks, &vars)?;
+                }
                 "OVMF_CODE_4M.secboot.fd"
             }
         };

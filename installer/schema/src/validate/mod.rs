@@ -294,6 +294,14 @@ pub fn answer(answer: &Answer, profile: &Profile) -> Vec<Finding> {
             );
         }
     }
+    if let Some(hash) = &answer.mok_password_hash {
+        if !hash.starts_with("$6$") || !checks::is_crypt_hash(hash) {
+            out.push(
+                top.key("mok-password-hash"),
+                "must be a SHA-512 crypt hash ($6$...), made with `mokutil --generate-hash` or `mkpasswd -m sha-512`: MokManager checks the password against it",
+            );
+        }
+    }
     checks::ssh_keys(&mut out, top.key("root-ssh-keys"), &answer.root_ssh_keys);
     answer_users(&mut out, answer, profile);
     checks::ssh_keys(

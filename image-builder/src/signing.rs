@@ -80,30 +80,13 @@ impl BuildKey {
         let subject = format!("/CN=Hearth image build {tag}/");
         let (key, cert) = (self.key(), self.cert());
         let partial = key.with_extension("partial");
-        runner.run(
-            "openssl",
-            &[
-                "req",
-                "-new",
-                "-x509",
-                "-nodes",
-                "-newkey",
-                "rsa:2048",
-                "-sha256",
-                "-days",
-                "36500",
-                "-subj",
-                &subject,
-                "-addext",
-                "extendedKeyUsage=codeSigning",
-                "-keyout",
-                &partial.display().to_string(),
-                "-outform",
-                "DER",
-                "-out",
-                &cert.display().to_string(),
-            ],
-        )?;
+        let args = hearth_system::secure_boot::new_key_args(
+            &subject,
+            &partial.display().to_string(),
+            &cert.display().to_string(),
+        );
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        runner.run("openssl", &args)?;
         fs::set_permissions(&partial, fs::Permissions::from_mode(0o600))?;
         fs::rename(&partial, &key)?;
         if !cert.is_file() {

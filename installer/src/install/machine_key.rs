@@ -20,32 +20,14 @@ pub fn make(hostname: &str, target: &Path, runner: &Runner) -> Result<()> {
     hearth_system::dkms::forget_signing_key(target);
     fs::create_dir_all(target.join("var/lib/dkms"))?;
     let subject = format!("/CN=Hearth machine {hostname}/");
-    chroot(
-        runner,
-        target,
-        &[
-            "openssl",
-            "req",
-            "-new",
-            "-x509",
-            "-nodes",
-            "-newkey",
-            "rsa:2048",
-            "-sha256",
-            "-days",
-            "36500",
-            "-subj",
-            &subject,
-            "-addext",
-            "extendedKeyUsage=codeSigning",
-            "-keyout",
-            MACHINE_KEY,
-            "-outform",
-            "DER",
-            "-out",
-            MACHINE_CERT,
-        ],
-    )?;
+    let mut args = vec!["openssl".to_string()];
+    args.extend(secure_boot::new_key_args(
+        &subject,
+        MACHINE_KEY,
+        MACHINE_CERT,
+    ));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    chroot(runner, target, &args)?;
     let key = target.join(MACHINE_KEY.trim_start_matches('/'));
     fs::set_permissions(&key, fs::Permissions::from_mode(0o600))?;
     Ok(())

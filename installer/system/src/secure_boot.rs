@@ -11,6 +11,35 @@ pub const BUILD_CERT: &str = "hearth-build.der";
 pub const MACHINE_KEY: &str = "/var/lib/dkms/mok.key";
 pub const MACHINE_CERT: &str = "/var/lib/dkms/mok.pub";
 
+/// `openssl`'s arguments that make a module-signing key (PEM, at `key`)
+/// and its self-signed certificate (DER, at `cert`, as DKMS, mokutil and
+/// MokManager take it), valid for a century: a MOK has no expiry check.
+pub fn new_key_args(subject: &str, key: &str, cert: &str) -> Vec<String> {
+    [
+        "req",
+        "-new",
+        "-x509",
+        "-nodes",
+        "-newkey",
+        "rsa:2048",
+        "-sha256",
+        "-days",
+        "36500",
+        "-subj",
+        subject,
+        "-addext",
+        "extendedKeyUsage=codeSigning",
+        "-keyout",
+        key,
+        "-outform",
+        "DER",
+        "-out",
+        cert,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// The firmware's SecureBoot variable (EFI global variable GUID).
 const VARIABLE: &str = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c";
 

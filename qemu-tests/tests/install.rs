@@ -145,6 +145,7 @@ impl Scenario {
         let unattended = self.unattended_iso(profile, extra);
         let started = Instant::now();
         let mut installer = self.start_iso(&unattended, firmware, disks);
+        live_started(&mut installer);
         let outcome = install_outcome(&mut installer, &self.dir);
         assert!(
             outcome.starts_with(expected),
@@ -330,6 +331,7 @@ const FIRSTBOOT_DONE: &str = "timeout 900 sh -c 'while [ \"$(systemctl is-active
 
 /// Waits for the install to succeed and the machine to power off.
 fn install_done(mut machine: Machine, dir: &Path) {
+    live_started(&mut machine);
     let outcome = install_outcome(&mut machine, dir);
     assert!(
         outcome.starts_with("HEARTH-INSTALL-DONE"),
@@ -342,13 +344,18 @@ fn install_done(mut machine: Machine, dir: &Path) {
     machine.kill();
 }
 
+/// A live system just started reaches its installer (booted once more if
+/// it froze on the way: see `Machine::wait_for_boot`).
+fn live_started(machine: &mut Machine) {
+    machine
+        .wait_for_boot("HEARTH-LIVE", machine.scaled(60))
+        .expect("the live system starts the installer");
+}
+
 /// The live system's verdict on the install: DONE, or FAILED with the
 /// error, in which case the live system's install log is kept in `dir`.
 fn install_outcome(machine: &mut Machine, dir: &Path) -> String {
     let timeout = machine.scaled(150);
-    machine
-        .wait_for_boot("HEARTH-LIVE", machine.scaled(60))
-        .expect("the live system starts the installer");
     let outcome = machine
         .wait_for_console(r"HEARTH-INSTALL-(DONE|FAILED[^\n]*)", timeout)
         .expect("the install ends");

@@ -28,6 +28,9 @@ fn a_silent_guest_is_booted_again_once() {
     let registers =
         std::fs::read_to_string(dir.join("silent.serial.frozen.registers")).expect("registers");
     assert!(registers.contains("EIP="), "{registers}");
+    // The machine booted again is driven as before, monitor included.
+    let running = machine.monitor("info status").expect("the monitor answers");
+    assert!(running.contains("running"), "{running}");
     machine.kill();
     let _ = std::fs::remove_dir_all(&root);
 }

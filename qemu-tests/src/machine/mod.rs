@@ -19,6 +19,7 @@ pub use builder::Builder;
 pub use disk::{Bus, Disk, Firmware, Medium};
 
 /// How QEMU was started, kept so a machine that froze can be started again.
+#[derive(Clone)]
 pub(crate) struct Launch {
     args: Vec<String>,
     log: PathBuf,
@@ -96,8 +97,10 @@ impl Machine {
         fs::write(frozen.with_extension("registers"), state)?;
         crate::budget::note_stall(&self.log, silent);
         self.kill();
-        let launch = std::mem::replace(&mut self.launch, Launch::empty());
-        *self = Machine::spawn(launch)?;
+        // The frozen machine is dropped below: its monitor path is the new
+        // one's, so it must not remove that socket on its way out.
+        self.monitor = PathBuf::new();
+        *self = Machine::spawn(self.launch.clone())?;
         self.wait_for_console(pattern, timeout)
     }
 
@@ -298,18 +301,6 @@ impl Machine {
 impl Drop for Machine {
     fn drop(&mut self) {
         self.kill();
-    }
-}
-
-impl Launch {
-    fn empty() -> Launch {
-        Launch {
-            args: Vec::new(),
-            log: PathBuf::new(),
-            errors: PathBuf::new(),
-            monitor: PathBuf::new(),
-            slowdown: 1,
-        }
     }
 }
 

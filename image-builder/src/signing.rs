@@ -62,12 +62,7 @@ impl BuildKey {
                 "multiline",
             ],
         )?;
-        subject
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("commonName").map(str::trim))
-            .and_then(|l| l.strip_prefix('='))
-            .map(|cn| cn.trim().to_string())
-            .context("the build certificate has no CN")
+        hearth_system::secure_boot::common_name(&subject).context("the build certificate has no CN")
     }
 
     fn generate(&self, runner: &Runner) -> Result<()> {

@@ -40,6 +40,16 @@ pub fn new_key_args(subject: &str, key: &str, cert: &str) -> Vec<String> {
     .to_vec()
 }
 
+/// The CN in what `openssl x509 -noout -subject -nameopt multiline`
+/// prints: what `modinfo -F signer` names a module's signer by.
+pub fn common_name(subject: &str) -> Option<String> {
+    subject
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("commonName"))
+        .and_then(|l| l.trim().strip_prefix('='))
+        .map(|cn| cn.trim().to_string())
+}
+
 /// The firmware's SecureBoot variable (EFI global variable GUID).
 const VARIABLE: &str = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c";
 
@@ -78,6 +88,16 @@ fn state_from(variable: &Path) -> State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_common_name_comes_out_of_the_subject() {
+        let subject = "subject=\n    commonName                = Hearth image build f1375a71\n";
+        assert_eq!(
+            common_name(subject).as_deref(),
+            Some("Hearth image build f1375a71")
+        );
+        assert_eq!(common_name("subject=\n    organizationName = x\n"), None);
+    }
 
     #[test]
     fn the_fifth_byte_says_on_or_off() {

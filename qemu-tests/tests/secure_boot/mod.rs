@@ -199,9 +199,5 @@ fn subject_cn(pem: &Path) -> String {
         .arg(pem)
         .output()
         .expect("openssl");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("commonName").map(str::to_string))
-        .and_then(|l| l.split_once('=').map(|(_, cn)| cn.trim().to_string()))
-        .expect("a CN")
+    hearth_system::secure_boot::common_name(&String::from_utf8_lossy(&out.stdout)).expect("a CN")
 }

@@ -14,6 +14,7 @@ pub const OUTSIDE_CI: &[&str] = &[
     "encrypted",
     "upgrades",
     "proxmox-standin",
+    "mok-manager",
 ];
 
 /// Whether a scenario is run by name only: the long ones, those made from

@@ -18,6 +18,8 @@ use qemu_tests::machine::{Builder, Firmware, Medium};
 
 use super::Scenario;
 
+mod mok_manager;
+
 /// `openssl passwd -6` of a one-time password: what MokManager would ask.
 const MOK_HASH: &str =
     "$6$hearthmok$2fh7wQaETmeZrT6/AdMcJvzh7NSVUEVEg4sZFhW5K0L7sLF7aXI3DEXBKeK4DvWJWL3XRSoVXIIthiZAvOaqU.";

@@ -189,12 +189,15 @@ impl Scenario {
         for disk in disks {
             builder = builder.disk(disk);
         }
-        self.secure(builder).start(self.accel).expect("qemu")
+        self.secure(builder, firmware)
+            .start(self.accel)
+            .expect("qemu")
     }
 
-    /// Secure Boot on, when the scenario asks for it.
-    fn secure(&self, builder: Builder) -> Builder {
+    /// Secure Boot on for UEFI boots, when the scenario asks for it.
+    pub(crate) fn secure(&self, builder: Builder, firmware: Firmware) -> Builder {
         match &self.secure_boot {
+            _ if firmware != Firmware::Uefi => builder,
             Some(moks) if self.keep_vars => builder.secure_boot(moks).keep_vars(),
             Some(moks) => builder.secure_boot(moks),
             None => builder,
@@ -232,7 +235,10 @@ impl Scenario {
         for disk in disks {
             builder = builder.disk(disk);
         }
-        let mut server = self.secure(builder).start(self.accel).expect("qemu");
+        let mut server = self
+            .secure(builder, firmware)
+            .start(self.accel)
+            .expect("qemu");
         server
             .wait_for_boot("login:", server.scaled(60))
             .expect("the installed system boots to a login prompt");

@@ -7,12 +7,16 @@
 //! disk alone boots it too; an initramfs update reaches every ESP, with a
 //! disk missing and once it is back; an upgrade that never reaches
 //! multi-user falls back by itself. Files written after the snapshot, in
-//! /home and on tank, survive it all.
+//! /home and on tank, survive it all. Every UEFI boot has Secure Boot on
+//! (Microsoft's keys, the build's certificate a MOK), so each boot
+//! environment's entry is shown to boot under it: the new one, the old one
+//! picked in the menu, the broken one's trial and the fallback.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use qemu_tests::apt_repo;
+use qemu_tests::iso::build_certificate;
 use qemu_tests::machine::{Builder, Disk, Firmware, Machine};
 use qemu_tests::sinks::Sink;
 use qemu_tests::ssh;
@@ -35,6 +39,8 @@ fn upgrades() {
     let Some(mut scenario) = Scenario::with_iso("upgrades", 50, "minimal") else {
         return;
     };
+    let build = build_certificate(&scenario.iso, &scenario.dir).expect("the build's certificate");
+    scenario.secure_boot = Some(vec![build]);
     let mut repo = Repo::start(&scenario);
     let disks = vec![
         scenario.disk("root-1", 8),
@@ -54,6 +60,7 @@ fn upgrades() {
     let (server, port) = scenario.boot("first-boot", Firmware::Uefi, &all);
     assert_eq!(scenario.root(port, FIRSTBOOT_DONE).trim(), "active");
     assert_eq!(scenario.root(port, ESP_COUNT).trim(), "2");
+    secure_boot_on(&scenario, port, "first-boot");
 
     apt_snapshots_first(&scenario, port);
     let new = upgrade_into_a_new_environment(&mut scenario, port, &mut repo);
@@ -61,6 +68,7 @@ fn upgrades() {
     scenario.root(port, "sync");
     drop(server);
 
+    the_new_environment_boots(&mut scenario, &all, &new);
     pick_the_old_entry_in_grub(&mut scenario, &all, &new);
     the_second_disk_alone_boots_the_default(&mut scenario, &disks);
     the_missing_disks_esp_catches_up(&mut scenario, &all);
@@ -174,6 +182,31 @@ fn upgrade_into_a_new_environment(scenario: &mut Scenario, port: u16, repo: &mut
     new
 }
 
+/// The new environment, the default now, boots (its trial) and confirms
+/// itself.
+fn the_new_environment_boots(scenario: &mut Scenario, all: &[&Disk], new: &str) {
+    let (server, port) = scenario.boot("new-environment", Firmware::Uefi, all);
+    assert_eq!(
+        scenario.root(port, "findmnt -n -o SOURCE /").trim(),
+        format!("rpool/ROOT/{new}")
+    );
+    assert_eq!(
+        scenario.root(port, VERSION).trim(),
+        "2",
+        "the upgraded system"
+    );
+    secure_boot_on(scenario, port, "new-environment");
+    boot_ok_done(scenario, port);
+    scenario.root(port, "sync");
+    drop(server);
+}
+
+/// Secure Boot on, and zfs (signed by the build) loaded.
+fn secure_boot_on(scenario: &Scenario, port: u16, name: &str) {
+    let state = scenario.root(port, "mokutil --sb-state; lsmod | grep -c '^zfs '");
+    assert_eq!(state.trim(), "SecureBoot enabled\n1", "{name}");
+}
+
 /// The menu's second entry (the old environment) picked over the serial
 /// console boots the system as it was; `hearth rollback` keeps it.
 fn pick_the_old_entry_in_grub(scenario: &mut Scenario, all: &[&Disk], new: &str) {
@@ -197,6 +230,7 @@ fn pick_the_old_entry_in_grub(scenario: &mut Scenario, all: &[&Disk], new: &str)
         "the old system, as it was"
     );
     assert_eq!(scenario.root(port, AFTER), "after\nafter\n");
+    secure_boot_on(scenario, port, "pick-old");
     boot_ok_done(scenario, port);
     let out = scenario.root(port, "hearth rollback hearth");
     assert!(out.contains("hearth boots from the next boot on"), "{out}");
@@ -289,6 +323,7 @@ fn a_broken_upgrade_falls_back_by_itself(scenario: &mut Scenario, all: &[&Disk],
         .expect("the trial boot restarts by itself");
     scenario.phase("broken trial until its restart", started);
     let (server, port) = scenario.boot("after-fallback", Firmware::Uefi, all);
+    secure_boot_on(scenario, port, "after-fallback");
     assert_eq!(
         scenario.root(port, "findmnt -n -o SOURCE /").trim(),
         "rpool/ROOT/hearth"
@@ -329,6 +364,7 @@ fn start(scenario: &Scenario, name: &str, firmware: Firmware, disks: &[&Disk]) -
     for disk in disks {
         builder = builder.disk(disk);
     }
+    let builder = scenario.secure(builder, firmware);
     (builder.start(scenario.accel).expect("qemu"), port)
 }
 

@@ -52,18 +52,12 @@ fn boots_with_disks(name: &str, firmware: Firmware, medium: Medium, disks: &[(Di
         builder = builder.disk(disk);
     }
     let mut machine = builder.start(accel).expect("qemu starts");
-    machine
-        .wait_for_console("Hearth live system, root shell", machine.scaled(60))
-        .expect("the GRUB menu on the serial console");
-    machine.send("s").expect("choose the shell entry");
     let marker = machine
-        .wait_for_console(r"HEARTH-LIVE installer=\S+ zfs=\S+", machine.scaled(120))
-        .expect("the live system reports itself");
+        .live_root_shell()
+        .expect("the shell entry of the boot menu, the live system's line and its shell");
     let boot_time = boot_started.elapsed().as_secs_f64();
+    assert!(marker.contains("installer="), "{marker}");
     assert!(!marker.contains("zfs=missing"), "{marker}");
-    machine
-        .take_shell(machine.scaled(30))
-        .expect("a shell prompt");
     let checks_started = Instant::now();
     let version = machine
         .succeed("hearth --version", machine.scaled(30))

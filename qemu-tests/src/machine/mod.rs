@@ -162,6 +162,16 @@ impl Machine {
         Ok(())
     }
 
+    /// Picks the live system's root-shell entry in the ISO's boot menu and
+    /// takes that shell; returns the live system's `HEARTH-LIVE` line.
+    pub fn live_root_shell(&mut self) -> Result<String> {
+        self.wait_for_boot("Hearth live system, root shell", self.scaled(60))?;
+        self.send("s")?;
+        let line = self.wait_for_console(r"HEARTH-LIVE [^\r\n]*", self.scaled(120))?;
+        self.take_shell(self.scaled(30))?;
+        Ok(line)
+    }
+
     /// Runs `command` in the serial root shell; returns (exit code, output).
     pub fn execute(&mut self, command: &str, timeout: Duration) -> Result<(i32, String)> {
         self.counter += 1;

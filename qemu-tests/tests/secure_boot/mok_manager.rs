@@ -88,18 +88,11 @@ fn live(scenario: &Scenario) -> Machine {
 /// system says of zfs.
 fn live_shell(scenario: &Scenario, enrolled: bool) -> Machine {
     let mut machine = live(scenario);
-    machine
-        .wait_for_boot("Hearth live system, root shell", machine.scaled(60))
-        .expect("the boot menu");
-    machine.send("s").expect("the shell entry");
     let line = machine
-        .wait_for_console(r"HEARTH-LIVE [^\r\n]*", machine.scaled(120))
-        .expect("the live system's line");
+        .live_root_shell()
+        .expect("the live system's root shell");
     assert!(line.contains("secureboot=enabled"), "{line}");
     assert_eq!(!line.contains("zfs=missing"), enrolled, "{line}");
-    machine
-        .take_shell(machine.scaled(30))
-        .expect("a root shell");
     machine
 }
 

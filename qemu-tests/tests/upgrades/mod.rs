@@ -322,6 +322,17 @@ fn a_broken_upgrade_falls_back_by_itself(scenario: &mut Scenario, all: &[&Disk],
         .wait_for_exit(deadline)
         .expect("the trial boot restarts by itself");
     scenario.phase("broken trial until its restart", started);
+    let said = String::from_utf8_lossy(&std::fs::read(&trial.log).expect("the trial's console"))
+        .to_string();
+    for words in [
+        "secureboot: Secure boot enabled",
+        "root=ZFS=rpool/ROOT/broken",
+    ] {
+        assert!(
+            said.contains(words),
+            "the broken environment's kernel says {words:?}"
+        );
+    }
     let (server, port) = scenario.boot("after-fallback", Firmware::Uefi, all);
     secure_boot_on(scenario, port, "after-fallback");
     assert_eq!(

@@ -1,17 +1,22 @@
-//! The enrolment a person does, end to end, through shim's MokManager
-//! driven over the serial console (OVMF mirrors its text screen there):
-//! on a machine with Secure Boot on and the build's certificate unknown,
-//! the live system refuses zfs; its root shell asks for the certificate
-//! with `mokutil --import` and a one-time password, as the live system's
-//! message says; at the next boot MokManager enrolls it (Enroll MOK,
-//! Continue, Yes, the password, Reboot); the boot after that loads zfs.
+//! The enrolments a person does, end to end, through shim's MokManager
+//! driven over the serial console (OVMF mirrors its text screen there),
+//! with no key put in by the test. On a machine with Secure Boot on and
+//! only Microsoft's keys, the live system refuses zfs; its root shell
+//! asks for the build's certificate with `mokutil --import` and a one-time
+//! password, as the live system's message says; at the next boot
+//! MokManager enrolls it (Enroll MOK, Continue, Yes, the password,
+//! Reboot), and the live system loads zfs. On those same variables the
+//! install runs with the password's hash in the answer; at the installed
+//! system's first boot MokManager enrolls the machine's own key the same
+//! way, and a module DKMS builds with that key then loads.
 
 use std::time::{Duration, Instant};
 
 use hearth_system::secure_boot::{BUILD_CERT, DIR};
-use qemu_tests::machine::{Builder, Machine, Medium};
+use qemu_tests::machine::{Builder, Firmware, Machine, Medium};
 
 use super::super::Scenario;
+use super::PROBE_MODULE;
 
 /// The one-time password, and `openssl passwd -6` of it (what
 /// `mokutil --hash-file` takes).
@@ -23,7 +28,7 @@ const DOWN_ENTER: &str = "\x1b[B\r";
 
 #[test]
 fn mok_manager() {
-    let Some(mut scenario) = Scenario::new("mok-manager", 10) else {
+    let Some(mut scenario) = Scenario::new("mok-manager", 15) else {
         return;
     };
     let started = Instant::now();
@@ -68,7 +73,58 @@ fn mok_manager() {
     assert!(loaded.contains("already enrolled"), "{loaded}");
     machine.kill();
     scenario.phase("enrolled", started);
+    the_machine_key_at_first_boot(&mut scenario);
     scenario.report();
+}
+
+/// The install on the variables MokManager left, asking shim to enroll the
+/// machine's key; the first boot's MokManager enrolls it.
+fn the_machine_key_at_first_boot(scenario: &mut Scenario) {
+    scenario.secure_boot = Some(Vec::new());
+    scenario.keep_vars = true;
+    scenario.top_extra = format!("mok-password-hash = \"{HASH}\"\n");
+    let disk = scenario.disk("mok-disk", 8);
+    scenario.install(
+        "minimal",
+        Firmware::Uefi,
+        &[&disk],
+        "",
+        "HEARTH-INSTALL-DONE",
+    );
+    let started = Instant::now();
+    let mut machine = Builder::new("first-boot", &scenario.dir)
+        .secure_boot(&[])
+        .keep_vars()
+        .disk(&disk)
+        .start(scenario.accel)
+        .expect("qemu");
+    enrol(&mut machine, PASSWORD).expect("MokManager enrolls the machine's key");
+    machine
+        .wait_for_exit(machine.scaled(60))
+        .expect("MokManager reboots");
+    scenario.phase("first boot's mokmanager", started);
+    let (mut server, port) = scenario.boot("enrolled-machine-key", Firmware::Uefi, &[&disk]);
+    let built = scenario.root(port, PROBE_MODULE);
+    assert!(
+        built.contains("Hearth machine"),
+        "DKMS signed it with the machine's key: {built}"
+    );
+    let loaded = scenario.root(
+        port,
+        "modprobe hearth_probe && lsmod | grep -c '^hearth_probe '; mokutil --test-key /var/lib/dkms/mok.pub || true",
+    );
+    assert!(
+        loaded.starts_with('1'),
+        "the machine-signed module loads: {loaded}"
+    );
+    assert!(loaded.contains("already enrolled"), "{loaded}");
+    let status = scenario.root(port, "hearth status || true");
+    assert!(
+        status.contains("machine key: CN=Hearth machine"),
+        "{status}"
+    );
+    assert!(!status.contains("NOT enrolled"), "{status}");
+    server.kill();
 }
 
 /// The ISO as a USB stick on a machine with Secure Boot on and only

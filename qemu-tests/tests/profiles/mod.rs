@@ -261,6 +261,38 @@ pub fn boot(
     (server, port, Forwards(forwards))
 }
 
+/// The failed units `systemctl --failed --plain` listed after the state.
+fn failed_units(state: &str) -> Vec<&str> {
+    state
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().next())
+        .collect()
+}
+
+/// Whether `unit` is a compose app that failed only because its images
+/// come from Docker Hub, which a test machine cannot reach (the ISO
+/// carries Hearth's own image, not an app's).
+fn offline_pull(scenario: &Scenario, port: u16, unit: &str) -> bool {
+    if !unit.starts_with("hearth-compose@") {
+        return false;
+    }
+    let said = scenario.root(
+        port,
+        &format!(
+            "journalctl -b -u '{unit}' --no-pager -o cat | grep -m1 'registry-1.docker.io' || true"
+        ),
+    );
+    if said.trim().is_empty() {
+        return false;
+    }
+    eprintln!(
+        "{unit} failed pulling its images, as it must with no registry: {}",
+        said.trim()
+    );
+    true
+}
+
 /// The installed system against its own plan.
 pub fn check(scenario: &Scenario, port: u16) {
     assert_eq!(
@@ -283,10 +315,13 @@ pub fn check(scenario: &Scenario, port: u16) {
         port,
         "timeout 900 systemctl is-system-running --wait || systemctl --failed --no-legend --plain",
     );
-    assert_eq!(
-        state.trim(),
-        "running",
-        "the system is running, no unit failed"
+    let unexplained: Vec<&str> = failed_units(&state)
+        .into_iter()
+        .filter(|unit| !offline_pull(scenario, port, unit))
+        .collect();
+    assert!(
+        state.trim() == "running" || (state.lines().count() > 1 && unexplained.is_empty()),
+        "the system is running, no unit failed (but an app whose images no registry here serves):\n{state}"
     );
     let units = plan_json["units"].as_array().into_iter().flatten();
     for unit in units.filter_map(|u| u.as_str()) {

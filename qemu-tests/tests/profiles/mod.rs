@@ -357,6 +357,13 @@ fn degraded(scenario: &mut Scenario, profile: &Profile, disks: &[(String, Disk)]
     let (mut server, port, forwards) = boot(scenario, "degraded", (Firmware::Uefi, profile), &rest);
     let health = scenario.root(port, &format!("zpool list -H -o health {root}"));
     assert_eq!(health.trim(), "DEGRADED");
+    // Its first boot: the checks read what provisioning makes.
+    let provisioned = scenario.root(port, super::FIRSTBOOT_DONE);
+    assert_eq!(
+        provisioned.trim(),
+        "active",
+        "first-boot provisioning: {provisioned}"
+    );
     assert!(!scenario
         .root(port, "findmnt -n -o SOURCE /")
         .trim()

@@ -293,6 +293,12 @@ fn offline_pull(scenario: &Scenario, port: u16, unit: &str) -> bool {
     true
 }
 
+/// A pool's vdevs as ZFS has them.
+fn layout_of(scenario: &Scenario, port: u16, pool: &str) -> Vec<layout::Vdev> {
+    let status = scenario.root(port, &format!("zpool status -j -P {pool}"));
+    layout::actual(&status, pool).expect("actual layout")
+}
+
 /// The installed system against its own plan.
 pub fn check(scenario: &Scenario, port: u16) {
     assert_eq!(
@@ -303,9 +309,14 @@ pub fn check(scenario: &Scenario, port: u16) {
     let plan_json: serde_json::Value = serde_json::from_str(&plan).expect("plan.json");
     for pool in plan_json["pools"].as_array().into_iter().flatten() {
         let name = pool["name"].as_str().unwrap_or_default();
-        let status = scenario.root(port, &format!("zpool status -j -P {name}"));
+        let got = layout_of(scenario, port, name);
+        if pool["action"] == "import" {
+            // Kept as it was: the reprovision case compares it with itself
+            // before the reinstall.
+            assert!(!got.is_empty(), "kept pool {name} imported");
+            continue;
+        }
         let want = layout::planned(&plan, name).expect("planned layout");
-        let got = layout::actual(&status, name).expect("actual layout");
         assert_eq!(
             got, want,
             "pool {name}: as ZFS has it (left) and as planned (right)"
@@ -395,8 +406,10 @@ fn reprovision(
         .map(|p| p.name.as_str())
         .collect();
     let (mut server, port, _) = boot(scenario, "first-boot", (Firmware::Uefi, profile), &all);
+    let mut before = Vec::new();
     for pool in &data {
         scenario.root(port, &format!("echo kept-{pool} > \"$(zfs get -H -o value mountpoint {pool})/hearth-kept\" && zpool sync {pool}"));
+        before.push(layout_of(scenario, port, pool));
     }
     scenario.root(port, "sync");
     server.kill();
@@ -421,6 +434,13 @@ fn reprovision(
             kept.trim(),
             format!("kept-{pool}"),
             "the file on {pool} came through the reinstall"
+        );
+    }
+    for (pool, was) in data.iter().zip(&before) {
+        assert_eq!(
+            &layout_of(scenario, port, pool),
+            was,
+            "{pool} kept as it was"
         );
     }
     check(scenario, port);

@@ -1,7 +1,8 @@
-//! GRUB for BIOS and UEFI on every root disk, each ESP holding the first
-//! boot environment's kernel and initrd, a grub.cfg that finds that ESP by
-//! its own UUID (so any one disk boots alone) and the boot state. The
-//! installed system's hooks (`hearth be sync`) keep all ESPs in step.
+//! GRUB for BIOS and UEFI on every root disk (with shim's fallback loader:
+//! `fallback`), each ESP holding the first boot environment's kernel and
+//! initrd, a grub.cfg that finds that ESP by its own UUID (so any one disk
+//! boots alone) and the boot state. The installed system's hooks
+//! (`hearth be sync`) keep all ESPs in step.
 
 use std::fs;
 use std::path::Path;
@@ -128,6 +129,7 @@ fn install_disk_at(
             ],
         )?;
         certificates_onto(target, &esp_dir)?;
+        super::fallback::install(target, &esp_dir)?;
         fill(&esp_dir, &uuid)
     })();
     runner.run("umount", &[&esp_dir.display().to_string()])?;

@@ -4,6 +4,7 @@
 //! the runner; a failure leaves nothing mounted or imported.
 
 pub mod boot;
+mod fallback;
 pub mod fetch;
 pub mod from_kit;
 mod keys;

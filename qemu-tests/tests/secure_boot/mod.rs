@@ -112,17 +112,48 @@ fn signed_chain(scenario: &Scenario, port: u16, signer: &str, name: &str) {
     assert_eq!(module.trim(), format!("{signer}\n1"), "{name}");
     let esp = scenario.root(
         port,
-        "for u in $(zfs get -H -o value org.hearth:esps rpool/ROOT | tr , ' '); do d=$(blkid -U $u) && break; done; mount -o ro $d /mnt && ls /mnt/EFI/BOOT /mnt; umount /mnt",
+        &format!(
+            "{ESP}; mount -o ro $d /mnt && ls /mnt/EFI/BOOT /mnt/EFI/debian /mnt; umount /mnt"
+        ),
     );
     for file in [
         "BOOTX64.EFI",
         "grubx64.efi",
         "mmx64.efi",
+        "fbx64.efi",
+        "shimx64.efi",
+        "BOOTX64.CSV",
         "hearth-build.der",
         "hearth-machine.der",
     ] {
         assert!(esp.contains(file), "{name}: {file} on the ESP:\n{esp}");
     }
+    fallback_entry(scenario, port, name);
+}
+
+/// The device of the first ESP found of those the root pool names.
+const ESP: &str = "for u in $(zfs get -H -o value org.hearth:esps rpool/ROOT | tr , ' '); do d=$(blkid -U $u) && break; done";
+
+/// Shim's fallback loader, run from this disk's removable path, wrote a
+/// firmware entry for this disk's vendor directory (its partition's GPT
+/// UUID and `\EFI\debian\shimx64.efi`).
+fn fallback_entry(scenario: &Scenario, port: u16, name: &str) {
+    let said = scenario.root(
+        port,
+        &format!("{ESP}; blkid -s PARTUUID -o value $d; efibootmgr -v"),
+    );
+    let said = said.to_lowercase();
+    let partuuid = said.lines().next().unwrap_or_default().trim().to_string();
+    assert!(partuuid.len() == 36, "{name}: the ESP's PARTUUID:\n{said}");
+    let entry = said.lines().find(|line| {
+        line.contains("hearth")
+            && line.contains(&partuuid)
+            && line.contains(r"\efi\debian\shimx64.efi")
+    });
+    assert!(
+        entry.is_some(),
+        "{name}: a firmware entry for this disk's shim:\n{said}"
+    );
 }
 
 /// A module of one empty init, built and installed by DKMS, which signs

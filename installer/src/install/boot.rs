@@ -16,6 +16,26 @@ use crate::datasets::BOOT_ENV;
 use crate::plan::{BootDisk, Plan};
 use crate::runner::Runner;
 
+/// GRUB for BIOS and UEFI, shim and its fallback onto every root disk,
+/// from the live system: it is the target's base, so these are the
+/// target's own files, and this runs while the system unpacks.
+pub fn loaders(plan: &Plan, runner: &Runner) -> Result<()> {
+    each_disk(plan, |i, disk| {
+        let at = format!("run/hearth/esp-{}", i + 1);
+        let live = Path::new("/");
+        let done = with_esp(live, &at, disk, runner, |dir, _| {
+            grub_onto(live, &at, disk, runner)?;
+            super::fallback::install(live, dir).map(|_| ())
+        });
+        let _ = fs::remove_dir(live.join(&at));
+        done
+    })
+    .map(|_| ())
+}
+
+/// Onto every ESP that `loaders` prepared: the certificates, the first
+/// boot environment's kernel and initrd, and the menu; the ESPs' UUIDs
+/// recorded on the root pool; the machine's key put up for enrolment.
 pub fn install(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
     // Restored initramfs host keys reach the initrd before it is copied.
     if plan.state.restore.is_some() && plan.packages.iter().any(|p| p == "dropbear-initramfs") {
@@ -30,35 +50,15 @@ pub fn install(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
         cmdline: plan.boot.kernel_cmdline.clone(),
         protected: true,
     };
-    // Every disk at once, each ESP at a mount point of its own: GRUB's
-    // installs and the copies are independent, and TCG has two CPUs.
-    let uuids = std::thread::scope(|scope| {
-        let installs: Vec<_> = plan
-            .boot
-            .disks
-            .iter()
-            .enumerate()
-            .map(|(i, disk)| {
-                let first = &first;
-                scope.spawn(move || {
-                    let at = format!("boot/efi-{}", i + 1);
-                    let uuid = install_disk_at(target, &at, disk, runner, |dir, uuid| {
-                        let state = BootState::activate(BOOT_ENV, None);
-                        esp::sync_dir(dir, uuid, std::slice::from_ref(first), &state, runner)
-                            .map(|_| ())
-                    });
-                    let _ = fs::remove_dir(target.join(&at));
-                    uuid
-                })
-            })
-            .collect();
-        installs
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow!("a bootloader install panicked")))
-            })
-            .collect::<Result<Vec<String>>>()
+    let uuids = each_disk(plan, |i, disk| {
+        let at = format!("boot/efi-{}", i + 1);
+        let uuid = with_esp(target, &at, disk, runner, |dir, uuid| {
+            certificates_onto(target, dir)?;
+            let state = BootState::activate(BOOT_ENV, None);
+            esp::sync_dir(dir, uuid, std::slice::from_ref(&first), &state, runner).map(|_| ())
+        });
+        let _ = fs::remove_dir(target.join(&at));
+        uuid
     })?;
     if let Some(pool) = plan
         .pools
@@ -71,6 +71,31 @@ pub fn install(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
     super::machine_key::enroll(plan, target, runner)
 }
 
+/// `work` on every root disk at once, each with its index: GRUB's
+/// installs and the copies are independent, and TCG has two CPUs.
+fn each_disk<F>(plan: &Plan, work: F) -> Result<Vec<String>>
+where
+    F: Fn(usize, &BootDisk) -> Result<String> + Sync,
+{
+    std::thread::scope(|scope| {
+        let work = &work;
+        let running: Vec<_> = plan
+            .boot
+            .disks
+            .iter()
+            .enumerate()
+            .map(|(i, disk)| scope.spawn(move || work(i, disk)))
+            .collect();
+        running
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow!("a bootloader install panicked")))
+            })
+            .collect()
+    })
+}
+
 /// GRUB for BIOS and UEFI on one disk, then `fill` with its ESP mounted;
 /// the system is at `target` ("/" for a disk replaced on the running
 /// system). Returns the ESP's UUID.
@@ -80,20 +105,25 @@ pub fn install_disk(
     runner: &Runner,
     fill: impl FnOnce(&Path, &str) -> Result<()>,
 ) -> Result<String> {
-    install_disk_at(target, "boot/efi", disk, runner, fill)
+    let at = "boot/efi";
+    with_esp(target, at, disk, runner, |dir, uuid| {
+        grub_onto(target, at, disk, runner)?;
+        certificates_onto(target, dir)?;
+        super::fallback::install(target, dir)?;
+        fill(dir, uuid)
+    })
 }
 
-/// As `install_disk`, with the ESP mounted at `at` (relative to `target`):
-/// several disks are installed at once, each at its own.
-fn install_disk_at(
+/// `work` with the disk's ESP mounted at `at` (relative to `target`),
+/// unmounted after whatever happened. Returns the ESP's UUID.
+fn with_esp(
     target: &Path,
     at: &str,
     disk: &BootDisk,
     runner: &Runner,
-    fill: impl FnOnce(&Path, &str) -> Result<()>,
+    work: impl FnOnce(&Path, &str) -> Result<()>,
 ) -> Result<String> {
     let esp_dir = target.join(at);
-    let inside = format!("/{at}");
     fs::create_dir_all(&esp_dir)?;
     let esp = disk.esp.display().to_string();
     let uuid = runner
@@ -104,37 +134,41 @@ fn install_disk_at(
         "mount",
         &["-t", "vfat", &esp, &esp_dir.display().to_string()],
     )?;
-    let result = (|| -> Result<()> {
-        let device = disk.disk.display().to_string();
-        chroot(
-            runner,
-            target,
-            &[
-                "grub-install",
-                "--target=i386-pc",
-                &format!("--boot-directory={inside}"),
-                &device,
-            ],
-        )?;
-        chroot(
-            runner,
-            target,
-            &[
-                "grub-install",
-                "--target=x86_64-efi",
-                &format!("--efi-directory={inside}"),
-                &format!("--boot-directory={inside}"),
-                "--removable",
-                "--no-nvram",
-            ],
-        )?;
-        certificates_onto(target, &esp_dir)?;
-        super::fallback::install(target, &esp_dir)?;
-        fill(&esp_dir, &uuid)
-    })();
+    let result = work(&esp_dir, &uuid);
     runner.run("umount", &[&esp_dir.display().to_string()])?;
     result.with_context(|| format!("bootloader on {}", disk.disk.display()))?;
     Ok(uuid)
+}
+
+/// GRUB from the system at `target` onto the disk, its files on the ESP
+/// mounted at `at` (relative to `target`): the BIOS core in the disk's
+/// boot partition, the UEFI loaders on the removable path.
+fn grub_onto(target: &Path, at: &str, disk: &BootDisk, runner: &Runner) -> Result<()> {
+    let inside = format!("/{at}");
+    let device = disk.disk.display().to_string();
+    chroot(
+        runner,
+        target,
+        &[
+            "grub-install",
+            "--target=i386-pc",
+            &format!("--boot-directory={inside}"),
+            &device,
+        ],
+    )?;
+    chroot(
+        runner,
+        target,
+        &[
+            "grub-install",
+            "--target=x86_64-efi",
+            &format!("--efi-directory={inside}"),
+            &format!("--boot-directory={inside}"),
+            "--removable",
+            "--no-nvram",
+        ],
+    )?;
+    Ok(())
 }
 
 /// The system's Secure Boot certificates (the build's, the machine's) at

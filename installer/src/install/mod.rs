@@ -1,7 +1,8 @@
 //! Carrying out a plan on the live system: disks, pools and datasets, the
-//! system unpacked from the live medium and configured, the bootloader on
-//! every root disk, then the pools exported. Each step is logged through
-//! the runner; a failure leaves nothing mounted or imported.
+//! system unpacked from the live medium while GRUB goes onto every root
+//! disk, the system configured, the boot files onto every ESP, then the
+//! pools exported. Each step is logged through the runner; a failure
+//! leaves nothing mounted or imported.
 
 pub mod boot;
 mod fallback;
@@ -76,7 +77,7 @@ pub fn install(plan: &Plan, medium: &Medium, kit: Option<&FromKit>, runner: &Run
             pools.create(plan, runner)
         })?;
         run_step(&mut step, "unpack the system", || {
-            system::unpack(medium, target, runner)
+            unpack_beside_loaders(plan, medium, target, runner)
         })?;
         pools.record_cache(plan, target, runner)?;
         let mut binds = mounts::Binds::new(target, runner)?;
@@ -101,11 +102,9 @@ pub fn install(plan: &Plan, medium: &Medium, kit: Option<&FromKit>, runner: &Run
                 }
                 None => {}
             }
-            run_step(
-                &mut step,
-                "install the bootloader on every root disk",
-                || boot::install(plan, target, runner),
-            )
+            run_step(&mut step, "boot files onto every ESP", || {
+                boot::install(plan, target, runner)
+            })
         })();
         binds.close()?;
         configured?;
@@ -125,6 +124,25 @@ pub fn install(plan: &Plan, medium: &Medium, kit: Option<&FromKit>, runner: &Run
         step.total().as_secs_f64()
     ));
     Ok(())
+}
+
+/// The system unpacked while GRUB, shim and its fallback go onto the ESPs
+/// from the live system: unsquashfs leaves part of the CPUs idle while it
+/// writes, and the loaders need nothing from the target.
+fn unpack_beside_loaders(
+    plan: &Plan,
+    medium: &Medium,
+    target: &Path,
+    runner: &Runner,
+) -> Result<()> {
+    std::thread::scope(|scope| {
+        let loaders = scope.spawn(|| boot::loaders(plan, runner));
+        let unpacked = system::unpack(medium, target, runner);
+        let loaders = loaders
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the bootloader install panicked")));
+        unpacked.and(loaders)
+    })
 }
 
 /// One step of the install, announced on the consoles first (a person

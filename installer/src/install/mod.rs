@@ -5,6 +5,7 @@
 //! leaves nothing mounted or imported.
 
 pub mod boot;
+mod early;
 mod fallback;
 pub mod fetch;
 pub mod from_kit;
@@ -60,6 +61,7 @@ pub fn install(plan: &Plan, medium: &Medium, kit: Option<&FromKit>, runner: &Run
     let target = Path::new(ALTROOT);
     // The live system is the target's base: what it lacks, the target lacks.
     system::check_locale(plan, Path::new("/"))?;
+    early::firewall_loads(plan, runner)?;
     let mut step = Steps::new(runner);
     run_step(&mut step, "partition the disks", || {
         disk::partition_for_install(
@@ -126,9 +128,9 @@ pub fn install(plan: &Plan, medium: &Medium, kit: Option<&FromKit>, runner: &Run
     Ok(())
 }
 
-/// The system unpacked while GRUB, shim and its fallback go onto the ESPs
-/// from the live system: unsquashfs leaves part of the CPUs idle while it
-/// writes, and the loaders need nothing from the target.
+/// The system unpacked while the live system puts GRUB, shim and its
+/// fallback onto the ESPs and makes the host keys: unsquashfs leaves part
+/// of the CPUs idle while it writes, and neither needs the target.
 fn unpack_beside_loaders(
     plan: &Plan,
     medium: &Medium,
@@ -137,11 +139,14 @@ fn unpack_beside_loaders(
 ) -> Result<()> {
     std::thread::scope(|scope| {
         let loaders = scope.spawn(|| boot::loaders(plan, runner));
+        let keys = scope.spawn(|| early::make_host_keys(runner));
         let unpacked = system::unpack(medium, target, runner);
-        let loaders = loaders
-            .join()
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("the bootloader install panicked")));
-        unpacked.and(loaders)
+        let joined = |h: std::thread::ScopedJoinHandle<Result<()>>| {
+            h.join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("work beside the unpack panicked")))
+        };
+        let (loaders, keys) = (joined(loaders), joined(keys));
+        unpacked.and(loaders).and(keys)
     })
 }
 

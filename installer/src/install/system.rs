@@ -58,7 +58,7 @@ pub fn configure(plan: &Plan, medium: &Medium, target: &Path, runner: &Runner) -
             fs::remove_file(entry.path())?;
         }
     }
-    chroot(runner, target, &["ssh-keygen", "-A"])?;
+    super::early::host_keys_into(target)?;
     initramfs_host_keys(plan, target, runner)?;
     super::machine_key::make(&plan.hostname, target, runner)?;
     for account in &plan.accounts {
@@ -73,7 +73,6 @@ pub fn configure(plan: &Plan, medium: &Medium, target: &Path, runner: &Runner) -
     let resolv = target.join("etc/resolv.conf");
     let _ = fs::remove_file(&resolv);
     std::os::unix::fs::symlink("/run/systemd/resolve/stub-resolv.conf", &resolv)?;
-    check_firewall(plan, target, runner)?;
     enable_units(plan, target, runner)?;
     initramfs_of_this_machine(plan, target, runner)
 }
@@ -359,18 +358,6 @@ fn existing_groups(target: &Path, wanted: &[String]) -> Result<Vec<String>> {
         }
     }
     Ok(wanted.to_vec())
-}
-
-/// nft loads a ruleset all or nothing: one that does not load would leave
-/// the server with no firewall at all, so the install stops instead.
-fn check_firewall(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
-    let path = crate::services::firewall::PATH;
-    if !plan.files.iter().any(|f| f.path == Path::new(path)) {
-        return Ok(());
-    }
-    chroot(runner, target, &["nft", "-c", "-f", path])
-        .map(drop)
-        .context("the firewall's ruleset does not load (nft -c); the install stops rather than leave the server open")
 }
 
 fn enable_units(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {

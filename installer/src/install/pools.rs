@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 
 use super::keys;
 use crate::datasets::BOOT_ENV;
-use crate::plan::{Plan, PoolAction};
+use crate::plan::{DatasetPlan, Plan, PoolAction};
 use crate::runner::Runner;
 
 #[derive(Default)]
@@ -47,25 +47,29 @@ impl Imported {
                 keys::load_kept(plan, pool, &self.kit_keys, runner)?;
             }
         }
-        for dataset in &plan.datasets {
-            if dataset.only_if_missing
-                && runner
-                    .run("zfs", &["list", "-H", "-o", "name", &dataset.name])
-                    .is_ok()
-            {
-                runner.note(&format!(
-                    "{} exists on the kept pool; left as it is",
-                    dataset.name
-                ));
-                continue;
-            }
-            let argv = dataset.argv();
-            let args: Vec<&str> = argv.iter().skip(1).map(String::as_str).collect();
-            runner.run(&argv[0], &args)?;
-            if dataset.name.ends_with(&format!("/ROOT/{BOOT_ENV}")) {
-                // canmount=noauto: mounted by hand before anything lands below it.
-                runner.run("zfs", &["mount", &dataset.name])?;
-            }
+        // A dataset needs only its parent; siblings are made at once, as
+        // each `zfs create` waits for its own transaction group.
+        for wave in by_depth(&plan.datasets) {
+            std::thread::scope(|scope| {
+                let made: Vec<_> = wave
+                    .into_iter()
+                    .map(|dataset| scope.spawn(move || create_dataset(dataset, runner)))
+                    .collect();
+                made.into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err(anyhow::anyhow!("zfs create panicked")))
+                    })
+                    .collect::<Result<Vec<()>>>()
+            })?;
+        }
+        // canmount=noauto: mounted by hand before anything lands below it.
+        if let Some(root) = plan
+            .datasets
+            .iter()
+            .find(|d| d.name.ends_with(&format!("/ROOT/{BOOT_ENV}")))
+        {
+            runner.run("zfs", &["mount", &root.name])?;
         }
         runner.run("zfs", &["mount", "-a"])?;
         Ok(())
@@ -100,6 +104,36 @@ impl Imported {
             anyhow::bail!("could not export {}", failed.join(", "))
         }
     }
+}
+
+/// The datasets grouped by depth, shallowest first, each group in plan
+/// order: every parent is made in an earlier group.
+fn by_depth(datasets: &[DatasetPlan]) -> Vec<Vec<&DatasetPlan>> {
+    let mut groups: std::collections::BTreeMap<usize, Vec<&DatasetPlan>> = Default::default();
+    for dataset in datasets {
+        let depth = dataset.name.matches('/').count();
+        groups.entry(depth).or_default().push(dataset);
+    }
+    groups.into_values().collect()
+}
+
+/// One dataset, unmounted; on a kept pool only when it is missing.
+fn create_dataset(dataset: &DatasetPlan, runner: &Runner) -> Result<()> {
+    if dataset.only_if_missing
+        && runner
+            .run("zfs", &["list", "-H", "-o", "name", &dataset.name])
+            .is_ok()
+    {
+        runner.note(&format!(
+            "{} exists on the kept pool; left as it is",
+            dataset.name
+        ));
+        return Ok(());
+    }
+    let argv = dataset.argv();
+    let args: Vec<&str> = argv.iter().skip(1).map(String::as_str).collect();
+    runner.run(&argv[0], &args)?;
+    Ok(())
 }
 
 fn new_hostid() -> Result<String> {

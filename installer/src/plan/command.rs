@@ -61,7 +61,9 @@ impl PoolPlan {
 
 impl DatasetPlan {
     pub fn argv(&self) -> Vec<String> {
-        let mut argv = words(&["zfs", "create"]);
+        // Not mounted yet: `zfs mount -a` mounts them all at the end, in
+        // mountpoint order, whatever order they were made in.
+        let mut argv = words(&["zfs", "create", "-u"]);
         options(&mut argv, "-o", &self.properties);
         argv.push(self.name.clone());
         argv

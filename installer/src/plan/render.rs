@@ -150,6 +150,12 @@ fn datasets(w: &mut String, plan: &Plan) {
         };
         line(w, format!("  $ {}{only}", dataset.argv().join(" ")));
     }
+    if !plan.datasets.is_empty() {
+        line(
+            w,
+            "  (siblings made at once, parents first; then the boot environment mounted, and `zfs mount -a`)".into(),
+        );
+    }
 }
 
 fn boot(w: &mut String, plan: &Plan) {

@@ -228,9 +228,8 @@ pub fn disks_by_pool(profile: &Profile, dir: &Path, prefix: &str) -> Result<Vec<
     Ok(disks)
 }
 
-/// Spinning disks are SATA (virtio says nothing of rotation), and so are
-/// SSDs while AHCI has ports left; past its five, virtio (solid state to
-/// the guest, which "any" and "ssd" both take). A serial or model glob is
+/// Spinning disks and SSDs are SATA (virtio says nothing of rotation), on
+/// up to two AHCI controllers; "any" is virtio. A serial or model glob is
 /// met by a name made from it.
 fn disk_for(
     filter: &DiskFilter,
@@ -269,8 +268,9 @@ fn disk_for(
     if bus != Bus::Sata {
         return Ok(disk.on(bus));
     }
-    if *sata == 5 {
-        bail!("more than five SATA disks: QEMU's AHCI has five ports beside the CD's");
+    // q35's AHCI and a second controller: six ports each, one the CD's.
+    if *sata == 2 * crate::machine::AHCI_PORTS - 1 {
+        bail!("more than eleven SATA disks: two AHCI controllers, one port the CD's");
     }
     *sata += 1;
     let disk = disk.on(Bus::Sata);
@@ -357,6 +357,26 @@ mod tests {
             "172.16.0.0/12"
         ));
         assert!(!within((0, 8), "10.0.0.0/16"));
+    }
+
+    #[test]
+    fn every_shipped_profile_has_a_test_machine() {
+        if std::process::Command::new("qemu-img")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!("skipped: qemu-img is not installed");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("hearth-machines-{}", std::process::id()));
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles");
+        for name in crate::budget::file_names(&root) {
+            let profile = load_profile(&name).expect("a shipped profile loads");
+            let made = disks(&profile, &dir, &name).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            assert!(!made.is_empty(), "{name}: no disk");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -277,6 +277,9 @@ impl Builder {
                 .iter()
                 .filter(|d| d.bus == Bus::Sata)
                 .count();
+            if disk.bus == Bus::Sata && port == super::disk::AHCI_PORTS {
+                args.extend(["-device".into(), super::disk::SECOND_AHCI.into()]);
+            }
             args.push(disk.device(&format!("disk{i}"), &boot, port));
         }
         args

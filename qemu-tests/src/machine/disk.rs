@@ -134,10 +134,39 @@ impl Disk {
                     .unwrap_or_default();
                 // IDE/AHCI disks have 512-byte logical sectors; 4096 is physical only.
                 format!(
-                    "ide-hd,drive={id},bus=ide.{sata_port},serial={serial}{model},rotation_rate={rate},physical_block_size={}{boot}",
+                    "ide-hd,drive={id},bus={},serial={serial}{model},rotation_rate={rate},physical_block_size={}{boot}",
+                    sata_bus(sata_port),
                     self.sector
                 )
             }
         }
+    }
+}
+
+/// Ports on each AHCI controller: q35's own (`ide`, port 0 the CD's), then
+/// a second one (`ahci1`) the builder adds when a machine has more disks.
+pub const AHCI_PORTS: usize = 6;
+/// The second controller's -device argument.
+pub const SECOND_AHCI: &str = "ich9-ahci,id=ahci1";
+
+/// The AHCI bus of port `port`, counted over both controllers.
+fn sata_bus(port: usize) -> String {
+    if port < AHCI_PORTS {
+        format!("ide.{port}")
+    } else {
+        format!("ahci1.{}", port - AHCI_PORTS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sata_ports_past_the_first_controller_go_on_the_second() {
+        let disk = Disk::at(PathBuf::from("/x.qcow2"), "s", "qcow2").on(Bus::Sata);
+        assert!(disk.device("d", "", 5).contains(",bus=ide.5,"));
+        assert!(disk.device("d", "", AHCI_PORTS).contains(",bus=ahci1.0,"));
+        assert!(disk.device("d", "", 10).contains(",bus=ahci1.4,"));
     }
 }

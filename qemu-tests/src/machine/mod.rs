@@ -16,7 +16,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use regex::Regex;
 
 pub use builder::Builder;
-pub use disk::{Bus, Disk, Firmware, Medium};
+pub use disk::{Bus, Disk, Firmware, Medium, AHCI_PORTS};
 
 /// How QEMU was started, kept so a machine that froze can be started again.
 #[derive(Clone)]

@@ -16,26 +16,10 @@ use crate::datasets::BOOT_ENV;
 use crate::plan::{BootDisk, Plan};
 use crate::runner::Runner;
 
-/// GRUB for BIOS and UEFI, shim and its fallback onto every root disk,
-/// from the live system: it is the target's base, so these are the
-/// target's own files, and this runs while the system unpacks.
-pub fn loaders(plan: &Plan, runner: &Runner) -> Result<()> {
-    each_disk(plan, |i, disk| {
-        let at = format!("run/hearth/esp-{}", i + 1);
-        let live = Path::new("/");
-        let done = with_esp(live, &at, disk, runner, |dir, _| {
-            grub_onto(live, &at, disk, runner)?;
-            super::fallback::install(live, dir).map(|_| ())
-        });
-        let _ = fs::remove_dir(live.join(&at));
-        done
-    })
-    .map(|_| ())
-}
-
-/// Onto every ESP that `loaders` prepared: the certificates, the first
-/// boot environment's kernel and initrd, and the menu; the ESPs' UUIDs
-/// recorded on the root pool; the machine's key put up for enrolment.
+/// Onto every root disk at once: GRUB for BIOS and UEFI, shim and its
+/// fallback, the certificates, the first boot environment's kernel and
+/// initrd, and the menu; then the ESPs' UUIDs recorded on the root pool
+/// and the machine's key put up for enrolment.
 pub fn install(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
     // Restored initramfs host keys reach the initrd before it is copied.
     if plan.state.restore.is_some() && plan.packages.iter().any(|p| p == "dropbear-initramfs") {
@@ -53,7 +37,7 @@ pub fn install(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
     let uuids = each_disk(plan, |i, disk| {
         let at = format!("boot/efi-{}", i + 1);
         let uuid = with_esp(target, &at, disk, runner, |dir, uuid| {
-            certificates_onto(target, dir)?;
+            loaders_onto(target, &at, dir, disk, runner)?;
             let state = BootState::activate(BOOT_ENV, None);
             esp::sync_dir(dir, uuid, std::slice::from_ref(&first), &state, runner).map(|_| ())
         });
@@ -107,11 +91,23 @@ pub fn install_disk(
 ) -> Result<String> {
     let at = "boot/efi";
     with_esp(target, at, disk, runner, |dir, uuid| {
-        grub_onto(target, at, disk, runner)?;
-        certificates_onto(target, dir)?;
-        super::fallback::install(target, dir)?;
+        loaders_onto(target, at, dir, disk, runner)?;
         fill(dir, uuid)
     })
+}
+
+/// GRUB, shim and its fallback, and the certificates, onto the ESP
+/// mounted at `dir` (`at` inside `target`).
+fn loaders_onto(
+    target: &Path,
+    at: &str,
+    dir: &Path,
+    disk: &BootDisk,
+    runner: &Runner,
+) -> Result<()> {
+    grub_onto(target, at, disk, runner)?;
+    certificates_onto(target, dir)?;
+    super::fallback::install(target, dir).map(drop)
 }
 
 /// `work` with the disk's ESP mounted at `at` (relative to `target`),

@@ -1,8 +1,7 @@
 //! Carrying out a plan on the live system: disks, pools and datasets, the
-//! system unpacked from the live medium while GRUB goes onto every root
-//! disk, the system configured, the boot files onto every ESP, then the
-//! pools exported. Each step is logged through the runner; a failure
-//! leaves nothing mounted or imported.
+//! system unpacked from the live medium and configured, the bootloader on
+//! every root disk, then the pools exported. Each step is logged through
+//! the runner; a failure leaves nothing mounted or imported.
 
 pub mod boot;
 mod early;
@@ -79,7 +78,7 @@ pub fn install(plan: &Plan, medium: &Medium, kit: Option<&FromKit>, runner: &Run
             pools.create(plan, runner)
         })?;
         run_step(&mut step, "unpack the system", || {
-            unpack_beside_loaders(plan, medium, target, runner)
+            system::unpack(medium, target, runner)
         })?;
         pools.record_cache(plan, target, runner)?;
         let mut binds = mounts::Binds::new(target, runner)?;
@@ -104,9 +103,11 @@ pub fn install(plan: &Plan, medium: &Medium, kit: Option<&FromKit>, runner: &Run
                 }
                 None => {}
             }
-            run_step(&mut step, "boot files onto every ESP", || {
-                boot::install(plan, target, runner)
-            })
+            run_step(
+                &mut step,
+                "install the bootloader on every root disk",
+                || boot::install(plan, target, runner),
+            )
         })();
         binds.close()?;
         configured?;
@@ -126,28 +127,6 @@ pub fn install(plan: &Plan, medium: &Medium, kit: Option<&FromKit>, runner: &Run
         step.total().as_secs_f64()
     ));
     Ok(())
-}
-
-/// The system unpacked while the live system puts GRUB, shim and its
-/// fallback onto the ESPs and makes the host keys: unsquashfs leaves part
-/// of the CPUs idle while it writes, and neither needs the target.
-fn unpack_beside_loaders(
-    plan: &Plan,
-    medium: &Medium,
-    target: &Path,
-    runner: &Runner,
-) -> Result<()> {
-    std::thread::scope(|scope| {
-        let loaders = scope.spawn(|| boot::loaders(plan, runner));
-        let keys = scope.spawn(|| early::make_host_keys(runner));
-        let unpacked = system::unpack(medium, target, runner);
-        let joined = |h: std::thread::ScopedJoinHandle<Result<()>>| {
-            h.join()
-                .unwrap_or_else(|_| Err(anyhow::anyhow!("work beside the unpack panicked")))
-        };
-        let (loaders, keys) = (joined(loaders), joined(keys));
-        unpacked.and(loaders).and(keys)
-    })
 }
 
 /// One step of the install, announced on the consoles first (a person

@@ -63,6 +63,10 @@ impl Imported {
                     .collect::<Result<Vec<()>>>()
             })?;
         }
+        // zpool create mounted each pool's own dataset before the boot
+        // environment was there to hold its mountpoint: all unmounted, then
+        // mounted again over it, in mountpoint order.
+        runner.run("zfs", &["unmount", "-a"])?;
         // canmount=noauto: mounted by hand before anything lands below it.
         if let Some(root) = plan
             .datasets

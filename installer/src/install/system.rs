@@ -58,7 +58,7 @@ pub fn configure(plan: &Plan, medium: &Medium, target: &Path, runner: &Runner) -
             fs::remove_file(entry.path())?;
         }
     }
-    super::early::host_keys_into(target)?;
+    chroot(runner, target, &["ssh-keygen", "-A"])?;
     initramfs_host_keys(plan, target, runner)?;
     super::machine_key::make(&plan.hostname, target, runner)?;
     for account in &plan.accounts {

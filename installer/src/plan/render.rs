@@ -153,7 +153,7 @@ fn datasets(w: &mut String, plan: &Plan) {
     if !plan.datasets.is_empty() {
         line(
             w,
-            "  (siblings made at once, parents first; then the boot environment mounted, and `zfs mount -a`)".into(),
+            "  (siblings made at once, parents first; then `zfs unmount -a`, the boot environment mounted, and `zfs mount -a`)".into(),
         );
     }
 }

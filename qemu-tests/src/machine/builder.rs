@@ -266,7 +266,6 @@ impl Builder {
                 disk.format,
                 disk.path.display()
             ));
-            args.push("-device".into());
             let boot = if self.iso.is_some() || self.netboot.is_some() {
                 String::new()
             } else {
@@ -280,6 +279,7 @@ impl Builder {
             if disk.bus == Bus::Sata && port == super::disk::AHCI_PORTS {
                 args.extend(["-device".into(), super::disk::SECOND_AHCI.into()]);
             }
+            args.push("-device".into());
             args.push(disk.device(&format!("disk{i}"), &boot, port));
         }
         args
@@ -327,5 +327,31 @@ impl Builder {
             slowdown: accel.slowdown(),
         };
         Machine::spawn(launch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sixth_sata_disk_brings_the_second_controller_once() {
+        let dir = std::env::temp_dir();
+        let mut builder = Builder::new("ahci", &dir);
+        for n in 0..7 {
+            let disk = Disk::at(dir.join(format!("d{n}.qcow2")), &format!("s{n}"), "qcow2");
+            builder = builder.disk(&disk.on(Bus::Sata));
+        }
+        let args = builder.disk_args();
+        let second: Vec<_> = args
+            .windows(2)
+            .filter(|w| w[0] == "-device" && w[1] == super::super::disk::SECOND_AHCI)
+            .collect();
+        assert_eq!(second.len(), 1, "{args:?}");
+        for pair in args.windows(2).filter(|w| w[0] == "-device") {
+            assert!(!pair[1].starts_with('-'), "{args:?}");
+        }
+        let buses: Vec<_> = args.iter().filter(|a| a.contains(",bus=ahci1.")).collect();
+        assert_eq!(buses.len(), 2, "ports 6 and 7 on the second: {args:?}");
     }
 }

@@ -64,7 +64,7 @@ impl Disk {
         Ok(Disk::at(path, serial, "qcow2"))
     }
 
-    fn at(path: PathBuf, serial: &str, format: &'static str) -> Disk {
+    pub(super) fn at(path: PathBuf, serial: &str, format: &'static str) -> Disk {
         Disk {
             path,
             serial: serial.into(),

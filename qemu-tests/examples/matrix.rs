@@ -2,6 +2,8 @@
 //! `profile_<name>_<case>` scenarios, one cargo test each, with a table of
 //! pass, fail, n/a and minutes per cell. Results are kept after every cell
 //! in target/qemu-tests/matrix.json; `--resume` skips cells that passed.
+//! Each cell's whole output is kept in target/qemu-tests/matrix-logs/ (not
+//! in the scenario's folder, which the scenario empties when it starts).
 //!
 //!     cargo run --release -p qemu-tests --example matrix [-- --resume] [PROFILE...]
 
@@ -45,6 +47,9 @@ fn main() -> Result<()> {
             }
             let outcome = run(&workspace, profile, case)?;
             eprintln!("{cell}: {} ({:.1} min)", outcome.0, outcome.1);
+            if outcome.0 == "FAIL" {
+                eprintln!("  why: target/qemu-tests/matrix-logs/profile-{profile}-{case}.log");
+            }
             results.insert(cell, outcome);
             std::fs::create_dir_all(kept.parent().unwrap_or(&workspace))?;
             std::fs::write(&kept, serde_json::to_string_pretty(&results)?)?;
@@ -67,6 +72,10 @@ fn run(workspace: &std::path::Path, profile: &str, case: &str) -> Result<(String
         "profiles::generated::profile_{}_{case}",
         profile.replace('-', "_")
     );
+    let name = format!("profile-{profile}-{case}");
+    let logs = workspace.join("target/qemu-tests/matrix-logs");
+    std::fs::create_dir_all(&logs)?;
+    let log = std::fs::File::create(logs.join(format!("{name}.log")))?;
     let started = Instant::now();
     let status = Command::new("cargo")
         .current_dir(workspace)
@@ -82,12 +91,14 @@ fn run(workspace: &std::path::Path, profile: &str, case: &str) -> Result<(String
             &test,
         ])
         .env("HEARTH_PROFILE_SCENARIOS", "1")
+        .stdout(log.try_clone()?)
+        .stderr(log)
         .status()
         .context("running cargo test")?;
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     let marker = workspace
         .join("target/qemu-tests")
-        .join(format!("profile-{profile}-{case}"))
+        .join(&name)
         .join("not-applicable.txt");
     let result = match (status.success(), marker.exists()) {
         (true, true) => "n/a",

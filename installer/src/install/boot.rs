@@ -7,8 +7,9 @@
 use std::fs;
 use std::path::Path;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 
+use super::at_once::at_once;
 use super::mounts::chroot;
 use crate::be::esp::{self, EnvBoot};
 use crate::be::menu::BootState;
@@ -34,16 +35,21 @@ pub fn install(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
         cmdline: plan.boot.kernel_cmdline.clone(),
         protected: true,
     };
-    let uuids = each_disk(plan, |i, disk| {
-        let at = format!("boot/efi-{}", i + 1);
-        let uuid = with_esp(target, &at, disk, runner, |dir, uuid| {
-            loaders_onto(target, &at, dir, disk, runner)?;
-            let state = BootState::activate(BOOT_ENV, None);
-            esp::sync_dir(dir, uuid, std::slice::from_ref(&first), &state, runner).map(|_| ())
-        });
-        let _ = fs::remove_dir(target.join(&at));
-        uuid
-    })?;
+    // GRUB's installs and the copies are independent from disk to disk.
+    let uuids = at_once(
+        plan.boot.disks.iter().enumerate(),
+        "a bootloader install",
+        |(i, disk)| {
+            let at = format!("boot/efi-{}", i + 1);
+            let uuid = with_esp(target, &at, disk, runner, |dir, uuid| {
+                loaders_onto(target, &at, dir, disk, runner)?;
+                let state = BootState::activate(BOOT_ENV, None);
+                esp::sync_dir(dir, uuid, std::slice::from_ref(&first), &state, runner).map(|_| ())
+            });
+            let _ = fs::remove_dir(target.join(&at));
+            uuid
+        },
+    )?;
     if let Some(pool) = plan
         .pools
         .iter()
@@ -53,31 +59,6 @@ pub fn install(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
     }
     // After the kept state is back: a kept key may be enrolled already.
     super::machine_key::enroll(plan, target, runner)
-}
-
-/// `work` on every root disk at once, each with its index: GRUB's
-/// installs and the copies are independent, and TCG has two CPUs.
-fn each_disk<F>(plan: &Plan, work: F) -> Result<Vec<String>>
-where
-    F: Fn(usize, &BootDisk) -> Result<String> + Sync,
-{
-    std::thread::scope(|scope| {
-        let work = &work;
-        let running: Vec<_> = plan
-            .boot
-            .disks
-            .iter()
-            .enumerate()
-            .map(|(i, disk)| scope.spawn(move || work(i, disk)))
-            .collect();
-        running
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow!("a bootloader install panicked")))
-            })
-            .collect()
-    })
 }
 
 /// GRUB for BIOS and UEFI on one disk, then `fill` with its ESP mounted;

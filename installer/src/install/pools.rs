@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use super::at_once::at_once;
 use super::keys;
 use crate::datasets::BOOT_ENV;
 use crate::plan::{DatasetPlan, Plan, PoolAction};
@@ -50,17 +51,8 @@ impl Imported {
         // A dataset needs only its parent; siblings are made at once, as
         // each `zfs create` waits for its own transaction group.
         for wave in by_depth(&plan.datasets) {
-            std::thread::scope(|scope| {
-                let made: Vec<_> = wave
-                    .into_iter()
-                    .map(|dataset| scope.spawn(move || create_dataset(dataset, runner)))
-                    .collect();
-                made.into_iter()
-                    .map(|h| {
-                        h.join()
-                            .unwrap_or_else(|_| Err(anyhow::anyhow!("zfs create panicked")))
-                    })
-                    .collect::<Result<Vec<()>>>()
+            at_once(wave, "zfs create", |dataset| {
+                create_dataset(dataset, runner)
             })?;
         }
         // zpool create mounted each pool's own dataset before the boot

@@ -2,6 +2,7 @@
 //! first-boot provisioning, built on the schema (`hearth-schema`), the
 //! system layer (`hearth-system`) and the services (`hearth-services`).
 
+pub mod at_once;
 pub mod be;
 pub mod care;
 pub mod cli;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use crate::at_once::at_once;
 use crate::plan::{DiskPlan, PartitionKind, Plan};
 use crate::runner::Runner;
 use hearth_system::device::Device;
@@ -23,7 +24,7 @@ pub struct Options {
     pub wait: Option<Duration>,
 }
 
-/// Partitions every disk the plan erases, one after the other.
+/// Partitions every disk the plan erases.
 pub fn partition(plan: &Plan, runner: &Runner, options: &Options) -> Result<()> {
     partition_disks(&plan.erase, runner, options)
 }
@@ -73,14 +74,15 @@ fn marked(disk: &DiskPlan) -> DiskPlan {
     disk
 }
 
-/// Partitions planned disks, one after the other.
+/// Partitions planned disks, all at once: each waits mostly for its own
+/// writes and for udev.
 pub fn partition_disks(disks: &[DiskPlan], runner: &Runner, options: &Options) -> Result<()> {
     // Every disk is checked before any is written: a refusal leaves all untouched.
     let mut targets = Vec::new();
     for disk in disks {
         targets.push(check(disk, runner)?);
     }
-    for (disk, path) in disks.iter().zip(targets) {
+    at_once(disks.iter().zip(targets), "partitioning", |(disk, path)| {
         let started = Instant::now();
         write_disk(disk, &path, runner, options)
             .with_context(|| format!("partitioning {}", path.display()))?;
@@ -89,7 +91,8 @@ pub fn partition_disks(disks: &[DiskPlan], runner: &Runner, options: &Options) -
             path.display(),
             started.elapsed().as_secs_f64()
         ));
-    }
+        Ok(())
+    })?;
     Ok(())
 }
 

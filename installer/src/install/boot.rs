@@ -9,8 +9,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::at_once::at_once;
 use super::mounts::chroot;
+use crate::at_once::at_once;
 use crate::be::esp::{self, EnvBoot};
 use crate::be::menu::BootState;
 use crate::datasets::BOOT_ENV;

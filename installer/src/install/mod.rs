@@ -3,7 +3,6 @@
 //! every root disk, then the pools exported. Each step is logged through
 //! the runner; a failure leaves nothing mounted or imported.
 
-mod at_once;
 pub mod boot;
 mod early;
 mod fallback;

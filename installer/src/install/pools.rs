@@ -6,8 +6,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::at_once::at_once;
 use super::keys;
+use crate::at_once::at_once;
 use crate::datasets::BOOT_ENV;
 use crate::plan::{DatasetPlan, Plan, PoolAction};
 use crate::runner::Runner;

@@ -5,7 +5,7 @@
 //! Each cell's whole output is kept in target/qemu-tests/matrix-logs/ (not
 //! in the scenario's folder, which the scenario empties when it starts).
 //!
-//!     cargo run --release -p qemu-tests --example matrix [-- --resume] [PROFILE...]
+//!     cargo run --release -p qemu-tests --example matrix [-- --resume] [PROFILE[/CASE]...]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -20,14 +20,9 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let resume = args.iter().any(|a| a == "--resume");
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut profiles: Vec<String> = args
-        .iter()
-        .filter(|a| !a.starts_with("--"))
-        .cloned()
-        .collect();
-    if profiles.is_empty() {
-        profiles = shipped(&workspace)?;
-    }
+    let shipped = shipped(&workspace)?;
+    let asked: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
+    let cells = cells(&shipped, &asked)?;
     let kept = workspace.join("target/qemu-tests/matrix.json");
     let mut results: BTreeMap<String, (String, f64)> = match resume {
         true => std::fs::read_to_string(&kept)
@@ -36,28 +31,55 @@ fn main() -> Result<()> {
             .unwrap_or_default(),
         false => BTreeMap::new(),
     };
-    for profile in &profiles {
-        for case in CASES {
-            let cell = format!("{profile}/{case}");
-            if results
-                .get(&cell)
-                .is_some_and(|(r, _)| r == "pass" || r == "n/a")
-            {
-                continue;
-            }
-            let outcome = run(&workspace, profile, case)?;
-            eprintln!("{cell}: {} ({:.1} min)", outcome.0, outcome.1);
-            if outcome.0 == "FAIL" {
-                eprintln!("  why: target/qemu-tests/matrix-logs/profile-{profile}-{case}.log");
-            }
-            results.insert(cell, outcome);
-            std::fs::create_dir_all(kept.parent().unwrap_or(&workspace))?;
-            std::fs::write(&kept, serde_json::to_string_pretty(&results)?)?;
+    for (profile, case) in cells {
+        let cell = format!("{profile}/{case}");
+        if results
+            .get(&cell)
+            .is_some_and(|(r, _)| r == "pass" || r == "n/a")
+        {
+            continue;
         }
+        let outcome = run(&workspace, &profile, case)?;
+        eprintln!("{cell}: {} ({:.1} min)", outcome.0, outcome.1);
+        if outcome.0 == "FAIL" {
+            eprintln!("  why: target/qemu-tests/matrix-logs/profile-{profile}-{case}.log");
+        }
+        results.insert(cell, outcome);
+        std::fs::create_dir_all(kept.parent().unwrap_or(&workspace))?;
+        std::fs::write(&kept, serde_json::to_string_pretty(&results)?)?;
     }
-    print!("{}", table(&profiles, &results));
+    print!("{}", table(&shipped, &results));
     eprintln!("kept in {}", kept.display());
     Ok(())
+}
+
+/// The cells asked for: every case of a PROFILE, one PROFILE/CASE, or all.
+fn cells(shipped: &[String], asked: &[&String]) -> Result<Vec<(String, &'static str)>> {
+    let mut out = Vec::new();
+    let picks: Vec<&String> = match asked.is_empty() {
+        true => shipped.iter().collect(),
+        false => asked.to_vec(),
+    };
+    for pick in picks {
+        let (profile, case) = pick.split_once('/').unwrap_or((pick, ""));
+        anyhow::ensure!(
+            shipped.iter().any(|s| s == profile),
+            "{profile}: not a shipped profile (one of {})",
+            shipped.join(", ")
+        );
+        let cases: Vec<&'static str> = CASES
+            .iter()
+            .copied()
+            .filter(|c| case.is_empty() || *c == case)
+            .collect();
+        anyhow::ensure!(
+            !cases.is_empty(),
+            "{pick}: no case {case} (one of {})",
+            CASES.join(", ")
+        );
+        out.extend(cases.into_iter().map(|c| (profile.to_string(), c)));
+    }
+    Ok(out)
 }
 
 fn shipped(workspace: &std::path::Path) -> Result<Vec<String>> {

@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use hearth_schema::profile::{PoolRole, Profile, Topology};
+use hearth_schema::profile::{KeySource, PoolRole, Profile, Topology};
 use qemu_tests::machine::{Builder, Disk, Firmware, Machine, Medium};
 use qemu_tests::ssh;
 use qemu_tests::test_machine::{self, PASSPHRASE};
@@ -386,6 +386,50 @@ fn degraded(scenario: &mut Scenario, profile: &Profile, disks: &[(String, Disk)]
     server.kill();
 }
 
+/// Whether the pool is encrypted with a key in a file (made on the server
+/// or given), rather than a passphrase the answer already gives.
+fn key_in_a_file(profile: &Profile, pool: &str) -> bool {
+    profile
+        .storage
+        .pools
+        .iter()
+        .filter(|p| p.name == pool)
+        .filter_map(|p| p.encryption.as_ref())
+        .any(|e| e.key != KeySource::Passphrase)
+}
+
+/// The pool's key as its admin keeps it off the server: the file its
+/// `keylocation` names, laid beside the reinstall's answer. Returns the
+/// answer's line for it.
+fn save_key(scenario: &mut Scenario, port: u16, pool: &str) -> String {
+    let location = scenario.root(port, &format!("zfs get -H -o value keylocation {pool}"));
+    let Some(path) = location.trim().strip_prefix("file://") else {
+        panic!("{pool}'s key is not in a file: {location}");
+    };
+    let encoded = scenario.root(port, &format!("base64 -w0 '{path}'"));
+    use base64::Engine;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .expect("base64");
+    assert_eq!(key.len(), 32, "{pool}'s key is a raw 32-byte key");
+    let name = format!("{pool}.key");
+    let saved = scenario.dir.join(&name);
+    std::fs::write(&saved, key).expect("the saved key");
+    scenario.beside.push(saved);
+    format!("key-file = \"{name}\"\n")
+}
+
+/// `keep = true` (and `lines`) in the answer's table for the pool, which
+/// a passphrase may have started already.
+fn keep_pool(answer: &mut String, pool: &str, lines: &str) {
+    let header = format!("\n[pools.{pool}]\n");
+    let keep = format!("keep = true\n{lines}");
+    match answer.find(&header) {
+        Some(at) => answer.insert_str(at + header.len(), &keep),
+        None => answer.push_str(&format!("{header}{keep}")),
+    }
+}
+
 /// A file on every data pool; a reinstall that keeps them (root disks
 /// wiped by serial); the files are there, the system passes its checks and
 /// its services serve again.
@@ -405,17 +449,19 @@ fn reprovision(
         .collect();
     let (mut server, port, _) = boot(scenario, "first-boot", (Firmware::Uefi, profile), &all);
     let mut before = Vec::new();
+    let mut again = answer.to_string();
     for pool in &data {
         scenario.root(port, &format!("echo kept-{pool} > \"$(zfs get -H -o value mountpoint {pool})/hearth-kept\" && zpool sync {pool}"));
         before.push(layout_of(scenario, port, pool));
+        let key = match key_in_a_file(profile, pool) {
+            true => save_key(scenario, port, pool),
+            false => String::new(),
+        };
+        keep_pool(&mut again, pool, &key);
     }
     scenario.root(port, "sync");
     server.kill();
     let root = &root_pool(profile).name;
-    let mut again = answer.to_string();
-    for pool in &data {
-        again.push_str(&format!("\n[pools.{pool}]\nkeep = true\n"));
-    }
     for (_, disk) in disks.iter().filter(|(p, _)| p == root) {
         again.push_str(&format!("\n[disks.\"{}\"]\nwipe = true\n", disk.serial));
     }

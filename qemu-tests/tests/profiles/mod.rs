@@ -399,9 +399,9 @@ fn key_in_a_file(profile: &Profile, pool: &str) -> bool {
 }
 
 /// The pool's key as its admin keeps it off the server: the file its
-/// `keylocation` names, laid beside the reinstall's answer. Returns the
-/// answer's line for it.
-fn save_key(scenario: &mut Scenario, port: u16, pool: &str) -> String {
+/// `keylocation` names, for the medium beside the reinstall's answer.
+/// Returns the answer's line for it and the saved file.
+fn save_key(scenario: &Scenario, port: u16, pool: &str) -> (String, PathBuf) {
     let location = scenario.root(port, &format!("zfs get -H -o value keylocation {pool}"));
     let Some(path) = location.trim().strip_prefix("file://") else {
         panic!("{pool}'s key is not in a file: {location}");
@@ -415,8 +415,7 @@ fn save_key(scenario: &mut Scenario, port: u16, pool: &str) -> String {
     let name = format!("{pool}.key");
     let saved = scenario.dir.join(&name);
     std::fs::write(&saved, key).expect("the saved key");
-    scenario.beside.push(saved);
-    format!("key-file = \"{name}\"\n")
+    (format!("key-file = \"{name}\"\n"), saved)
 }
 
 /// `keep = true` (and `lines`) in the answer's table for the pool, which
@@ -450,14 +449,19 @@ fn reprovision(
     let (mut server, port, _) = boot(scenario, "first-boot", (Firmware::Uefi, profile), &all);
     let mut before = Vec::new();
     let mut again = answer.to_string();
+    let mut keys = Vec::new();
     for pool in &data {
         scenario.root(port, &format!("echo kept-{pool} > \"$(zfs get -H -o value mountpoint {pool})/hearth-kept\" && zpool sync {pool}"));
         before.push(layout_of(scenario, port, pool));
-        let key = match key_in_a_file(profile, pool) {
-            true => save_key(scenario, port, pool),
+        let line = match key_in_a_file(profile, pool) {
+            true => {
+                let (line, saved) = save_key(scenario, port, pool);
+                keys.push(saved);
+                line
+            }
             false => String::new(),
         };
-        keep_pool(&mut again, pool, &key);
+        keep_pool(&mut again, pool, &line);
     }
     scenario.root(port, "sync");
     server.kill();
@@ -465,7 +469,11 @@ fn reprovision(
     for (_, disk) in disks.iter().filter(|(p, _)| p == root) {
         again.push_str(&format!("\n[disks.\"{}\"]\nwipe = true\n", disk.serial));
     }
-    let how = Unattended::new(&again, (Firmware::Uefi, Medium::Cdrom));
+    let beside: Vec<&Path> = keys.iter().map(PathBuf::as_path).collect();
+    let how = Unattended {
+        beside: &beside,
+        ..Unattended::new(&again, (Firmware::Uefi, Medium::Cdrom))
+    };
     install(scenario, &how, &all);
     let (mut server, port, forwards) =
         boot(scenario, "reprovisioned", (Firmware::Uefi, profile), &all);

@@ -11,7 +11,6 @@ use anyhow::{Context, Result};
 
 use super::mounts::chroot;
 use super::Medium;
-use crate::at_once::at_once;
 use crate::plan::{Account, Plan};
 use crate::runner::Runner;
 use crate::services::samba;
@@ -59,20 +58,9 @@ pub fn configure(plan: &Plan, medium: &Medium, target: &Path, runner: &Runner) -
             fs::remove_file(entry.path())?;
         }
     }
-    // The keys are mostly CPU, the rest mostly writes: side by side.
-    let host_keys = || {
-        chroot(runner, target, &["ssh-keygen", "-A"])?;
-        initramfs_host_keys(plan, target, runner)
-    };
-    let machine_key = || super::machine_key::make(&plan.hostname, target, runner);
-    let the_rest = || accounts_and_units(plan, target, runner);
-    let lanes: [&(dyn Fn() -> Result<()> + Sync); 3] = [&host_keys, &machine_key, &the_rest];
-    at_once(lanes, "configuring the system", |lane| lane())?;
-    initramfs_of_this_machine(plan, target, runner)
-}
-
-/// Accounts, locale, time zone, resolver and the plan's units.
-fn accounts_and_units(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
+    chroot(runner, target, &["ssh-keygen", "-A"])?;
+    initramfs_host_keys(plan, target, runner)?;
+    super::machine_key::make(&plan.hostname, target, runner)?;
     for account in &plan.accounts {
         account_setup(account, target, runner)?;
     }
@@ -85,7 +73,8 @@ fn accounts_and_units(plan: &Plan, target: &Path, runner: &Runner) -> Result<()>
     let resolv = target.join("etc/resolv.conf");
     let _ = fs::remove_file(&resolv);
     std::os::unix::fs::symlink("/run/systemd/resolve/stub-resolv.conf", &resolv)?;
-    enable_units(plan, target, runner)
+    enable_units(plan, target, runner)?;
+    initramfs_of_this_machine(plan, target, runner)
 }
 
 /// The image's initramfs was made when the image was built; this machine's

@@ -406,11 +406,7 @@ fn save_key(scenario: &Scenario, port: u16, pool: &str) -> (String, PathBuf) {
     let Some(path) = location.trim().strip_prefix("file://") else {
         panic!("{pool}'s key is not in a file: {location}");
     };
-    let encoded = scenario.root(port, &format!("base64 -w0 '{path}'"));
-    use base64::Engine;
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .expect("base64");
+    let key = scenario.file_bytes(port, path);
     assert_eq!(key.len(), 32, "{pool}'s key is a raw 32-byte key");
     let name = format!("{pool}.key");
     let saved = scenario.dir.join(&name);

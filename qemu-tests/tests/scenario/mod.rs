@@ -253,15 +253,21 @@ impl Scenario {
             &format!("printf '%s\\n' '{passphrase}' | hearth recovery-kit -o /root/hearth.kit"),
         );
         assert!(made.contains("Keep it OFF this server"), "{made}");
-        let encoded = self.root(port, "base64 -w0 /root/hearth.kit");
-        use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .expect("base64");
+        let bytes = self.file_bytes(port, "/root/hearth.kit");
         assert!(bytes.starts_with(b"age-encryption.org/v1\n"), "an age file");
         let path = self.dir.join("hearth.kit");
         std::fs::write(&path, bytes).expect("kit");
         (path, made)
+    }
+
+    /// A file of the server's, its bytes as they are (through base64, as
+    /// the shell's output is text).
+    pub(crate) fn file_bytes(&self, port: u16, path: &str) -> Vec<u8> {
+        let encoded = self.root(port, &format!("base64 -w0 '{path}'"));
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .expect("base64")
     }
 
     pub(crate) fn root(&self, port: u16, command: &str) -> String {

@@ -175,11 +175,7 @@ modinfo -F signer hearth_probe"#;
 
 /// The machine's certificate, copied off the server, as PEM.
 fn machine_certificate(scenario: &Scenario, port: u16) -> PathBuf {
-    let encoded = scenario.root(port, "base64 -w0 /var/lib/dkms/mok.pub");
-    use base64::Engine;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .expect("base64");
+    let der = scenario.file_bytes(port, "/var/lib/dkms/mok.pub");
     let path = scenario.dir.join("hearth-machine.der");
     std::fs::write(&path, der).expect("machine certificate");
     let pem = scenario.dir.join("hearth-machine.pem");

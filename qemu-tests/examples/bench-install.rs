@@ -112,9 +112,15 @@ impl Bench {
         let steps = install_steps(&log);
         let floor = self.floor(&mut live, &profile, &[], &[])?;
         for (step, seconds) in &steps {
+            let busy = step_busy(&log, step)
+                .map(|b| format!(", {b}"))
+                .unwrap_or_default();
             self.row(
                 step,
-                format!("{seconds:.1} s  ({:.2} of the floor)", seconds / floor),
+                format!(
+                    "{seconds:.1} s  ({:.2} of the floor{busy})",
+                    seconds / floor
+                ),
             );
         }
         let total = (done - start).as_secs_f64();
@@ -280,6 +286,13 @@ fn install_steps(log: &str) -> Vec<(String, f64)> {
         .captures_iter(log)
         .filter_map(|c| Some((c[1].to_string(), c[2].parse().ok()?)))
         .collect()
+}
+
+/// The installer's `[n] step: CPUs 1.31 of 2 busy` line for `step`.
+fn step_busy(log: &str, step: &str) -> Option<String> {
+    let pattern = format!(r"\] {}: (CPUs [0-9.]+ of \d+ busy)", regex::escape(step));
+    let pattern = regex::Regex::new(&pattern).ok()?;
+    Some(pattern.captures(log)?[1].to_string())
 }
 
 fn parse_floor(out: &str) -> Result<f64> {

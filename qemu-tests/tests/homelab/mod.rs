@@ -120,6 +120,8 @@ fn homelab() {
     // The test's key is also a machine that sends snapshots here.
     (scenario.top_extra, scenario.admin_extra) = services::answer_lines(&profile, &scenario.public);
     scenario.install("homelab", Firmware::Uefi, &all, "", "HEARTH-INSTALL-DONE");
+    // Room for the profile's VM, which the service checks start.
+    scenario.memory = super::profiles::machine_memory(&profile);
     let wanted = services::wanted(&profile);
     let (mut server, port, hosts) =
         scenario.boot_forwarding("first-boot", Firmware::Uefi, &all, &wanted);

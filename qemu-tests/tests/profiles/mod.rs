@@ -215,6 +215,19 @@ pub fn install(scenario: &mut Scenario, how: &Unattended, disks: &[&Disk]) {
     scenario.phase(name, started);
 }
 
+/// MiB for the installed server: its services, and room for every VM of
+/// the profile to start beside them, as a hypervisor has.
+pub fn machine_memory(profile: &Profile) -> u32 {
+    let vms: u64 = profile
+        .services
+        .hypervisor
+        .iter()
+        .flat_map(|h| &h.vms)
+        .map(|vm| vm.memory.0 >> 20)
+        .sum();
+    u32::try_from(2560 + vms).unwrap_or(u32::MAX).max(3072)
+}
+
 /// Boots from the disks on the profile's test network, with the ports its
 /// services' checks reach forwarded; types the root pool's passphrase when
 /// asked.
@@ -226,10 +239,9 @@ pub fn boot(
 ) -> (Machine, u16, Forwards) {
     let started = Instant::now();
     let port = ssh::free_port().expect("port");
-    // Room for a guest VM beside the services, as a hypervisor has.
     let mut builder = Builder::new(name, &scenario.dir)
         .firmware(firmware)
-        .memory(3072)
+        .memory(machine_memory(profile))
         .ssh_forward(port);
     if let Some(network) = test_machine::network(profile) {
         builder = builder.network(&network);

@@ -35,6 +35,8 @@ pub(crate) struct Scenario {
     pub(crate) secure_boot: Option<Vec<PathBuf>>,
     /// Boot on the UEFI variables the last machine left (NVRAM kept).
     pub(crate) keep_vars: bool,
+    /// MiB of the machines that boot the installed system.
+    pub(crate) memory: u32,
     _guard: MutexGuard<'static, ()>,
 }
 
@@ -85,6 +87,7 @@ impl Scenario {
             beside: Vec::new(),
             secure_boot: None,
             keep_vars: false,
+            memory: 2048,
             _guard: guard,
         })
     }
@@ -214,6 +217,7 @@ impl Scenario {
         let port = ssh::free_port().expect("port");
         let mut builder = Builder::new(name, &self.dir)
             .firmware(firmware)
+            .memory(self.memory)
             .ssh_forward(port);
         let mut hosts = Vec::new();
         for (proto, guest_port) in guest {

@@ -111,18 +111,7 @@ impl Bench {
         );
         let steps = install_steps(&log);
         let floor = self.floor(&mut live, &profile, &[], &[])?;
-        for (step, seconds) in &steps {
-            let busy = step_busy(&log, step)
-                .map(|b| format!(", {b}"))
-                .unwrap_or_default();
-            self.row(
-                step,
-                format!(
-                    "{seconds:.1} s  ({:.2} of the floor{busy})",
-                    seconds / floor
-                ),
-            );
-        }
+        self.step_rows(&steps, floor);
         let total = (done - start).as_secs_f64();
         let goal = 1.1 * floor + 10.0;
         self.row("install start to done", format!("{total:.1} s"));
@@ -234,6 +223,25 @@ impl Bench {
         Ok(())
     }
 
+    /// Each install step beside the floor, with the processors' load.
+    fn step_rows(&mut self, steps: &[Step], floor: f64) {
+        for Step {
+            name,
+            seconds,
+            busy,
+        } in steps
+        {
+            let busy = busy.as_ref().map(|b| format!(", {b}")).unwrap_or_default();
+            self.row(
+                name,
+                format!(
+                    "{seconds:.1} s  ({:.2} of the floor{busy})",
+                    seconds / floor
+                ),
+            );
+        }
+    }
+
     fn row(&mut self, what: &str, value: String) {
         eprintln!("{what}: {value}");
         self.rows.push((what.to_string(), value));
@@ -279,20 +287,35 @@ fn root_pool(profile: &Profile) -> Result<String> {
     Ok(pool.name.clone())
 }
 
-/// `[n] step: done in 12.3s` lines of the install log, in order.
-fn install_steps(log: &str) -> Vec<(String, f64)> {
-    let pattern = regex::Regex::new(r"\[\d+\] (.+): done in ([0-9.]+)s").expect("a valid regex");
-    pattern
-        .captures_iter(log)
-        .filter_map(|c| Some((c[1].to_string(), c[2].parse().ok()?)))
-        .collect()
+/// One timed step of the install log.
+struct Step {
+    name: String,
+    seconds: f64,
+    /// `CPUs 1.31 of 2 busy`, which the installer logs after the time.
+    busy: Option<String>,
 }
 
-/// The installer's `[n] step: CPUs 1.31 of 2 busy` line for `step`.
-fn step_busy(log: &str, step: &str) -> Option<String> {
-    let pattern = format!(r"\] {}: (CPUs [0-9.]+ of \d+ busy)", regex::escape(step));
-    let pattern = regex::Regex::new(&pattern).ok()?;
-    Some(pattern.captures(log)?[1].to_string())
+/// The `[n] step: done in 12.3s` lines of the install log, in order, each
+/// with the `[n] step: CPUs .. busy` line that follows it.
+fn install_steps(log: &str) -> Vec<Step> {
+    let pattern =
+        regex::Regex::new(r"\[\d+\] (.+): (?:done in ([0-9.]+)s|(CPUs [0-9.]+ of \d+ busy))")
+            .expect("a valid regex");
+    let mut steps: Vec<Step> = Vec::new();
+    for c in pattern.captures_iter(log) {
+        if let Some(seconds) = c.get(2).and_then(|s| s.as_str().parse().ok()) {
+            steps.push(Step {
+                name: c[1].to_string(),
+                seconds,
+                busy: None,
+            });
+        } else if let (Some(busy), Some(last)) = (c.get(3), steps.last_mut()) {
+            if last.name == c[1] {
+                last.busy = Some(busy.as_str().to_string());
+            }
+        }
+    }
+    steps
 }
 
 fn parse_floor(out: &str) -> Result<f64> {
@@ -307,5 +330,30 @@ fn parse_floor(out: &str) -> Result<f64> {
     match times[..] {
         [start, end] => Ok(end - start),
         _ => bail!("unreadable FLOOR line: {line}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_take_their_own_processor_load() {
+        let log = "+ 0.1s [1] partition the disks: done in 4.5s\n\
+                   + 0.1s [1] partition the disks: CPUs 1.90 of 2 busy\n\
+                   + 0.2s [2] create pools: done in 6.6s\n\
+                   + 0.3s [3] unpack: CPUs 1.97 of 2 busy\n";
+        let steps = install_steps(log);
+        let read: Vec<_> = steps
+            .iter()
+            .map(|s| (s.name.as_str(), s.seconds, s.busy.as_deref()))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("partition the disks", 4.5, Some("CPUs 1.90 of 2 busy")),
+                ("create pools", 6.6, None),
+            ]
+        );
     }
 }

@@ -384,7 +384,10 @@ fn enable_units(plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
         return Ok(());
     }
     // One systemctl for all: each start of it costs about half a second.
-    let mut args = vec!["systemctl", "enable"];
+    // Without SysV's hooks: systemd boots this system, the packages made
+    // their /etc/rc?.d links already, and each hook runs update-rc.d, a
+    // perl script (seven for homelab) slow to start under emulation.
+    let mut args = vec!["env", "SYSTEMCTL_SKIP_SYSV=1", "systemctl", "enable"];
     args.extend(present);
     chroot(runner, target, &args).map(drop)
 }

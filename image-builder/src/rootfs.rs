@@ -387,6 +387,11 @@ const SIGNED_FILES: [(&str, &str); 4] = [
     ),
 ];
 
+/// zstd's level for the layers. mksquashfs's default (15) took 138 s for
+/// homelab's base on two cores against 22 s at 9, for 5% more bytes
+/// (689 MB against 725 MB); unsquashfs is as fast on either.
+const ZSTD_LEVEL: &str = "9";
+
 pub fn squash(tree: &Path, out: &Path, runner: &Runner) -> Result<()> {
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -399,6 +404,8 @@ pub fn squash(tree: &Path, out: &Path, runner: &Runner) -> Result<()> {
             &out.display().to_string(),
             "-comp",
             "zstd",
+            "-Xcompression-level",
+            ZSTD_LEVEL,
             "-processors",
             &cpus,
             "-noappend",

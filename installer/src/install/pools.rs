@@ -4,12 +4,12 @@
 use std::fs;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 
 use super::keys;
 use crate::at_once::at_once;
 use crate::datasets::BOOT_ENV;
-use crate::plan::{DatasetPlan, Plan, PoolAction};
+use crate::plan::{DatasetPlan, Plan, PoolAction, PoolPlan};
 use crate::runner::Runner;
 
 #[derive(Default)]
@@ -31,23 +31,25 @@ impl Imported {
             format!("0x{hostid}"),
         );
         self.hostid = Some(hostid);
+        // Pools are independent: made (or imported) at once. Each one
+        // made is recorded as it lands, so `close` exports it whatever
+        // became of the others.
+        let made = std::sync::Mutex::new(Vec::new());
+        let result = at_once(&plan.pools, "zpool", |pool| {
+            self.create_pool(plan, pool, runner)?;
+            made.lock()
+                .map_err(|_| anyhow!("zpool"))?
+                .push(pool.name.clone());
+            Ok(())
+        });
+        let made = made.into_inner().map_err(|_| anyhow!("zpool"))?;
+        // In the plan's order: `close` exports them last first.
         for pool in &plan.pools {
-            let argv = pool.argv();
-            let args: Vec<&str> = argv.iter().skip(1).map(String::as_str).collect();
-            let stdin = match pool.action {
-                PoolAction::Create => keys::before_create(plan, pool)?,
-                PoolAction::Import => None,
-            };
-            match &stdin {
-                Some(passphrase) => runner.run_with_input(&argv[0], &args, passphrase),
-                None => runner.run(&argv[0], &args),
-            }
-            .with_context(|| format!("pool {}", pool.name))?;
-            self.pools.push(pool.name.clone());
-            if pool.action == PoolAction::Import {
-                keys::load_kept(plan, pool, &self.kit_keys, runner)?;
+            if made.contains(&pool.name) {
+                self.pools.push(pool.name.clone());
             }
         }
+        result?;
         // A dataset needs only its parent; siblings are made at once, as
         // each `zfs create` waits for its own transaction group.
         for wave in by_depth(&plan.datasets) {
@@ -68,6 +70,24 @@ impl Imported {
             runner.run("zfs", &["mount", &root.name])?;
         }
         runner.run("zfs", &["mount", "-a"])?;
+        Ok(())
+    }
+
+    fn create_pool(&self, plan: &Plan, pool: &PoolPlan, runner: &Runner) -> Result<()> {
+        let argv = pool.argv();
+        let args: Vec<&str> = argv.iter().skip(1).map(String::as_str).collect();
+        let stdin = match pool.action {
+            PoolAction::Create => keys::before_create(plan, pool)?,
+            PoolAction::Import => None,
+        };
+        match &stdin {
+            Some(passphrase) => runner.run_with_input(&argv[0], &args, passphrase),
+            None => runner.run(&argv[0], &args),
+        }
+        .with_context(|| format!("pool {}", pool.name))?;
+        if pool.action == PoolAction::Import {
+            keys::load_kept(plan, pool, &self.kit_keys, runner)?;
+        }
         Ok(())
     }
 

@@ -36,11 +36,14 @@ impl Imported {
         // became of the others.
         let made = std::sync::Mutex::new(Vec::new());
         let result = at_once(&plan.pools, "zpool", |pool| {
-            self.create_pool(plan, pool, runner)?;
+            create_pool(plan, pool, runner)?;
             made.lock()
                 .map_err(|_| anyhow!("zpool"))?
                 .push(pool.name.clone());
-            Ok(())
+            match pool.action {
+                PoolAction::Import => keys::load_kept(plan, pool, &self.kit_keys, runner),
+                PoolAction::Create => Ok(()),
+            }
         });
         let made = made.into_inner().map_err(|_| anyhow!("zpool"))?;
         // In the plan's order: `close` exports them last first.
@@ -73,24 +76,6 @@ impl Imported {
         Ok(())
     }
 
-    fn create_pool(&self, plan: &Plan, pool: &PoolPlan, runner: &Runner) -> Result<()> {
-        let argv = pool.argv();
-        let args: Vec<&str> = argv.iter().skip(1).map(String::as_str).collect();
-        let stdin = match pool.action {
-            PoolAction::Create => keys::before_create(plan, pool)?,
-            PoolAction::Import => None,
-        };
-        match &stdin {
-            Some(passphrase) => runner.run_with_input(&argv[0], &args, passphrase),
-            None => runner.run(&argv[0], &args),
-        }
-        .with_context(|| format!("pool {}", pool.name))?;
-        if pool.action == PoolAction::Import {
-            keys::load_kept(plan, pool, &self.kit_keys, runner)?;
-        }
-        Ok(())
-    }
-
     /// The cache file that imports the pools at boot, and the hostid they carry.
     pub fn record_cache(&self, plan: &Plan, target: &Path, runner: &Runner) -> Result<()> {
         fs::create_dir_all(target.join("etc/zfs"))?;
@@ -120,6 +105,22 @@ impl Imported {
             anyhow::bail!("could not export {}", failed.join(", "))
         }
     }
+}
+
+/// `zpool create` (with its passphrase, if any) or `zpool import`.
+fn create_pool(plan: &Plan, pool: &PoolPlan, runner: &Runner) -> Result<()> {
+    let argv = pool.argv();
+    let args: Vec<&str> = argv.iter().skip(1).map(String::as_str).collect();
+    let stdin = match pool.action {
+        PoolAction::Create => keys::before_create(plan, pool)?,
+        PoolAction::Import => None,
+    };
+    match &stdin {
+        Some(passphrase) => runner.run_with_input(&argv[0], &args, passphrase),
+        None => runner.run(&argv[0], &args),
+    }
+    .with_context(|| format!("pool {}", pool.name))?;
+    Ok(())
 }
 
 /// The datasets grouped by depth, shallowest first, each group in plan

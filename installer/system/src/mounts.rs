@@ -23,8 +23,8 @@ impl<'a> Binds<'a> {
             std::fs::create_dir_all(&at)?;
             let at_text = at.display().to_string();
             let source = format!("/{dir}");
-            runner.run("mount", &["--rbind", &source, &at_text])?;
-            runner.run("mount", &["--make-rslave", &at_text])?;
+            // One mount(8) does both (util-linux 2.23 and later).
+            runner.run("mount", &["--rbind", "--make-rslave", &source, &at_text])?;
             binds.mounted.push(at);
         }
         Ok(binds)

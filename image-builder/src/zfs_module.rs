@@ -196,6 +196,10 @@ impl ModuleCache {
             "--components=main,contrib,non-free-firmware",
             "--aptopt=Apt::Install-Recommends \"false\"",
             "--include=linux-headers-amd64,zfs-dkms",
+            // The headers depend on the kernel image, whose modules and
+            // initramfs only the base needs: 50 s against 34 s without.
+            "--dpkgopt=path-exclude=/usr/lib/modules/*/kernel/*",
+            "--dpkgopt=path-exclude=/etc/kernel/postinst.d/initramfs-tools",
             "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/",
         ]
         .map(String::from)

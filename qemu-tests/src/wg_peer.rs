@@ -2,16 +2,52 @@
 //! host kernel has no WireGuard module, so wireguard-go makes the interface.
 //! Only the server's tunnel address is routed through it, and the interface
 //! goes away when the peer is dropped.
+//!
+//! Scenarios run side by side in one process and their servers share a
+//! tunnel address, so one host peer exists at a time: two would each route
+//! that address, and a reply could come in on the interface the route does
+//! not name.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+/// Whether this process has a host peer, and the wake-up when it goes.
+static TAKEN: Mutex<bool> = Mutex::new(false);
+static FREED: Condvar = Condvar::new();
+/// Numbers this process's interfaces, so none reuses another's name.
+static MADE: AtomicU32 = AtomicU32::new(0);
+
 pub struct Peer {
     pub iface: String,
     child: Child,
+    // Dropped last, after the interface is gone.
+    _turn: Turn,
+}
+
+/// The one host peer's turn: taken when free, given back on drop.
+struct Turn;
+
+impl Turn {
+    fn take() -> Turn {
+        let mut taken = TAKEN.lock().unwrap_or_else(PoisonError::into_inner);
+        while *taken {
+            taken = FREED.wait(taken).unwrap_or_else(PoisonError::into_inner);
+        }
+        *taken = true;
+        Turn
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        *TAKEN.lock().unwrap_or_else(PoisonError::into_inner) = false;
+        FREED.notify_one();
+    }
 }
 
 /// The value of `key = value` in a wg-quick config.
@@ -68,7 +104,12 @@ impl Peer {
         let private = value(client_conf, "PrivateKey").context("no PrivateKey")?;
         let address = value(client_conf, "Address").context("no Address")?;
         let public = value(client_conf, "PublicKey").context("no PublicKey")?;
-        let iface = format!("hwg{}", std::process::id() % 100_000);
+        let turn = Turn::take();
+        let iface = format!(
+            "hwg{}n{}",
+            std::process::id() % 100_000,
+            MADE.fetch_add(1, Ordering::Relaxed) % 1000
+        );
         let conf: PathBuf = dir.join(format!("{iface}.conf"));
         std::fs::write(
             &conf,
@@ -82,7 +123,11 @@ impl Peer {
             .stderr(std::fs::File::create(dir.join(format!("{iface}.log")))?)
             .spawn()
             .context("wireguard-go")?;
-        let peer = Peer { iface, child };
+        let peer = Peer {
+            iface,
+            child,
+            _turn: turn,
+        };
         let socket = PathBuf::from(format!("/var/run/wireguard/{}.sock", peer.iface));
         let started = Instant::now();
         while !socket.exists() {

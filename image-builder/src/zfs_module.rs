@@ -199,6 +199,9 @@ impl ModuleCache {
             // The headers depend on the kernel image, whose modules and
             // initramfs only the base needs: 50 s against 34 s without.
             "--dpkgopt=path-exclude=/usr/lib/modules/*/kernel/*",
+            // DKMS compresses zfs.ko as it finds the kernel's own modules
+            // (.ko.xz): one small folder of them stays for it to find.
+            "--dpkgopt=path-include=/usr/lib/modules/*/kernel/mm/*",
             "--dpkgopt=path-exclude=/etc/kernel/postinst.d/initramfs-tools",
             "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/",
         ]

@@ -7,22 +7,20 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use hearth_system::runner::Runner;
 use qemu_tests::wg_peer::{unavailable, Peer};
 
 fn key_pair() -> (String, String) {
-    let private = Command::new("wg")
-        .arg("genkey")
-        .output()
+    // The same two calls first boot makes for the server's keys.
+    let runner = Runner::new(None, false).expect("a runner");
+    let private = runner
+        .run_secret("wg", &["genkey"], None)
         .expect("wg genkey");
-    let private = String::from_utf8_lossy(&private.stdout).trim().to_string();
-    let public = Command::new("sh")
-        .args(["-c", &format!("echo {private} | wg pubkey")])
-        .output()
+    let private = private.trim().to_string();
+    let public = runner
+        .run_secret("wg", &["pubkey"], Some(&private))
         .expect("wg pubkey");
-    (
-        private,
-        String::from_utf8_lossy(&public.stdout).trim().to_string(),
-    )
+    (private, public.trim().to_string())
 }
 
 fn link_exists(iface: &str) -> bool {

@@ -18,6 +18,7 @@ use crate::iso::Graft;
 use crate::live::merged_profile;
 use crate::manifest::{write_sums, Manifest};
 use crate::signing::BuildKey;
+use crate::trash::Trash;
 use crate::zfs_module::ModuleCache;
 use crate::{boot, host, iso, live, proxmox, rootfs};
 
@@ -55,6 +56,8 @@ struct Build<'a> {
     cache: Cache,
     profile: Profile,
     tools: BTreeMap<String, String>,
+    /// Trees removed while the next layers build.
+    trash: Trash,
 }
 
 /// The layers an ISO is made of.
@@ -84,6 +87,7 @@ pub fn build(options: &Options) -> Result<Built> {
         cache: Cache::new(options.cache.clone()),
         runner,
         profile,
+        trash: Trash::default(),
     };
     let mut steps = Steps::new(&ctx.runner);
     let merged = merged_profile(&options.profile)?;
@@ -120,6 +124,7 @@ pub fn build(options: &Options) -> Result<Built> {
     fs::remove_dir_all(&work).ok();
     let manifest = write_manifest(&ctx, &steps, &layers, &facts, &iso)?;
     write_sums(&options.out, &[&iso, &manifest])?;
+    ctx.trash.wait()?;
     Ok(Built {
         iso,
         manifest,
@@ -174,7 +179,15 @@ fn base_layer(ctx: &Build, steps: &mut Steps) -> Result<Layer> {
                     Some(key) => ModuleCache::signed(cache.modules_dir(), key.clone())?,
                     None => ModuleCache::new(cache.modules_dir()),
                 };
-                rootfs::build(&request, &cache.apt_dir(), &modules, dir, runner).map(|_| ())
+                rootfs::build(
+                    &request,
+                    &cache.apt_dir(),
+                    &modules,
+                    dir,
+                    runner,
+                    &ctx.trash,
+                )
+                .map(|_| ())
             })?;
             Ok((layer, hit))
         },

@@ -16,4 +16,5 @@ pub mod netboot;
 pub mod proxmox;
 pub mod rootfs;
 pub mod signing;
+pub mod trash;
 pub mod zfs_module;

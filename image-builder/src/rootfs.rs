@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::proxmox::{self, Repository};
+use crate::trash::Trash;
 use crate::zfs_module::{self, ModuleCache, Outcome};
 
 /// Bump when the recipe below changes what a layer holds.
@@ -27,6 +28,10 @@ pub const LIVE_PACKAGES: &[&str] = &[
     "procps",
     "less",
 ];
+
+/// dpkg without its syncs, for trees a build reads once and removes (a
+/// crash leaves a `.partial` folder, never a layer).
+pub const UNSAFE_IO: &str = "--dpkgopt=force-unsafe-io";
 
 /// GRUB modules built into the boot images.
 const GRUB_MODULES: &str =
@@ -110,6 +115,7 @@ pub fn build(
     modules: &ModuleCache,
     out: &Path,
     runner: &Runner,
+    trash: &Trash,
 ) -> Result<Facts> {
     let root = out.join("rootfs");
     fs::create_dir_all(apt_cache)?;
@@ -123,6 +129,8 @@ pub fn build(
         "--components=main,contrib,non-free-firmware",
         "--aptopt=Apt::Install-Recommends \"false\"",
         "--skip=download/empty",
+        // The tree is squashed, then removed: dpkg's syncs only slow it.
+        UNSAFE_IO,
         "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/",
     ]
     .map(String::from)
@@ -149,7 +157,13 @@ pub fn build(
     args.extend([request.suite.to_string(), root.display().to_string()]);
     args.extend(request.archives());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    bootstrap_beside_module(request, &args, apt_cache, modules, out, runner)?;
+    let beside = out.parent().unwrap_or(out);
+    let module_root = out.join("module-root");
+    let bootstrapped = bootstrap_beside_module(request, &args, apt_cache, modules, out, runner);
+    if module_root.exists() {
+        trash.remove_later(&module_root, beside)?;
+    }
+    bootstrapped?;
     let mut facts = facts(&root, runner)?;
     facts.zfs_module = if request.proxmox.is_some() {
         // Proxmox's kernel package carries ZFS: nothing for DKMS to build.
@@ -160,13 +174,6 @@ pub fn build(
             Outcome::Loaded => "loaded from cache".into(),
         }
     };
-    if let Some(key) = modules.key() {
-        // Public: the installer lays it on every ESP, `hearth status` names it.
-        use hearth_system::secure_boot::{BUILD_CERT, DIR};
-        let share = root.join(DIR.trim_start_matches('/'));
-        fs::create_dir_all(&share)?;
-        fs::copy(key.cert(), share.join(BUILD_CERT))?;
-    }
     // An image never ships without a loadable zfs module.
     runner
         .run(
@@ -180,14 +187,10 @@ pub fn build(
             ],
         )
         .context("the zfs module was not built for the image's kernel")?;
-    profile_locale(&root, request.locale, runner)?;
-    copy_boot_files(&root, &facts.kernel, out)?;
     without_live_boot(&root, runner)?;
     facts.packages = facts_packages(&root, runner)?;
-    grub_images(&root, out, runner)?;
-    signed_boot_files(&root, out)?;
     squash(&root, &out.join("base.squashfs"), runner)?;
-    fs::remove_dir_all(&root).with_context(|| format!("removing {}", root.display()))?;
+    trash.remove_later(&root, beside)?;
     fs::write(
         out.join("facts.json"),
         serde_json::to_string_pretty(&facts)?,
@@ -216,8 +219,10 @@ fn bootstrap_beside_module(
             .proxmox
             .is_none()
             .then(|| scope.spawn(|| modules.prebuild(&prebuild, &out.join("module-root"), runner)));
+        let root = out.join("rootfs");
         let base = without_initrd("mmdebstrap", args, runner)
-            .and_then(|_| live_initrd(&out.join("rootfs"), runner));
+            .and_then(|_| live_initrd(&root, runner))
+            .and_then(|_| apart_from_module(request, modules, &root, out, runner));
         match module.map(|m| m.join()) {
             Some(Ok(Err(err))) => runner.note(&format!(
                 "zfs module: its own chroot failed, the base builds it: {err:#}"
@@ -229,14 +234,41 @@ fn bootstrap_beside_module(
     })
 }
 
+/// The base's work that needs no zfs module, done while it compiles:
+/// the build's certificate, the locale, and what the ISO takes from the
+/// base (the kernel, the live initrd, GRUB's images, the signed chain).
+fn apart_from_module(
+    request: &Request,
+    modules: &ModuleCache,
+    root: &Path,
+    out: &Path,
+    runner: &Runner,
+) -> Result<()> {
+    if let Some(key) = modules.key() {
+        // Public: the installer lays it on every ESP, `hearth status` names it.
+        use hearth_system::secure_boot::{BUILD_CERT, DIR};
+        let share = root.join(DIR.trim_start_matches('/'));
+        fs::create_dir_all(&share)?;
+        fs::copy(key.cert(), share.join(BUILD_CERT))?;
+    }
+    profile_locale(root, request.locale, runner)?;
+    copy_boot_files(root, &zfs_module::one_kernel(root)?, out)?;
+    grub_images(root, out, runner)?;
+    signed_boot_files(root, out)
+}
+
+/// `args` run below the module's compile, which the whole build waits
+/// for: the base has minutes to spare beside it.
+fn yielding(args: &[&str], runner: &Runner) -> Result<String> {
+    runner.run("nice", &[&["-n", "10"][..], args].concat())
+}
+
 /// `program` with the kernel's initramfs hook switched off (`INITRD=No`,
 /// which the hook honours). Inside mmdebstrap the initramfs was otherwise
 /// made three times, by the kernel's hook and two trigger runs, about 9 s
 /// each; triggers with no initramfs to update do nothing.
 fn without_initrd(program: &str, args: &[&str], runner: &Runner) -> Result<String> {
-    let mut all = vec!["INITRD=No", program];
-    all.extend(args);
-    runner.run("env", &all)
+    yielding(&[&["env", "INITRD=No", program][..], args].concat(), runner)
 }
 
 /// The live system's initramfs (live-boot's), made once after the
@@ -244,8 +276,9 @@ fn without_initrd(program: &str, args: &[&str], runner: &Runner) -> Result<Strin
 fn live_initrd(root: &Path, runner: &Runner) -> Result<()> {
     let kernel = zfs_module::one_kernel(root)?;
     let mut binds = Binds::new(root, runner)?;
-    let made = chroot(runner, root, &["update-initramfs", "-c", "-k", &kernel])
-        .and_then(|_| initrd_links(root, &kernel, runner));
+    let inside = root.display().to_string();
+    let make = ["chroot", &inside, "update-initramfs", "-c", "-k", &kernel];
+    let made = yielding(&make, runner).and_then(|_| initrd_links(root, &kernel, runner));
     binds.close()?;
     made.context("making the live system's initramfs")
 }

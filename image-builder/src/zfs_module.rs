@@ -168,16 +168,15 @@ impl ModuleCache {
     /// Builds the module in a chroot of its own at `work`, so the compile
     /// (most of a cold build on two cores) runs while the base's packages
     /// download and install; the base then loads the tarball left in the
-    /// cache. Nothing is compiled when the cache has it already.
+    /// cache. Nothing is compiled when the cache has it already. The
+    /// caller removes `work`.
     pub fn prebuild(&self, request: &Prebuild, work: &Path, runner: &Runner) -> Result<()> {
         // With a module built before, the base most likely loads it: a
         // second bootstrap would only slow the first down.
         if self.holds_any() {
             return Ok(());
         }
-        let result = self.prebuild_in(request, work, runner);
-        let _ = fs::remove_dir_all(work);
-        result
+        self.prebuild_in(request, work, runner)
     }
 
     fn holds_any(&self) -> bool {
@@ -203,6 +202,7 @@ impl ModuleCache {
             // (.ko.xz): one small folder of them stays for it to find.
             "--dpkgopt=path-include=/usr/lib/modules/*/kernel/mm/*",
             "--dpkgopt=path-exclude=/etc/kernel/postinst.d/initramfs-tools",
+            crate::rootfs::UNSAFE_IO,
             "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/",
         ]
         .map(String::from)

@@ -4,7 +4,8 @@
 //! layers, which `cache prune` removes if the build stopped before it did.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
@@ -17,18 +18,21 @@ pub struct Trash {
 
 impl Trash {
     /// Moves `tree` out of the way (to `beside`, on the same filesystem)
-    /// and removes it in the background.
-    pub fn remove_later(&self, tree: &Path, beside: &Path) -> Result<()> {
+    /// and removes it in the background. Returns where it was moved.
+    pub fn remove_later(&self, tree: &Path, beside: &Path) -> Result<PathBuf> {
+        // Unique in this process too: builds of other layers run beside.
+        static TAKEN: AtomicU64 = AtomicU64::new(0);
+        let n = TAKEN.fetch_add(1, Ordering::Relaxed);
         let name = tree.file_name().unwrap_or_default().to_string_lossy();
-        let moved = beside.join(format!(".trash-{}-{name}.partial", std::process::id()));
-        let _ = fs::remove_dir_all(&moved);
+        let moved = beside.join(format!(".trash-{}-{n}-{name}.partial", std::process::id()));
         fs::rename(tree, &moved).with_context(|| format!("moving {} aside", tree.display()))?;
-        let handle = std::thread::spawn(move || fs::remove_dir_all(&moved));
+        let removing = moved.clone();
+        let handle = std::thread::spawn(move || fs::remove_dir_all(&removing));
         self.removing
             .lock()
             .map_err(|_| anyhow::anyhow!("trash"))?
             .push(handle);
-        Ok(())
+        Ok(moved)
     }
 
     /// Waits until every tree handed over is gone.
@@ -54,7 +58,6 @@ impl Drop for Trash {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     #[test]
     fn a_tree_handed_over_is_gone_after_wait() -> Result<()> {
@@ -63,8 +66,12 @@ mod tests {
         fs::create_dir_all(tree.join("usr/lib"))?;
         fs::write(tree.join("usr/lib/file"), "x")?;
         let trash = Trash::default();
-        trash.remove_later(&tree, &dir)?;
+        let first = trash.remove_later(&tree, &dir)?;
         assert!(!tree.exists(), "moved aside at once");
+        // A second tree of the same name, as another layer's build hands over.
+        fs::create_dir_all(&tree)?;
+        let second = trash.remove_later(&tree, &dir)?;
+        assert_ne!(first, second);
         trash.wait()?;
         let left: Vec<PathBuf> = fs::read_dir(&dir)?.flatten().map(|e| e.path()).collect();
         assert!(left.is_empty(), "left behind: {left:?}");

@@ -81,13 +81,14 @@ pub fn build(options: &Options) -> Result<Built> {
     if let Some(url) = &options.netboot {
         crate::netboot::check_url(url)?;
     }
+    let cache = Cache::new(options.cache.clone());
     let ctx = Build {
         options,
         tools: tool_versions(&runner),
-        cache: Cache::new(options.cache.clone()),
+        trash: Trash::new(cache.layers_dir()),
+        cache,
         runner,
         profile,
-        trash: Trash::default(),
     };
     let mut steps = Steps::new(&ctx.runner);
     let merged = merged_profile(&options.profile)?;

@@ -71,7 +71,8 @@ impl Cache {
         self.root.join("downloads")
     }
 
-    fn layers_dir(&self) -> PathBuf {
+    /// Where layers are kept, and a build's `.partial` folders beside them.
+    pub fn layers_dir(&self) -> PathBuf {
         self.root.join("layers")
     }
 

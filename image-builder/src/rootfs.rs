@@ -157,13 +157,7 @@ pub fn build(
     args.extend([request.suite.to_string(), root.display().to_string()]);
     args.extend(request.archives());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let beside = out.parent().unwrap_or(out);
-    let module_root = out.join("module-root");
-    let bootstrapped = bootstrap_beside_module(request, &args, apt_cache, modules, out, runner);
-    if module_root.exists() {
-        trash.remove_later(&module_root, beside)?;
-    }
-    bootstrapped?;
+    bootstrap_beside_module(request, &args, apt_cache, modules, out, runner, trash)?;
     let mut facts = facts(&root, runner)?;
     facts.zfs_module = if request.proxmox.is_some() {
         // Proxmox's kernel package carries ZFS: nothing for DKMS to build.
@@ -190,7 +184,7 @@ pub fn build(
     without_live_boot(&root, runner)?;
     facts.packages = facts_packages(&root, runner)?;
     squash(&root, &out.join("base.squashfs"), runner)?;
-    trash.remove_later(&root, beside)?;
+    trash.remove_later(&root)?;
     fs::write(
         out.join("facts.json"),
         serde_json::to_string_pretty(&facts)?,
@@ -200,7 +194,8 @@ pub fn build(
 
 /// mmdebstrap of the base while the zfs module compiles in a chroot of its
 /// own (Debian's kernel only: a Proxmox base brings its own). A module
-/// that fails there is built in the base instead, as before.
+/// that fails there is built in the base instead, as before. That chroot
+/// is handed to `trash` once the module is done.
 fn bootstrap_beside_module(
     request: &Request,
     args: &[&str],
@@ -208,7 +203,9 @@ fn bootstrap_beside_module(
     modules: &ModuleCache,
     out: &Path,
     runner: &Runner,
+    trash: &Trash,
 ) -> Result<()> {
+    let module_root = out.join("module-root");
     let prebuild = zfs_module::Prebuild {
         suite: request.suite,
         archives: request.archives(),
@@ -218,7 +215,7 @@ fn bootstrap_beside_module(
         let module = request
             .proxmox
             .is_none()
-            .then(|| scope.spawn(|| modules.prebuild(&prebuild, &out.join("module-root"), runner)));
+            .then(|| scope.spawn(|| modules.prebuild(&prebuild, &module_root, runner)));
         let root = out.join("rootfs");
         let base = without_initrd("mmdebstrap", args, runner)
             .and_then(|_| live_initrd(&root, runner))
@@ -229,6 +226,9 @@ fn bootstrap_beside_module(
             )),
             Some(Err(_)) => runner.note("zfs module: its own chroot panicked, the base builds it"),
             _ => {}
+        }
+        if module_root.exists() {
+            trash.remove_later(&module_root)?;
         }
         base.map(drop)
     })

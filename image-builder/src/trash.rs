@@ -11,20 +11,30 @@ use std::thread::JoinHandle;
 
 use anyhow::{Context, Result};
 
-#[derive(Default)]
 pub struct Trash {
+    /// Where trees are moved to: the layers' folder, on their filesystem.
+    dir: PathBuf,
     removing: Mutex<Vec<JoinHandle<std::io::Result<()>>>>,
 }
 
 impl Trash {
-    /// Moves `tree` out of the way (to `beside`, on the same filesystem)
-    /// and removes it in the background. Returns where it was moved.
-    pub fn remove_later(&self, tree: &Path, beside: &Path) -> Result<PathBuf> {
+    pub fn new(dir: PathBuf) -> Trash {
+        Trash {
+            dir,
+            removing: Mutex::default(),
+        }
+    }
+
+    /// Moves `tree` out of the way and removes it in the background.
+    /// Returns where it was moved.
+    pub fn remove_later(&self, tree: &Path) -> Result<PathBuf> {
         // Unique in this process too: builds of other layers run beside.
         static TAKEN: AtomicU64 = AtomicU64::new(0);
         let n = TAKEN.fetch_add(1, Ordering::Relaxed);
         let name = tree.file_name().unwrap_or_default().to_string_lossy();
-        let moved = beside.join(format!(".trash-{}-{n}-{name}.partial", std::process::id()));
+        let moved = self
+            .dir
+            .join(format!(".trash-{}-{n}-{name}.partial", std::process::id()));
         fs::rename(tree, &moved).with_context(|| format!("moving {} aside", tree.display()))?;
         let removing = moved.clone();
         let handle = std::thread::spawn(move || fs::remove_dir_all(&removing));
@@ -65,12 +75,12 @@ mod tests {
         let tree = dir.join("rootfs");
         fs::create_dir_all(tree.join("usr/lib"))?;
         fs::write(tree.join("usr/lib/file"), "x")?;
-        let trash = Trash::default();
-        let first = trash.remove_later(&tree, &dir)?;
+        let trash = Trash::new(dir.clone());
+        let first = trash.remove_later(&tree)?;
         assert!(!tree.exists(), "moved aside at once");
         // A second tree of the same name, as another layer's build hands over.
         fs::create_dir_all(&tree)?;
-        let second = trash.remove_later(&tree, &dir)?;
+        let second = trash.remove_later(&tree)?;
         assert_ne!(first, second);
         trash.wait()?;
         let left: Vec<PathBuf> = fs::read_dir(&dir)?.flatten().map(|e| e.path()).collect();

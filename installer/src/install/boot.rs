@@ -117,10 +117,35 @@ fn with_esp(
     Ok(uuid)
 }
 
-/// Hearth's menu is plain text on the console and the serial line, in
-/// English: GRUB's fonts and translations (44 files, 2.4 MB, written twice
-/// per disk) would never be read.
-const NO_FONTS_OR_TRANSLATIONS: [&str; 2] = ["--fonts=", "--locales="];
+/// The modules GRUB may load from the ESP (grub-install adds what they
+/// need): those of Hearth's menu (`be::menu`) and grub-install's own stub,
+/// and a few for a person at GRUB's prompt. All 280-odd of each platform
+/// made every install copy some 570 files onto each ESP; the signed UEFI
+/// image has its modules built in.
+const MODULES: &[&str] = &[
+    // The menu and the stub.
+    "normal",
+    "search",
+    "search_fs_uuid",
+    "fat",
+    "part_gpt",
+    "serial",
+    "terminal",
+    "loadenv",
+    "test",
+    "linux",
+    "configfile",
+    // At the prompt.
+    "echo",
+    "ls",
+    "cat",
+    "help",
+    "reboot",
+    "halt",
+    "search_label",
+    "search_fs_file",
+    "part_msdos",
+];
 
 /// GRUB from the system at `target` onto the disk, its files on the ESP
 /// mounted at `at` (relative to `target`): the BIOS core in the disk's
@@ -139,12 +164,13 @@ fn grub_onto(target: &Path, at: &str, disk: &BootDisk, runner: &Runner) -> Resul
         "--removable",
         "--no-nvram",
     ];
+    let modules = format!("--install-modules={}", MODULES.join(" "));
     for args in [&bios[..], &uefi[..]] {
-        chroot(
-            runner,
-            target,
-            &[args, &NO_FONTS_OR_TRANSLATIONS[..]].concat(),
-        )?;
+        // Hearth's menu is plain text on the console and the serial line,
+        // in English: GRUB's fonts and translations (44 files, 2.4 MB,
+        // twice per disk) would never be read.
+        let only = [&modules[..], "--fonts=", "--locales="];
+        chroot(runner, target, &[args, &only[..]].concat())?;
     }
     Ok(())
 }
@@ -168,4 +194,81 @@ fn certificates_onto(target: &Path, esp: &Path) -> Result<()> {
         fs::copy(&machine, esp.join("hearth-machine.der"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::MODULES;
+    use crate::be::menu::{grub_cfg, MenuEntry};
+
+    /// `name: module` lines of a GRUB list file (a leading `*` marks a
+    /// command that is also built in elsewhere).
+    fn pairs(text: &str) -> BTreeMap<String, Vec<String>> {
+        text.lines()
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, rest)| {
+                let name = name.trim_start_matches('*').to_string();
+                (name, rest.split_whitespace().map(String::from).collect())
+            })
+            .collect()
+    }
+
+    /// The modules and everything they depend on.
+    fn closure(deps: &BTreeMap<String, Vec<String>>) -> BTreeSet<String> {
+        let mut have: BTreeSet<String> = BTreeSet::new();
+        let mut todo: Vec<String> = MODULES.iter().map(|m| m.to_string()).collect();
+        while let Some(module) = todo.pop() {
+            if have.insert(module.clone()) {
+                todo.extend(deps.get(&module).into_iter().flatten().cloned());
+            }
+        }
+        have
+    }
+
+    /// Every command Hearth's menu and grub-install's stub use comes from
+    /// a module on the ESP, as a real GRUB of each platform lists them.
+    #[test]
+    fn the_menus_commands_are_on_the_esp() {
+        let entry = MenuEntry {
+            name: "hearth".into(),
+            made: "2026-12-08 01:00".into(),
+            cmdline: "root=ZFS=rpool/ROOT/hearth boot=zfs".into(),
+        };
+        let stub =
+            "search.fs_uuid 0000-0000 root\nset prefix=($root)/grub\nconfigfile $prefix/grub.cfg\n";
+        let menu = grub_cfg("0000-0000", &[entry]) + stub;
+        for platform in ["i386-pc", "x86_64-efi"] {
+            let dir = std::path::Path::new("/usr/lib/grub").join(platform);
+            let (Ok(commands), Ok(deps)) = (
+                std::fs::read_to_string(dir.join("command.lst")),
+                std::fs::read_to_string(dir.join("moddep.lst")),
+            ) else {
+                eprintln!(
+                    "skipped {platform}: no GRUB for it here (grub-pc-bin, grub-efi-amd64-bin)"
+                );
+                continue;
+            };
+            let commands = pairs(&commands);
+            let deps = pairs(&deps);
+            let on_esp = closure(&deps);
+            for module in MODULES {
+                assert!(deps.contains_key(*module), "{platform}: no module {module}");
+            }
+            let words = menu.split(|c: char| c.is_whitespace() || c == ';');
+            let used: BTreeSet<&str> = words.filter(|w| commands.contains_key(*w)).collect();
+            assert!(
+                used.contains("save_env") && used.contains("linux"),
+                "{used:?}"
+            );
+            for word in used {
+                let module = &commands[word][0];
+                assert!(
+                    on_esp.contains(module),
+                    "{platform}: `{word}` needs {module}"
+                );
+            }
+        }
+    }
 }
